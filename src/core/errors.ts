@@ -1,0 +1,79 @@
+/**
+ * Errors that carry their exit code (DESIGN §6). Anything thrown that is not a CtxbenchError
+ * is an internal error and is reported as one.
+ */
+
+/** Exit codes, as documented in the README and `--help`. */
+export const ExitCode = {
+  ok: 0,
+  /** A budget was exceeded, a context differs, or a strategy failed. */
+  failed: 1,
+  /** Bad usage or bad input (flags, fixtures, strategy files). */
+  usage: 2,
+  /** Database unreachable, refused, or timed out. */
+  database: 3,
+  /** Something ctxbench did not expect: a bug. */
+  internal: 70,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Base class: a one-line message meant for the user, and the exit code it maps to. */
+export class CtxbenchError extends Error {
+  readonly exitCode: ExitCodeValue;
+  constructor(message: string, exitCode: ExitCodeValue, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/**
+ * Bad usage or input (exit 2). Several problems found in one pass are joined, one per line.
+ *
+ * @example
+ * throw new UsageError('--repeat: expected a whole number ≥ 1, got "abc"');
+ */
+export class UsageError extends CtxbenchError {
+  readonly problems: string[];
+  constructor(problems: string | string[], options?: { cause?: unknown }) {
+    const list = Array.isArray(problems) ? problems : [problems];
+    super(list.join('\n'), ExitCode.usage, options);
+    this.problems = list;
+  }
+}
+
+/** The database could not be reached, refused us, or timed out (exit 3). */
+export class DatabaseError extends CtxbenchError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.database, options);
+  }
+}
+
+/** A strategy failed while building a turn (exit 1): names the strategy, the turn and the SQL. */
+export class StrategyError extends CtxbenchError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.failed, options);
+  }
+}
+
+/**
+ * Replaces the password of a connection URL with `***`, so a URL can be shown in any message.
+ *
+ * @example
+ * maskUrl('postgres://me:secret@db/app') // 'postgres://me:***@db/app'
+ */
+export function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    // Not a URL we can parse: hide anything that looks like user:password@.
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
+}
+
+/** Masks every password-looking part of connection URLs inside an arbitrary message. */
+export function maskSecrets(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@');
+}

@@ -1,0 +1,144 @@
+/**
+ * The plain data shapes every part of ctxbench agrees on: the turn a strategy builds, the
+ * context it returns, the statements the recorder measures and the report `compare` returns.
+ * Nothing here knows a driver, a terminal or a file format.
+ */
+import type { Knex } from 'knex';
+
+/**
+ * One turn to replay: a customer message M of conversation C of tenant U.
+ *
+ * @example
+ * const turn: Turn = { tenantId: '1', conversationId: 'fa-shop-1', messageId: 'k3J9aQ0bZx', asOf: '2025-10-04 09:00:00+00' };
+ */
+export interface Turn {
+  /** `users.id` of the tenant, as text (bigint). */
+  tenantId: string;
+  /** `conversations.id`. */
+  conversationId: string;
+  /** `messages.id` of the customer message the prompt answers. */
+  messageId: string;
+  /** M.created_at as the database renders it (informational: compare in SQL, never via `Date`). */
+  asOf: string;
+}
+
+/** SYSTEM section of the prompt (DESIGN §3.1). NULL columns are `null`. */
+export interface SystemPart {
+  businessName: string | null;
+  manualPrompt: string | null;
+  autoPrompt: string | null;
+  tone: string | null;
+}
+
+/** CUSTOMER section (DESIGN §3.2): the conversation's customer and the conversation's source. */
+export interface CustomerPart {
+  firstName: string | null;
+  lastName: string | null;
+  phoneNumber: string | null;
+  source: string | null;
+}
+
+/** One HISTORY line: speaker is the customer's first name (or `customer`) or the message type. */
+export interface HistoryLine {
+  speaker: string;
+  content: string | null;
+}
+
+/** One PRODUCTS line. `price` is the database's decimal text, never a float. */
+export interface ProductLine {
+  title: string | null;
+  productType: string | null;
+  description: string | null;
+  price: string | null;
+  link: string | null;
+  tags: string[];
+}
+
+/** One website source (DESIGN §3.5). */
+export interface WebsiteLine {
+  name: string | null;
+  url: string | null;
+  description: string | null;
+}
+
+/** One page line; `website` is the name of the page's website. `excerpt` is the first 600 code points of cleaned_content. */
+export interface PageLine {
+  website: string | null;
+  title: string | null;
+  url: string | null;
+  summary: string | null;
+  excerpt: string | null;
+}
+
+/** One FAQ line. */
+export interface FaqLine {
+  question: string | null;
+  answer: string | null;
+}
+
+/**
+ * Everything one turn's prompt contains (DESIGN §3). Strategies fetch it; one shared renderer
+ * turns it into text, so two strategies agree exactly when their contexts do.
+ */
+export interface PromptContext {
+  system: SystemPart | null;
+  customer: CustomerPart | null;
+  history: HistoryLine[];
+  products: ProductLine[];
+  websites: WebsiteLine[];
+  pages: PageLine[];
+  faqs: FaqLine[];
+  question: string | null;
+}
+
+/**
+ * What a strategy receives: knex bound to the one instrumented connection, plus a raw
+ * `query` for code that speaks SQL with `$1` parameters.
+ */
+export interface StrategyDb {
+  /** knex bound to the instrumented connection (a pool of exactly that one connection). */
+  readonly knex: Knex;
+  /** Sends one statement with `$n` parameters on the instrumented connection. */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+/**
+ * A context-building strategy: a name and one async function. Built-in strategies use
+ * exactly this interface.
+ *
+ * @example
+ * const mine: Strategy = { name: 'mine', async build(db, turn) { ... return context; } };
+ */
+export interface Strategy {
+  readonly name: string;
+  readonly description?: string;
+  build(db: StrategyDb, turn: Turn): Promise<PromptContext | string>;
+}
+
+/** One statement as measured at the wire. */
+export interface StatementRecord {
+  /** Position within its turn, from 1. */
+  seq: number;
+  sql: string;
+  /** Text parameters as sent (binary ones as `<binary n bytes>`, NULL as null). */
+  params: (string | null)[];
+  /** SQL with literals and parameters replaced by placeholders. */
+  fingerprint: string;
+  /** Client send to ReadyForQuery, in milliseconds (monotonic clock). */
+  durationMs: number;
+  /** DataRow messages received. */
+  rows: number;
+  /** Every backend message byte attributed to this statement, headers included. */
+  wireBytes: number;
+  /** Sum of the non-NULL field values of its DataRows. */
+  payloadBytes: number;
+  /** Backend command tag (`SELECT 6`), or null when the statement failed. */
+  command: string | null;
+  /** Server error message, when the statement failed. */
+  error: string | null;
+  /** Which round trip of the turn it travelled in, from 1. */
+  roundTrip: number;
+}
