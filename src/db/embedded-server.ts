@@ -1,0 +1,208 @@
+/**
+ * The embedded database: PGlite (PostgreSQL compiled to WASM) in this process, served on a
+ * loopback port by pglite-socket, so ctxbench talks to it through pg exactly as it talks to a
+ * real server — the same code path and the same byte accounting.
+ *
+ * Seeding costs seconds, so the seeded data directory is cached as one tarball, keyed by
+ * everything that determines its bytes (PGlite version, schema version, generator code, scale,
+ * seed, fixtures). Each run loads it into a private in-memory database: concurrent runs never
+ * share a data directory, and the cache is only ever written by an atomic rename.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, rename, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import knexFactory from 'knex';
+import type { ConversationFixture } from './fixtures.js';
+import { SCHEMA_VERSION } from './migrate.js';
+import { seedEmbedded } from './dataset.js';
+import type { ScaleSpec } from './seed/scales.js';
+
+/** What a caller learns while the embedded database starts (for a progress line or bar). */
+export type EmbeddedEvent =
+  | { kind: 'cache-hit'; dir: string }
+  | { kind: 'seeding'; scale: string; seed: number }
+  | { kind: 'seed-progress'; table: string; done: number; total: number }
+  | { kind: 'seeded'; rows: number; ms: number };
+
+/** Options of {@link startEmbedded}. */
+export interface EmbeddedOptions {
+  scale: ScaleSpec;
+  seed: number;
+  fixtures: ConversationFixture[];
+  /** Where seeded data directories are cached (default: $CTXBENCH_CACHE_DIR, else ~/.cache/ctxbench). */
+  cacheDir?: string;
+  onEvent?: (event: EmbeddedEvent) => void;
+}
+
+/** A running embedded server. */
+export interface EmbeddedServer {
+  /** A postgres:// URL on 127.0.0.1 (no password). */
+  readonly url: string;
+  /** Whether this start seeded the data (a cache miss). */
+  readonly seededNow: boolean;
+  close(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Default cache root: $CTXBENCH_CACHE_DIR, else $XDG_CACHE_HOME/ctxbench, else ~/.cache/ctxbench. */
+export function defaultCacheDir(): string {
+  if (process.env.CTXBENCH_CACHE_DIR) return path.resolve(process.env.CTXBENCH_CACHE_DIR);
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'ctxbench');
+}
+
+/** PGlite's version: its data directory format is tied to it. */
+function pgliteVersion(): string {
+  // The package's exports map hides package.json: walk up from its entry point instead.
+  let dir = path.dirname(require.resolve('@electric-sql/pglite'));
+  for (;;) {
+    const candidate = path.join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === '@electric-sql/pglite') return String(pkg.version);
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
+}
+
+/**
+ * A hash of the code that decides the seeded bytes (migrations, generator, loader), so a
+ * changed generator can never be served a stale cache, even if SCHEMA_VERSION was not bumped.
+ */
+async function datasetCodeHash(): Promise<string> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const hash = createHash('sha256');
+  const files: string[] = [];
+  for (const dir of ['seed', 'migrations']) {
+    for (const name of await readdir(path.join(here, dir)).catch(() => [] as string[])) files.push(path.join(dir, name));
+  }
+  for (const name of await readdir(here)) if (/^(dataset|migrate)\.[cm]?[jt]s$/.test(name)) files.push(name);
+  for (const file of files.filter((f) => /\.[cm]?[jt]s$/.test(f) && !f.endsWith('.d.ts')).sort()) {
+    hash.update(file).update(await readFile(path.join(here, file)));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** The cache key: every input that changes the seeded bytes. */
+export async function embeddedCacheKey(options: Pick<EmbeddedOptions, 'scale' | 'seed' | 'fixtures'>): Promise<string> {
+  // Without `file`: where the fixtures were read from does not change the data.
+  const content = options.fixtures.map(({ file: _file, ...fixture }) => fixture);
+  const fixtures = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 12);
+  const safeScale = options.scale.name.replace(/[^\w.-]/g, '_');
+  return `pglite-${pgliteVersion()}-schema${SCHEMA_VERSION}-${safeScale}-seed${options.seed}-fx${fixtures}-code${await datasetCodeHash()}`;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes cached tarballs of the same scale and seed made by other versions of the code. */
+async function pruneStale(cacheRoot: string, keep: string, options: Pick<EmbeddedOptions, 'scale' | 'seed'>): Promise<void> {
+  const marker = `-${options.scale.name.replace(/[^\w.-]/g, '_')}-seed${options.seed}-`;
+  for (const name of await readdir(cacheRoot).catch(() => [] as string[])) {
+    if (name !== keep && name.startsWith('pglite-') && name.endsWith('.tar') && name.includes(marker)) {
+      await rm(path.join(cacheRoot, name), { force: true });
+    }
+  }
+}
+
+/** Serves `db` on an ephemeral loopback port. */
+async function serve(db: PGlite): Promise<{ url: string; stop: () => Promise<void> }> {
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
+  await server.start();
+  return { url: `postgres://postgres@${server.getServerConn()}/postgres`, stop: () => server.stop() };
+}
+
+/** Seeds a new in-memory database and returns its data directory as an uncompressed tarball. */
+async function seedToTarball(options: EmbeddedOptions): Promise<Blob> {
+  const db = await PGlite.create();
+  try {
+    const { url, stop } = await serve(db);
+    const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+    try {
+      options.onEvent?.({ kind: 'seeding', scale: options.scale.name, seed: options.seed });
+      const summary = await seedEmbedded(db, knex, {
+        scale: options.scale,
+        seed: options.seed,
+        fixtures: options.fixtures,
+        onProgress: (p) => options.onEvent?.({ kind: 'seed-progress', ...p }),
+      });
+      const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
+      options.onEvent?.({ kind: 'seeded', rows, ms: summary.elapsedMs });
+    } finally {
+      await knex.destroy();
+      await stop();
+    }
+    // Uncompressed: loading it is what every later run pays (≈0.7 s for the default scale).
+    return await db.dumpDataDir('none');
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Starts the embedded database, seeding it on first use.
+ *
+ * @example
+ * const server = await startEmbedded({ scale: resolveScale('tiny'), seed: 1, fixtures: await loadFixtures() });
+ * // ... connect pg/knex to server.url ...
+ * await server.close();
+ */
+export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedServer> {
+  const cacheRoot = options.cacheDir ?? defaultCacheDir();
+  const cached = path.join(cacheRoot, `${await embeddedCacheKey(options)}.tar`);
+  let seededNow = false;
+  let dataDir: Blob;
+  if (await exists(cached)) {
+    options.onEvent?.({ kind: 'cache-hit', dir: cached });
+    dataDir = new Blob([await readFile(cached)]);
+  } else {
+    dataDir = await seedToTarball(options);
+    seededNow = true;
+    await mkdir(cacheRoot, { recursive: true });
+    // Write aside, then rename: a reader never sees half a file, and concurrent runs that
+    // seed the same key each rename a complete copy over the other.
+    const partial = `${cached}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
+    try {
+      await writeFile(partial, Buffer.from(await dataDir.arrayBuffer()));
+      await rename(partial, cached);
+    } finally {
+      await rm(partial, { force: true });
+    }
+    await pruneStale(cacheRoot, path.basename(cached), options);
+  }
+  // In memory: nothing to clean up, and no two runs ever share a data directory.
+  const db = await PGlite.create({ loadDataDir: dataDir });
+  let server: Awaited<ReturnType<typeof serve>>;
+  try {
+    server = await serve(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  let closed = false;
+  return {
+    url: server.url,
+    seededNow,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.stop();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Opens the database a command measures: the embedded PGlite (seeded on first use, cached) or
+ * a real PostgreSQL given by URL, which is only ever read.
+ */
+import { UsageError, maskUrl } from '../core/errors.js';
+import { openSession, type ProfilingSession, type SessionOptions } from '../core/session.js';
+import type { DatabaseInfo } from '../report/model.js';
+import { loadFixtures, type ConversationFixture } from './fixtures.js';
+import { startEmbedded, type EmbeddedEvent } from './embedded-server.js';
+import { resolveScale } from './seed/scales.js';
+
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions extends SessionOptions {
+  /** A postgres:// URL; absent for the embedded database. */
+  url?: string;
+  /** Embedded only: scale preset or multiplier (default `default`). */
+  scale?: string;
+  /** Embedded only: PRNG seed (default 1). */
+  seed?: number;
+  /** Conversation fixtures (default: the shipped ones). */
+  fixtures?: ConversationFixture[];
+  cacheDir?: string;
+  onEvent?: (event: EmbeddedEvent) => void;
+}
+
+/** An open database with one instrumented session on it. */
+export interface OpenDatabase {
+  session: ProfilingSession;
+  info: DatabaseInfo;
+  dataset: { scale: string; seed: number } | null;
+  fixtures: ConversationFixture[];
+  close(): Promise<void>;
+}
+
+/** Default PRNG seed of the reference dataset. */
+export const DEFAULT_SEED = 1;
+/** Default scale of the embedded database. */
+export const DEFAULT_SCALE = 'default';
+
+/**
+ * @example
+ * const db = await openDatabase({ scale: 'tiny' });
+ * try { ... db.session ... } finally { await db.close(); }
+ */
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<OpenDatabase> {
+  const fixtures = options.fixtures ?? (await loadFixtures());
+  if (options.url !== undefined) {
+    const session = await openSession(options.url, options);
+    try {
+      await assertDataset(session, options.url);
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return {
+      session,
+      info: { kind: 'postgres', serverVersion: session.serverVersion, url: maskUrl(options.url) },
+      dataset: null,
+      fixtures,
+      close: () => session.close(),
+    };
+  }
+  const scale = resolveScale(options.scale ?? DEFAULT_SCALE);
+  const seed = options.seed ?? DEFAULT_SEED;
+  const server = await startEmbedded({ scale, seed, fixtures, cacheDir: options.cacheDir, onEvent: options.onEvent });
+  let session: ProfilingSession;
+  try {
+    session = await openSession(server.url, options);
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return {
+    session,
+    info: { kind: 'pglite', serverVersion: session.serverVersion, url: null },
+    dataset: { scale: scale.name, seed },
+    fixtures,
+    async close() {
+      await session.close();
+      await server.close();
+    },
+  };
+}
+
+async function assertDataset(session: ProfilingSession, url: string): Promise<void> {
+  const result = await session.control.raw(`select to_regclass('messages') is not null as seeded`);
+  if (!result.rows[0]?.seeded) {
+    throw new UsageError(
+      `${maskUrl(url)} has no ctxbench dataset (no "messages" table): seed it first with "ctxbench seed --db <url>", or point --db at a seeded database`,
+    );
+  }
+}
