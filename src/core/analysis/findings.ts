@@ -1,0 +1,208 @@
+/**
+ * Findings (DESIGN §5): patterns in the statements a strategy sent that are worth a
+ * developer's attention. They are computed from the measured statements only, so they
+ * apply equally to built-in and user strategies.
+ */
+import type { StatementRecord } from '../types.js';
+import type { Finding } from '../../report/model.js';
+import { fingerprintSql } from './fingerprint.js';
+
+const KIND_ORDER: Record<Finding['kind'], number> = { 'n-plus-one': 0, duplicate: 1, 'select-star': 2 };
+
+/** Exact identity of a statement as sent: its SQL and its parameters. */
+function callKey(s: StatementRecord): string {
+  return JSON.stringify([s.sql, s.params]);
+}
+
+interface Lexeme {
+  kind: 'name' | 'dot' | 'star' | 'open' | 'close' | 'comma' | 'other';
+  text: string;
+}
+
+/** Lexes a fingerprint (literals and comments already gone) into what the select-list check needs. */
+function lex(fingerprint: string): Lexeme[] {
+  const out: Lexeme[] = [];
+  const re = /("(?:[^"]|"")*"?)|([A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*)|(\s+)|(.)/gy;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(fingerprint)) !== null) {
+    if (m[1] !== undefined || m[2] !== undefined) out.push({ kind: 'name', text: m[0] });
+    else if (m[3] !== undefined) continue;
+    else if (m[0] === '.') out.push({ kind: 'dot', text: m[0] });
+    else if (m[0] === '*') out.push({ kind: 'star', text: m[0] });
+    else if (m[0] === '(') out.push({ kind: 'open', text: m[0] });
+    else if (m[0] === ')') out.push({ kind: 'close', text: m[0] });
+    else if (m[0] === ',') out.push({ kind: 'comma', text: m[0] });
+    else out.push({ kind: 'other', text: m[0] });
+  }
+  return out;
+}
+
+/** Keywords that end a select list at its own parenthesis depth. */
+const LIST_END = new Set([
+  'from', 'into', 'where', 'group', 'having', 'window', 'order', 'limit', 'offset', 'fetch',
+  'for', 'union', 'intersect', 'except',
+]);
+
+/**
+ * Whether a statement selects every column: a select-list item that is a bare `*` or a
+ * qualified `t.*` / `"t".*`. `count(*)` and `a * b` are not.
+ *
+ * @example
+ * selectsStar('select "t".* from t'); // => true
+ * selectsStar('SELECT count(*) FROM t'); // => false
+ */
+export function selectsStar(sql: string): boolean {
+  const tokens = lex(fingerprintSql(sql));
+  // One frame per parenthesis depth: is it inside a select list, and how far is the current
+  // item into the `name . name . *` shape (0 = item start, 1 = after a name, 2 = after a dot, -1 = not that shape).
+  const frames: { inList: boolean; state: number }[] = [{ inList: false, state: -1 }];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    const frame = frames[frames.length - 1];
+    if (t.kind === 'open') {
+      if (frame.inList) frame.state = -1;
+      frames.push({ inList: false, state: -1 });
+      continue;
+    }
+    if (t.kind === 'close') {
+      if (frames.length > 1) frames.pop();
+      continue;
+    }
+    if (t.kind === 'name') {
+      const word = t.text.toLowerCase();
+      if (word === 'select' && !t.text.startsWith('"')) {
+        frame.inList = true;
+        frame.state = 0;
+        // Skip DISTINCT / ALL / DISTINCT ON (...): they precede the first item.
+        let j = i + 1;
+        const modifier = tokens[j]?.text.toLowerCase();
+        if (modifier === 'all') {
+          i = j;
+        } else if (modifier === 'distinct') {
+          j += 1;
+          if (tokens[j]?.text.toLowerCase() === 'on' && tokens[j + 1]?.kind === 'open') {
+            let depth = 0;
+            for (j += 1; j < tokens.length; j++) {
+              if (tokens[j].kind === 'open') depth += 1;
+              if (tokens[j].kind === 'close') depth -= 1;
+              if (depth === 0) break;
+            }
+            i = j;
+          } else {
+            i = j - 1;
+          }
+        }
+        continue;
+      }
+      if (!frame.inList) continue;
+      if (LIST_END.has(word) && !t.text.startsWith('"')) {
+        frame.inList = false;
+        continue;
+      }
+      frame.state = frame.state === 0 || frame.state === 2 ? 1 : -1;
+      continue;
+    }
+    if (!frame.inList) continue;
+    if (t.kind === 'comma') frame.state = 0;
+    else if (t.kind === 'dot') frame.state = frame.state === 1 ? 2 : -1;
+    else if (t.kind === 'star') {
+      if (frame.state === 0 || frame.state === 2) return true;
+      frame.state = -1;
+    } else frame.state = -1;
+  }
+  return false;
+}
+
+interface Accumulator {
+  finding: Finding;
+  lastTurn: number;
+}
+
+/**
+ * Finds N+1 groups, duplicate statements and `SELECT *` in a strategy's turns, aggregated
+ * over turns per (kind, fingerprint) and sorted n-plus-one, duplicate, select-star, then by
+ * bytes (descending) and fingerprint.
+ *
+ * - n-plus-one: within one turn, one fingerprint sent at least twice with different SQL or
+ *   parameters; all its statements count, `maxPerTurn` is the largest such group.
+ * - duplicate: within one turn, the same SQL and parameters sent more than once; every copy
+ *   counts, `maxPerTurn` is the largest set of identical statements.
+ * - select-star: statements whose select list has `*` or `t.*`.
+ *
+ * @example
+ * const findings = findFindings(report.turnDetails);
+ * findings.filter((f) => f.kind === 'n-plus-one');
+ */
+export function findFindings(turns: { statements: StatementRecord[] }[]): Finding[] {
+  const found = new Map<string, Accumulator>();
+  const starCache = new Map<string, boolean>();
+
+  const add = (kind: Finding['kind'], turn: number, group: StatementRecord[], size: number): void => {
+    const first = group[0];
+    const fingerprint = first.fingerprint || fingerprintSql(first.sql);
+    const key = `${kind}\u0000${fingerprint}`;
+    let acc = found.get(key);
+    if (acc === undefined) {
+      acc = {
+        finding: { kind, fingerprint, sql: first.sql, turns: 0, statements: 0, maxPerTurn: 0, bytes: 0 },
+        lastTurn: -1,
+      };
+      found.set(key, acc);
+    }
+    if (acc.lastTurn !== turn) {
+      acc.finding.turns += 1;
+      acc.lastTurn = turn;
+    }
+    acc.finding.statements += group.length;
+    acc.finding.maxPerTurn = Math.max(acc.finding.maxPerTurn, size);
+    for (const s of group) acc.finding.bytes += s.wireBytes;
+  };
+
+  turns.forEach((turn, index) => {
+    const byFingerprint = new Map<string, StatementRecord[]>();
+    for (const s of turn.statements) {
+      const fp = s.fingerprint || fingerprintSql(s.sql);
+      const list = byFingerprint.get(fp);
+      if (list === undefined) byFingerprint.set(fp, [s]);
+      else list.push(s);
+    }
+
+    for (const group of byFingerprint.values()) {
+      const byCall = new Map<string, StatementRecord[]>();
+      for (const s of group) {
+        const key = callKey(s);
+        const list = byCall.get(key);
+        if (list === undefined) byCall.set(key, [s]);
+        else list.push(s);
+      }
+      if (group.length >= 2 && byCall.size >= 2) add('n-plus-one', index, group, group.length);
+      for (const copies of byCall.values()) {
+        if (copies.length >= 2) add('duplicate', index, copies, copies.length);
+      }
+    }
+
+    const stars = new Map<string, StatementRecord[]>();
+    for (const s of turn.statements) {
+      let star = starCache.get(s.sql);
+      if (star === undefined) {
+        star = selectsStar(s.sql);
+        starCache.set(s.sql, star);
+      }
+      if (!star) continue;
+      const fp = s.fingerprint || fingerprintSql(s.sql);
+      const list = stars.get(fp);
+      if (list === undefined) stars.set(fp, [s]);
+      else list.push(s);
+    }
+    for (const group of stars.values()) add('select-star', index, group, group.length);
+  });
+
+  return [...found.values()]
+    .map((acc) => acc.finding)
+    .sort(
+      (a, b) =>
+        KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
+        b.bytes - a.bytes ||
+        (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0),
+    );
+}
