@@ -1,0 +1,108 @@
+/**
+ * The report `compare` returns and `--format json` prints: a stable, versioned schema
+ * (DESIGN §6). Every other format is rendered from this object and nothing else.
+ */
+import type { StatementRecord } from '../core/types.js';
+
+/** Version of the JSON report schema; bumped on any incompatible change. */
+export const REPORT_VERSION = 1;
+
+/** Latency percentiles in milliseconds over turns × repeats (after warm-up). */
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+/** The deterministic, gateable figures of a turn (or their mean/total). */
+export interface Figures {
+  queries: number;
+  roundTrips: number;
+  /** Wire bytes received for the strategy's statements. */
+  bytes: number;
+  /** Bytes of the non-NULL field values of the rows received. */
+  payloadBytes: number;
+  rows: number;
+}
+
+/** Means over turns. */
+export interface PerTurnFigures extends Figures {
+  /** Mean UTF-8 size of the rendered prompt. */
+  promptBytes: number;
+  latencyMs: LatencySummary;
+}
+
+/** One replayed turn of one strategy. */
+export interface TurnDetail extends Figures {
+  conversationId: string;
+  messageId: string;
+  promptBytes: number;
+  promptSha256: string;
+  /** Wall time of each measured build of this turn (one per repeat), milliseconds. */
+  latencyMs: number[];
+  /** Whether this turn's prompt equals the baseline strategy's prompt for the same turn. */
+  contextIdentical: boolean;
+  statements: StatementRecord[];
+}
+
+/** Something worth a developer's attention in the statements a strategy sent. */
+export interface Finding {
+  kind: 'n-plus-one' | 'duplicate' | 'select-star';
+  fingerprint: string;
+  /** An example of the SQL, as sent. */
+  sql: string;
+  /** Turns in which it occurred. */
+  turns: number;
+  /** Statements involved, over all turns. */
+  statements: number;
+  /** The largest group within one turn (for n-plus-one and duplicate). */
+  maxPerTurn: number;
+  /** Wire bytes of the statements involved, over all turns. */
+  bytes: number;
+}
+
+/** The first turn where a strategy's prompt differs from the baseline's, with a readable diff. */
+export interface ContextDifference {
+  conversationId: string;
+  messageId: string;
+  /** Unified-style line diff, baseline (`-`) against this strategy (`+`). */
+  diff: string;
+}
+
+/** Everything measured for one strategy. */
+export interface StrategyReport {
+  name: string;
+  /** Number of turns replayed. */
+  turns: number;
+  perTurn: PerTurnFigures;
+  totals: Figures;
+  /** True when every turn's prompt equals the baseline strategy's. */
+  contextIdentical: boolean;
+  /** Present when the prompt differs somewhere. */
+  difference: ContextDifference | null;
+  findings: Finding[];
+  turnDetails: TurnDetail[];
+}
+
+/** What database the run measured. Never contains a password. */
+export interface DatabaseInfo {
+  kind: 'pglite' | 'postgres';
+  serverVersion: string;
+  /** Connection URL with the password masked; null for the embedded database. */
+  url: string | null;
+}
+
+/** The whole comparison. */
+export interface Report {
+  version: typeof REPORT_VERSION;
+  tool: { name: 'ctxbench'; version: string };
+  database: DatabaseInfo;
+  dataset: { scale: string; seed: number } | null;
+  /** Measured builds per turn (after one warm-up build). */
+  repeat: number;
+  /** Name of the strategy the others are compared against. */
+  baseline: string;
+  strategies: StrategyReport[];
+  /** True when every strategy's context equals the baseline's on every turn. */
+  contextIdentical: boolean;
+}

@@ -1,0 +1,353 @@
+/**
+ * The default output (DESIGN §6): a comparison table like SEED.md's "before/after" table,
+ * with measured numbers instead of predictions. The figures are computed once by
+ * {@link buildComparison} and shared with the markdown renderer, so both formats always
+ * say the same thing.
+ */
+import Table from 'cli-table3';
+import { Chalk } from 'chalk';
+import type { ChalkInstance } from 'chalk';
+import type { Finding, Report, StrategyReport } from './model.js';
+
+/** U+2212: a real minus sign reads better than a hyphen in a column of changes. */
+const MINUS = '\u2212';
+
+/** Whether a change is better, worse, or neither; decides the colour. */
+export type Tone = 'good' | 'bad' | 'neutral';
+
+/** One cell of the comparison, uncoloured. */
+export interface ComparisonCell {
+  text: string;
+  tone: Tone;
+}
+
+/** One metric: its label, one cell per strategy, and the change of the last strategy against the baseline. */
+export interface ComparisonRow {
+  label: string;
+  cells: ComparisonCell[];
+  /** Null when there is no change column (a single strategy, or the baseline is last). */
+  change: ComparisonCell | null;
+}
+
+/** Everything the table and markdown formats show, as plain text. */
+export interface Comparison {
+  /** Database, dataset, turns and repeat in one line. */
+  header: string;
+  /** Strategy names, in report order. */
+  columns: string[];
+  /** Heading of the change column (`optimized vs naive`), or null when there is none. */
+  changeColumn: string | null;
+  rows: ComparisonRow[];
+  /** Exact integer totals, one line per strategy (`naive: 312 queries, …`). */
+  totals: string[];
+}
+
+/** Inserts thousands separators into a string of digits. */
+function groupDigits(digits: string): string {
+  return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/**
+ * An exact integer with thousands separators, or a mean with one decimal when not whole.
+ *
+ * @example
+ * formatNumber(3456789); // => '3,456,789'
+ * formatNumber(27.25); // => '27.3'
+ */
+export function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  const sign = n < 0 ? MINUS : '';
+  const abs = Math.abs(n);
+  if (Number.isInteger(abs)) return sign + groupDigits(String(abs));
+  const [whole, fraction] = abs.toFixed(1).split('.');
+  return `${sign}${groupDigits(whole)}.${fraction}`;
+}
+
+const BYTE_UNITS = ['kB', 'MB', 'GB', 'TB'];
+
+/**
+ * Bytes, human-readable in base 1000 with one decimal (`312.4 kB`); below 1 kB as a number of bytes.
+ *
+ * @example
+ * formatBytes(312_400); // => '312.4 kB'
+ */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  const sign = n < 0 ? MINUS : '';
+  const abs = Math.abs(n);
+  if (abs < 1000) return `${sign}${formatNumber(abs)} B`;
+  let value = abs;
+  let unit = '';
+  for (const u of BYTE_UNITS) {
+    value /= 1000;
+    unit = u;
+    // Move up a unit when rounding would print 1000.0 kB.
+    if (Number(value.toFixed(1)) < 1000) break;
+  }
+  const [whole, fraction] = value.toFixed(1).split('.');
+  return `${sign}${groupDigits(whole)}.${fraction} ${unit}`;
+}
+
+/**
+ * Milliseconds with a precision that suits their size (`0.812 ms`, `3.10 ms`, `64.2 ms`, `20.3 s`).
+ *
+ * @example
+ * formatMs(3.1); // => '3.10 ms'
+ */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms < 1) return `${ms.toFixed(3)} ms`;
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 100) return `${ms.toFixed(1)} ms`;
+  if (ms < 1000) return `${ms.toFixed(0)} ms`;
+  const s = ms / 1000;
+  return s < 10 ? `${s.toFixed(2)} s` : `${formatNumber(Number(s.toFixed(1)))} s`;
+}
+
+/** A relative change in percent: whole percents, one decimal where rounding would hide it (`−0.4%`, `−99.6%`). */
+function formatPercent(delta: number, base: number): string | null {
+  if (base === 0 || !Number.isFinite(delta / base)) return null;
+  const p = (delta / base) * 100;
+  const abs = Math.abs(p);
+  const sign = p < 0 ? MINUS : p > 0 ? '+' : '';
+  const rounded = Math.round(abs);
+  const text = (rounded === 0 && abs > 0) || (rounded === 100 && abs !== 100) ? abs.toFixed(1) : String(rounded);
+  return `${sign}${text}%`;
+}
+
+/** The change of a lower-is-better figure: signed difference and percentage (`−20 (−74%)`). */
+function amountChange(base: number, last: number, format: (n: number) => string, neutral = false): ComparisonCell {
+  const delta = last - base;
+  if (delta === 0) return { text: `±${format(0)}`, tone: 'neutral' };
+  const sign = delta < 0 ? MINUS : '+';
+  const percent = formatPercent(delta, base);
+  const text = `${sign}${format(Math.abs(delta))}${percent === null ? '' : ` (${percent})`}`;
+  return { text, tone: neutral ? 'neutral' : delta < 0 ? 'good' : 'bad' };
+}
+
+/** The change of a latency as a speed ratio (`3.1× faster`, `1.4× slower`). */
+function latencyChange(base: number, last: number): ComparisonCell {
+  if (!(base > 0) || !(last > 0)) return { text: '—', tone: 'neutral' };
+  const ratio = base / last;
+  const factor = ratio >= 1 ? ratio : 1 / ratio;
+  const text = factor < 10 ? factor.toFixed(1) : formatNumber(Math.round(factor));
+  if (text === '1.0') return { text: 'about the same', tone: 'neutral' };
+  return ratio > 1 ? { text: `${text}× faster`, tone: 'good' } : { text: `${text}× slower`, tone: 'bad' };
+}
+
+/** `PostgreSQL 17.5` for a bare version number; a full version string as reported. */
+function serverName(version: string): string {
+  return /^\d/.test(version) ? `PostgreSQL ${version}` : version;
+}
+
+/** `1 turn`, `12 turns`, with thousands separators. */
+export function plural(n: number, word: string, words = `${word}s`): string {
+  return `${formatNumber(n)} ${n === 1 ? word : words}`;
+}
+
+/** The strategy the others are compared against: the one named `report.baseline`, else the first. */
+export function baselineOf(report: Report): StrategyReport | undefined {
+  return report.strategies.find((s) => s.name === report.baseline) ?? report.strategies[0];
+}
+
+/** The run described in one line: tool, database, dataset, turns and repeat. */
+function headerLine(report: Report): string {
+  const db = report.database;
+  const parts = [`${report.tool.name} ${report.tool.version}`];
+  parts.push(`${db.kind}, ${serverName(db.serverVersion)}${db.url === null ? '' : ` (${db.url})`}`);
+  if (report.dataset !== null) parts.push(`dataset ${report.dataset.scale} (seed ${report.dataset.seed})`);
+  const turns = [...new Set(report.strategies.map((s) => s.turns))];
+  if (turns.length === 1) parts.push(plural(turns[0], 'turn'));
+  else if (turns.length > 1) parts.push(`turns ${turns.map((t) => formatNumber(t)).join('/')}`);
+  parts.push(`repeat ${formatNumber(report.repeat)}`);
+  return parts.join(' · ');
+}
+
+/** Exact totals of one strategy, for gating and for checking the means. */
+function totalsLine(s: StrategyReport): string {
+  const t = s.totals;
+  return (
+    `${s.name}: ${plural(t.queries, 'query', 'queries')}, ${plural(t.roundTrips, 'round trip')}, ` +
+    `${plural(t.bytes, 'byte')}, ${formatNumber(t.payloadBytes)} payload bytes, ${plural(t.rows, 'row')} ` +
+    `over ${plural(s.turns, 'turn')}`
+  );
+}
+
+/**
+ * The figures of the comparison table as plain text, shared by the table and markdown formats.
+ *
+ * @example
+ * const { columns, rows } = buildComparison(report);
+ */
+export function buildComparison(report: Report): Comparison {
+  const strategies = report.strategies;
+  const base = baselineOf(report);
+  const last = strategies[strategies.length - 1];
+  const compare = base !== undefined && last !== undefined && last !== base;
+
+  const metric = (
+    label: string,
+    value: (s: StrategyReport) => number,
+    format: (n: number) => string,
+    change: (base: number, last: number) => ComparisonCell,
+  ): ComparisonRow => ({
+    label,
+    cells: strategies.map((s) => ({ text: format(value(s)), tone: 'neutral' })),
+    change: compare ? change(value(base), value(last)) : null,
+  });
+  const count = (b: number, l: number): ComparisonCell => amountChange(b, l, formatNumber);
+  const bytes = (b: number, l: number): ComparisonCell => amountChange(b, l, formatBytes);
+
+  const rows: ComparisonRow[] = [
+    metric('queries/turn', (s) => s.perTurn.queries, formatNumber, count),
+    metric('round trips/turn', (s) => s.perTurn.roundTrips, formatNumber, count),
+    metric('bytes/turn (wire)', (s) => s.perTurn.bytes, formatBytes, bytes),
+    metric('payload bytes/turn', (s) => s.perTurn.payloadBytes, formatBytes, bytes),
+    metric('rows/turn', (s) => s.perTurn.rows, formatNumber, count),
+    metric('latency p50', (s) => s.perTurn.latencyMs.p50, formatMs, latencyChange),
+    metric('latency p95', (s) => s.perTurn.latencyMs.p95, formatMs, latencyChange),
+    metric('prompt bytes', (s) => s.perTurn.promptBytes, formatBytes, (b, l) =>
+      amountChange(b, l, formatBytes, true),
+    ),
+    {
+      label: 'context identical',
+      cells: strategies.map((s) =>
+        s.contextIdentical ? { text: '✓', tone: 'good' } : { text: '✗ differs', tone: 'bad' },
+      ),
+      change: compare
+        ? last.contextIdentical
+          ? { text: 'unchanged', tone: 'good' }
+          : { text: 'differs', tone: 'bad' }
+        : null,
+    },
+  ];
+
+  return {
+    header: headerLine(report),
+    columns: strategies.map((s) => s.name),
+    changeColumn: compare ? `${last.name} vs ${base.name}` : null,
+    rows,
+    totals: strategies.map(totalsLine),
+  };
+}
+
+/** Collapses whitespace so SQL fits on one line, and cuts it at `max` code points. */
+export function oneLine(sql: string, max = 100): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  const chars = [...flat];
+  return chars.length <= max ? flat : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/** A finding as a label and a one-line description, shared by the table and markdown formats. */
+export function describeFinding(f: Finding): { label: string; perTurn: string | null; sql: string; extent: string } {
+  const label = f.kind === 'n-plus-one' ? 'N+1' : f.kind === 'duplicate' ? 'duplicate' : 'SELECT *';
+  return {
+    label,
+    perTurn: f.kind === 'select-star' ? null : `${formatNumber(f.maxPerTurn)}× per turn`,
+    sql: oneLine(f.sql),
+    extent: `${plural(f.statements, 'statement')} in ${plural(f.turns, 'turn')}, ${formatBytes(f.bytes)}`,
+  };
+}
+
+/** The first turn where a strategy's prompt differs and its diff, falling back to the turn details. */
+export function differenceOf(s: StrategyReport): { conversationId: string; messageId: string; diff: string } | null {
+  if (s.contextIdentical) return null;
+  if (s.difference !== null) return s.difference;
+  const turn = s.turnDetails.find((t) => !t.contextIdentical);
+  return turn === undefined ? null : { conversationId: turn.conversationId, messageId: turn.messageId, diff: '' };
+}
+
+function paint(chalk: ChalkInstance, cell: ComparisonCell): string {
+  if (cell.tone === 'good') return chalk.green(cell.text);
+  if (cell.tone === 'bad') return chalk.red(cell.text);
+  return cell.text;
+}
+
+/** Colours one line of a unified diff. */
+function paintDiffLine(chalk: ChalkInstance, line: string): string {
+  if (line.startsWith('--- ') || line.startsWith('+++ ')) return chalk.bold(line);
+  if (line.startsWith('@@')) return chalk.cyan(line);
+  if (line.startsWith('-')) return chalk.red(line);
+  if (line.startsWith('+')) return chalk.green(line);
+  return line;
+}
+
+/** Drops trailing blanks, including blanks hidden before a closing colour code. */
+export function trimLines(text: string): string {
+  return text
+    .split('\n')
+    // eslint-disable-next-line no-control-regex
+    .map((line) => line.replace(/[ \t]+((?:\u001b\[[0-9;]*m)*)$/, '$1'))
+    .join('\n');
+}
+
+/**
+ * The comparison as a terminal table: a header line, one column per strategy plus a change
+ * column (last strategy against the baseline), exact totals, findings, and the first
+ * differing turn of any strategy whose prompt differs. Ends with a newline.
+ *
+ * @example
+ * process.stdout.write(renderTable(report, { color: process.stdout.isTTY && !process.env.NO_COLOR }));
+ */
+export function renderTable(report: Report, options: { color: boolean }): string {
+  const chalk = new Chalk({ level: options.color ? 1 : 0 });
+  const comparison = buildComparison(report);
+  const out: string[] = [chalk.bold(comparison.header)];
+
+  if (report.strategies.length === 0) {
+    out.push('', 'No strategies were run.');
+    return `${trimLines(out.join('\n'))}\n`;
+  }
+
+  const head = ['', ...comparison.columns];
+  if (comparison.changeColumn !== null) head.push(comparison.changeColumn);
+  const table = new Table({
+    head: head.map((h) => chalk.bold(h)),
+    colAligns: head.map((_, i) => (i === 0 ? 'left' : 'right')),
+    style: { head: [], border: [], compact: true },
+  });
+  for (const row of comparison.rows) {
+    const cells = [row.label, ...row.cells.map((c) => paint(chalk, c))];
+    if (row.change !== null) cells.push(paint(chalk, row.change));
+    table.push(cells);
+  }
+  out.push(table.toString());
+
+  out.push('', chalk.bold('Totals'));
+  for (const line of comparison.totals) out.push(`  ${line}`);
+
+  out.push('', chalk.bold('Findings'));
+  for (const s of report.strategies) {
+    if (s.findings.length === 0) {
+      out.push(`  ${s.name}: none`);
+      continue;
+    }
+    out.push(`  ${s.name}`);
+    for (const f of s.findings) {
+      const d = describeFinding(f);
+      const what = d.perTurn === null ? d.sql : `${d.perTurn}  ${d.sql}`;
+      out.push(`    ${chalk.yellow(`${d.label}:`)} ${what}  (${d.extent})`);
+    }
+  }
+
+  const differing = report.strategies.filter((s) => !s.contextIdentical);
+  if (differing.length > 0) {
+    const base = baselineOf(report);
+    out.push('', chalk.bold(chalk.red(`Context differs from ${base?.name ?? report.baseline}`)));
+    for (const s of differing) {
+      const d = differenceOf(s);
+      if (d === null) {
+        out.push(`  ${s.name}: differs (no differing turn recorded)`);
+        continue;
+      }
+      out.push(`  ${s.name}: first differs at conversation ${d.conversationId}, message ${d.messageId}`);
+      const lines = d.diff === '' ? ['(no diff recorded)'] : d.diff.split('\n');
+      if (d.diff !== '' && !d.diff.startsWith('--- ')) {
+        lines.unshift(`--- ${base?.name ?? report.baseline}`, `+++ ${s.name}`);
+      }
+      for (const line of lines) out.push(line === '' ? '' : `    ${paintDiffLine(chalk, line)}`);
+    }
+  }
+
+  return `${trimLines(out.join('\n'))}\n`;
+}
