@@ -1,0 +1,63 @@
+/**
+ * Parsing and validating the options the commands share. Every problem is collected and
+ * reported at once, each naming its flag.
+ */
+import { UsageError } from '../core/errors.js';
+import { resolveScale } from '../db/seed/scales.js';
+import type { CliIo } from './io.js';
+
+/** Collects problems; `done()` throws them all as one UsageError. */
+export class Problems {
+  readonly list: string[] = [];
+  add(problem: string): void {
+    this.list.push(problem);
+  }
+  done(): void {
+    if (this.list.length > 0) throw new UsageError(this.list);
+  }
+}
+
+export function parseWholeNumber(problems: Problems, flag: string, raw: string | undefined, min: number): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
+    problems.add(`${flag}: expected a whole number ≥ ${min}, got "${raw}"`);
+    return undefined;
+  }
+  return Number(raw);
+}
+
+export function parseChoice<T extends string>(problems: Problems, flag: string, raw: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(raw)) {
+    problems.add(`${flag}: expected one of ${choices.join(', ')}, got "${raw}"`);
+    return choices[0]!;
+  }
+  return raw as T;
+}
+
+export function checkScale(problems: Problems, raw: string | undefined): void {
+  if (raw === undefined) return;
+  try {
+    resolveScale(raw);
+  } catch (error) {
+    problems.add(error instanceof UsageError ? error.problems.join('; ') : String(error));
+  }
+}
+
+export function parseList(raw: string | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** `--db`, else DATABASE_URL, else the embedded database. */
+export function databaseUrl(problems: Problems, flag: string | undefined, io: CliIo): string | undefined {
+  const url = flag ?? (io.env.DATABASE_URL || undefined);
+  if (url === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//i.test(url)) {
+    problems.add(`--db: expected a postgres:// or postgresql:// URL${flag === undefined ? ' (from DATABASE_URL)' : ''}`);
+    return undefined;
+  }
+  return url;
+}

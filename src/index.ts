@@ -1,0 +1,21 @@
+/**
+ * ctxbench's public API: the same work as the CLI, returning typed results.
+ *
+ * @example
+ * import { compare, naiveStrategy, optimizedStrategy } from 'ctxbench';
+ * const report = await compare({ strategies: [naiveStrategy, optimizedStrategy] });
+ */
+export { compare, type CompareOptions } from './commands/compare.js';
+export { replay, type ReplayOptions, type ReplayResult } from './commands/replay.js';
+export { seed, type SeedCommandOptions, type SeedResult } from './commands/seed.js';
+export { defineStrategy } from './core/strategies/define-strategy.js';
+export { naiveStrategy } from './core/strategies/naive-strategy.js';
+export { optimizedStrategy } from './core/strategies/optimized-strategy.js';
+export { builtInStrategies } from './core/strategies/index.js';
+export { loadStrategies, loadStrategyFile } from './core/strategies/load-strategy.js';
+export { renderPrompt, promptSha256, promptBytes, messageTokens, speakerFor } from './core/render/prompt-renderer.js';
+export { openSession, type ProfilingSession, type Measurement, type SessionOptions } from './core/session.js';
+export { CtxbenchError, UsageError, DatabaseError, StrategyError, ExitCode, maskUrl } from './core/errors.js';
+export type * from './core/types.js';
+export type * from './report/model.js';
+export { REPORT_VERSION } from './report/model.js';

@@ -1,0 +1,63 @@
+/**
+ * On a real PostgreSQL (when CTXBENCH_TEST_DATABASE_URL names one): `ctxbench seed --db` then
+ * `ctxbench compare --db` measures what the embedded run measures.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabase, testCacheDir, type TestBackend } from '../support/backends.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function ctxbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['bin/ctxbench.js', ...args],
+      { cwd: root, env: { ...process.env, CTXBENCH_CACHE_DIR: testCacheDir, NO_COLOR: '1', DATABASE_URL: '' }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+type Json = { strategies: { name: string; turnDetails: { queries: number; roundTrips: number; rows: number; payloadBytes: number; promptSha256: string }[] }[] };
+
+function gateable(report: Json) {
+  return report.strategies.map((s) => ({
+    name: s.name,
+    turns: s.turnDetails.map(({ queries, roundTrips, rows, payloadBytes, promptSha256 }) => ({ queries, roundTrips, rows, payloadBytes, promptSha256 })),
+  }));
+}
+
+describe.runIf(Boolean(process.env.CTXBENCH_TEST_DATABASE_URL))('seed and compare on a real PostgreSQL', () => {
+  let db: TestBackend;
+  beforeAll(async () => {
+    db = await createServerDatabase();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('seeds explicitly, refuses to seed again without --force, and measures what the embedded run measures', async () => {
+    const seeded = await ctxbench(['seed', '--db', db.url, '--scale', 'tiny']);
+    expect(seeded.stderr).toBe('');
+    expect(seeded.code).toBe(0);
+    expect(seeded.stdout).toMatch(/seeded postgres:\/\/.*scale tiny, seed 1/);
+
+    const again = await ctxbench(['seed', '--db', db.url, '--scale', 'tiny']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('--force');
+
+    const [server, embedded] = await Promise.all([
+      ctxbench(['compare', '--db', db.url, '--format', 'json']),
+      ctxbench(['compare', '--scale', 'tiny', '--format', 'json']),
+    ]);
+    expect(server.code).toBe(0);
+    expect(embedded.code).toBe(0);
+    const s = JSON.parse(server.stdout);
+    const e = JSON.parse(embedded.stdout);
+    expect(s.database.kind).toBe('postgres');
+    expect(s.database.serverVersion).toMatch(/^\d+/);
+    expect(gateable(s)).toEqual(gateable(e));
+  });
+});

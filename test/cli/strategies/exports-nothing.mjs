@@ -1,0 +1,2 @@
+// A strategy file that forgot its export.
+export const helper = 1;
