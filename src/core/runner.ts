@@ -8,7 +8,7 @@ import { StrategyError } from './errors.js';
 import { promptBytes, promptSha256, renderPrompt } from './render/prompt-renderer.js';
 import type { ProfilingSession } from './session.js';
 import type { StatementRecord, Strategy, Turn } from './types.js';
-import type { Figures, LatencySummary, StrategyReport, TurnDetail } from '../report/model.js';
+import type { Figures, LatencySummary, SectionFigures, StrategyReport, TurnDetail } from '../report/model.js';
 
 /** Progress of a run, for a progress line on stderr. */
 export interface RunProgress {
@@ -26,6 +26,25 @@ export interface RunOptions {
   onProgress?: (progress: RunProgress) => void;
 }
 
+/** A turn to build, with how reports name it. */
+export interface TurnInput {
+  /** Handed to `build` unchanged. */
+  turn: unknown;
+  label: string;
+  conversationId: string | null;
+  messageId: string | null;
+}
+
+/** Reference-schema turns, named `conversation/message`. */
+export function referenceTurnInputs(turns: readonly Turn[]): TurnInput[] {
+  return turns.map((turn) => ({
+    turn,
+    label: `${turn.conversationId}/${turn.messageId}`,
+    conversationId: turn.conversationId,
+    messageId: turn.messageId,
+  }));
+}
+
 /** A turn's prompt, as built by one strategy. */
 interface Built {
   prompt: string;
@@ -40,20 +59,21 @@ interface Built {
  */
 export async function runStrategies(
   session: ProfilingSession,
-  turns: readonly Turn[],
-  strategies: readonly Strategy[],
+  turns: readonly Turn[] | readonly TurnInput[],
+  strategies: readonly Strategy<any>[],
   options: RunOptions = {},
 ): Promise<StrategyReport[]> {
+  const inputs = turns.length > 0 && 'label' in (turns[0] as object) ? (turns as readonly TurnInput[]) : referenceTurnInputs(turns as readonly Turn[]);
   const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
   const baselineName = options.baseline ?? strategies[0]?.name;
   const baselineIndex = strategies.findIndex((s) => s.name === baselineName);
   if (baselineIndex < 0) throw new StrategyError(`baseline strategy "${baselineName}" is not among the strategies`);
 
   const built: Built[][] = strategies.map(() => []);
-  for (const [t, turn] of turns.entries()) {
+  for (const [t, turn] of inputs.entries()) {
     // Side by side: all strategies on this turn before the next, so drift hits them alike.
     for (const [s, strategy] of strategies.entries()) {
-      options.onProgress?.({ strategy: strategy.name, turn: t + 1, turns: turns.length });
+      options.onProgress?.({ strategy: strategy.name, turn: t + 1, turns: inputs.length });
       built[s]!.push(await buildTurn(session, strategy, turn, repeat));
     }
   }
@@ -67,6 +87,7 @@ export async function runStrategies(
       b.detail.contextIdentical = b.prompt === reference.prompt;
       if (!b.detail.contextIdentical && difference === null) {
         difference = {
+          turn: b.detail.turn,
           conversationId: b.detail.conversationId,
           messageId: b.detail.messageId,
           diff: diffPrompts(reference.prompt, b.prompt),
@@ -78,6 +99,7 @@ export async function runStrategies(
     const n = details.length || 1;
     return {
       name: strategy.name,
+      source: strategy.source ?? null,
       turns: details.length,
       perTurn: {
         queries: mean(totals.queries, n),
@@ -92,19 +114,20 @@ export async function runStrategies(
       contextIdentical: difference === null,
       difference,
       findings: findFindings(details),
+      sections: sectionFigures(details),
       turnDetails: details,
     };
   });
 }
 
-async function buildTurn(session: ProfilingSession, strategy: Strategy, turn: Turn, repeat: number): Promise<Built> {
+async function buildTurn(session: ProfilingSession, strategy: Strategy<any>, input: TurnInput, repeat: number): Promise<Built> {
   let first: { prompt: string; statements: StatementRecord[] } | null = null;
   const latencies: number[] = [];
   // Run 0 is the warm-up: caches and plans settle; its figures are not kept.
   for (let run = 0; run <= repeat; run++) {
-    const m = await session.measure((db) => strategy.build(db, turn));
-    if (m.error !== undefined) throw strategyFailure(strategy, turn, m.error, m.statements);
-    const prompt = toPrompt(strategy, turn, m.value);
+    const m = await session.measure((db) => strategy.build(db, input.turn));
+    if (m.error !== undefined) throw strategyFailure(strategy, input, m.error, m.statements);
+    const prompt = toPrompt(strategy, input, m.value);
     if (run === 0) continue;
     latencies.push(round(m.latencyMs, 3));
     first ??= { prompt, statements: m.statements };
@@ -113,8 +136,9 @@ async function buildTurn(session: ProfilingSession, strategy: Strategy, turn: Tu
   return {
     prompt,
     detail: {
-      conversationId: turn.conversationId,
-      messageId: turn.messageId,
+      turn: input.label,
+      conversationId: input.conversationId,
+      messageId: input.messageId,
       ...sumFigures([figuresOf(statements)]),
       promptBytes: promptBytes(prompt),
       promptSha256: promptSha256(prompt),
@@ -125,22 +149,84 @@ async function buildTurn(session: ProfilingSession, strategy: Strategy, turn: Tu
   };
 }
 
-function toPrompt(strategy: Strategy, turn: Turn, value: unknown): string {
+const CONTEXT_KEYS = ['system', 'customer', 'history', 'products', 'websites', 'pages', 'faqs', 'question'];
+
+/** Whether a strategy returned the reference PromptContext (rendered) rather than its own object. */
+export function isPromptContext(value: object): boolean {
+  return CONTEXT_KEYS.every((k) => k in value);
+}
+
+/** JSON with object keys sorted at every depth, indented so a diff is line by line. */
+export function canonicalJson(value: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
+    }
+    return v;
+  };
+  return `${JSON.stringify(sort(value), null, 2)}\n`;
+}
+
+/** The text two strategies are compared on: the prompt string, the rendered context, or canonical JSON. */
+function toPrompt(strategy: Strategy<any>, input: TurnInput, value: unknown): string {
   if (typeof value === 'string') return value;
-  if (typeof value === 'object' && value !== null) return renderPrompt(value as Parameters<typeof renderPrompt>[0]);
+  if (typeof value === 'object' && value !== null) {
+    return isPromptContext(value) ? renderPrompt(value as Parameters<typeof renderPrompt>[0]) : canonicalJson(value);
+  }
   throw new StrategyError(
-    `strategy "${strategy.name}" returned ${value === undefined ? 'nothing' : typeof value} for turn ${turn.conversationId}/${turn.messageId}: expected a context object or a prompt string`,
+    `${strategyName(strategy)} returned ${value === undefined ? 'nothing' : typeof value} for turn ${input.label}: expected a context object or a prompt string`,
   );
 }
 
-function strategyFailure(strategy: Strategy, turn: Turn, error: unknown, statements: StatementRecord[]): StrategyError {
+function strategyName(strategy: Strategy<any>): string {
+  return strategy.source ? `strategy "${strategy.name}" (${strategy.source})` : `strategy "${strategy.name}"`;
+}
+
+function strategyFailure(strategy: Strategy<any>, input: TurnInput, error: unknown, statements: StatementRecord[]): StrategyError {
   const failed = statements.find((s) => s.error !== null) ?? statements.at(-1);
   const message = error instanceof Error ? error.message : String(error);
   const sql = failed ? ` (SQL: ${failed.sql.replace(/\s+/g, ' ').slice(0, 300)})` : '';
-  return new StrategyError(
-    `strategy "${strategy.name}" failed on turn ${turn.conversationId}/${turn.messageId}: ${message}${sql}`,
-    { cause: error },
-  );
+  return new StrategyError(`${strategyName(strategy)} failed on turn ${input.label}: ${message}${sql}`, { cause: error });
+}
+
+/** Figures per section over all turns, in order of first appearance. */
+function sectionFigures(details: readonly TurnDetail[]): SectionFigures[] {
+  const order: (string | null)[] = [];
+  const bySection = new Map<string | null, StatementRecord[]>();
+  for (const d of details) {
+    for (const s of d.statements) {
+      if (!bySection.has(s.section)) {
+        bySection.set(s.section, []);
+        order.push(s.section);
+      }
+      bySection.get(s.section)!.push(s);
+    }
+  }
+  const n = details.length || 1;
+  return order.map((name) => {
+    const statements = bySection.get(name)!;
+    // Round trips of a section: distinct (turn, round trip) pairs it used.
+    const totals = figuresOf(statements);
+    totals.roundTrips = new Set(
+      details.flatMap((d, i) => d.statements.filter((s) => s.section === name).map((s) => `${i}:${s.roundTrip}`)),
+    ).size;
+    return {
+      name,
+      totals,
+      perTurn: {
+        queries: mean(totals.queries, n),
+        roundTrips: mean(totals.roundTrips, n),
+        bytes: mean(totals.bytes, n),
+        payloadBytes: mean(totals.payloadBytes, n),
+        rows: mean(totals.rows, n),
+      },
+    };
+  });
 }
 
 /** Figures of one turn's statements. */

@@ -5,11 +5,10 @@
  */
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
-import { fingerprintSql } from './analysis/fingerprint.js';
+import type { Duplex } from 'node:stream';
 import { DatabaseError, maskSecrets, maskUrl } from './errors.js';
+import { Recorder } from './recorder.js';
 import type { StatementRecord, StrategyDb } from './types.js';
-import { StatementTracker, type TrackedStatement } from './wire/statement-tracker.js';
-import { tapSocket } from './wire/socket-tap.js';
 
 /** What one measured call sent and how long it took. */
 export interface Measurement<T> {
@@ -29,8 +28,6 @@ export interface SessionOptions {
   /** Connect timeout, milliseconds (default 10 000). */
   connectTimeoutMs?: number;
 }
-
-type Collector = TrackedStatement<Collector | null>[];
 
 /**
  * An open, instrumented connection.
@@ -53,12 +50,7 @@ export interface ProfilingSession {
 
 /** Opens a session on `url`. Connection failures become a DatabaseError (exit 3) with the URL masked. */
 export async function openSession(url: string, options: SessionOptions = {}): Promise<ProfilingSession> {
-  let active: Collector | null = null;
-  const tracker = new StatementTracker<Collector | null>(
-    () => active,
-    (statement) => statement.tag?.push(statement),
-  );
-  const untaps: (() => void)[] = [];
+  const recorder = new Recorder();
   const knex = knexFactory({
     client: 'pg',
     connection: {
@@ -71,8 +63,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       min: 0,
       max: 1,
       afterCreate(connection: pg.Client, done: (err: Error | null, connection: pg.Client) => void) {
-        const stream = (connection as unknown as { connection: { stream: import('node:stream').Duplex } }).connection.stream;
-        untaps.push(tapSocket(stream, tracker as StatementTracker<unknown>));
+        recorder.attach(pgClientSocket(connection));
         done(null, connection);
       },
     },
@@ -100,6 +91,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
         await knex.client.releaseConnection(client);
       }
     },
+    section: (name, fn) => recorder.section(name, fn),
   };
 
   return {
@@ -108,8 +100,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     serverVersion,
     async measure<T>(fn: (db: StrategyDb) => Promise<T>): Promise<Measurement<T>> {
       await knex.raw('begin transaction read only');
-      const collector: Collector = [];
-      active = collector;
+      const recording = recorder.start();
       let value: T | undefined;
       let error: unknown;
       const started = performance.now();
@@ -119,36 +110,22 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
         error = thrown;
       }
       const latencyMs = performance.now() - started;
-      active = null;
+      const statements = recording.stop();
       await knex.raw(error === undefined ? 'commit' : 'rollback');
-      return { value, error, statements: toRecords(collector), latencyMs };
+      return { value, error, statements, latencyMs };
     },
     async close() {
-      for (const untap of untaps) untap();
+      recorder.detachAll();
       await knex.destroy();
     },
   };
 }
 
-/** Numbers the statements of one measured call and fingerprints them. */
-function toRecords(tracked: Collector): StatementRecord[] {
-  let roundTrip = 0;
-  return tracked.map((s, i) => {
-    if (s.startsRoundTrip || roundTrip === 0) roundTrip += 1;
-    return {
-      seq: i + 1,
-      sql: s.sql,
-      params: s.params,
-      fingerprint: fingerprintSql(s.sql),
-      durationMs: s.doneAt - s.sentAt,
-      rows: s.rows,
-      wireBytes: s.wireBytes,
-      payloadBytes: s.payloadBytes,
-      command: s.command,
-      error: s.error,
-      roundTrip,
-    };
-  });
+/** The socket of a connected pg.Client (pg keeps it on `connection.stream`). */
+export function pgClientSocket(client: pg.Client): Duplex {
+  const stream = (client as unknown as { connection?: { stream?: Duplex } }).connection?.stream;
+  if (stream === undefined) throw new TypeError('not a connected pg.Client: it has no connection.stream');
+  return stream;
 }
 
 /** Maps a driver connection failure to one line naming what failed, password masked. */

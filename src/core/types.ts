@@ -103,6 +103,11 @@ export interface StrategyDb {
     sql: string,
     params?: readonly unknown[],
   ): Promise<{ rows: R[]; rowCount: number | null }>;
+  /**
+   * Labels the statements `fn` sends, so reports break queries, bytes and rows down by
+   * section (e.g. `db.section('products', () => ...)`).
+   */
+  section<T>(name: string, fn: () => Promise<T> | PromiseLike<T>): Promise<T>;
 }
 
 /**
@@ -112,10 +117,16 @@ export interface StrategyDb {
  * @example
  * const mine: Strategy = { name: 'mine', async build(db, turn) { ... return context; } };
  */
-export interface Strategy {
+export interface Strategy<TTurn = Turn> {
   readonly name: string;
   readonly description?: string;
-  build(db: StrategyDb, turn: Turn): Promise<PromptContext | string>;
+  /** The file a user strategy was loaded from (set by the loader). */
+  readonly source?: string;
+  /**
+   * Builds one turn's context. Returns a PromptContext (rendered by ctxbench's renderer), a
+   * prompt string, or for another schema any JSON-serialisable object (compared as canonical JSON).
+   */
+  build(db: StrategyDb, turn: TTurn): Promise<PromptContext | string | object>;
 }
 
 /** One statement as measured at the wire. */
@@ -127,6 +138,8 @@ export interface StatementRecord {
   params: (string | null)[];
   /** SQL with literals and parameters replaced by placeholders. */
   fingerprint: string;
+  /** The section the strategy was in when it sent the statement (`db.section`), if any. */
+  section: string | null;
   /** Client send to ReadyForQuery, in milliseconds (monotonic clock). */
   durationMs: number;
   /** DataRow messages received. */

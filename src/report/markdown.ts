@@ -3,7 +3,7 @@
  * comment. Same figures as the terminal table ({@link buildComparison}); no colour.
  */
 import type { Report } from './model.js';
-import { baselineOf, buildComparison, describeFinding, differenceOf, trimLines } from './table.js';
+import { baselineOf, buildComparison, describeFinding, describeTurn, differenceOf, trimLines } from './table.js';
 
 /** Escapes text for a table cell or running text: markdown punctuation and the cell separator. */
 function escape(text: string): string {
@@ -58,6 +58,11 @@ export function renderMarkdown(report: Report): string {
   out.push('', '**Totals**', '');
   for (const line of comparison.totals) out.push(`- ${escape(line)}`);
 
+  if (comparison.sections.length > 0) {
+    out.push('', '**Sections (per turn)**', '');
+    for (const line of comparison.sections) out.push(`- ${escape(line.replace(/ {2,}/g, ' '))}`);
+  }
+
   out.push('', '**Findings**', '');
   for (const s of report.strategies) {
     if (s.findings.length === 0) {
@@ -84,7 +89,7 @@ export function renderMarkdown(report: Report): string {
         continue;
       }
       out.push(
-        `- ${code(s.name)}: first differs at conversation ${code(d.conversationId)}, message ${code(d.messageId)}`,
+        `- ${code(s.name)}: first differs at ${describeTurn(d, code)}`,
       );
       if (d.diff !== '') {
         const diff = d.diff.startsWith('--- ') ? d.diff : `--- ${base}\n+++ ${s.name}\n${d.diff}`;

@@ -34,8 +34,11 @@ export interface PerTurnFigures extends Figures {
 
 /** One replayed turn of one strategy. */
 export interface TurnDetail extends Figures {
-  conversationId: string;
-  messageId: string;
+  /** How the turn is named in reports: `conversation/message` for the reference schema, else the turn's `id`/`label` or `#n`. */
+  turn: string;
+  /** Reference schema only (null for `--turns` input without these fields). */
+  conversationId: string | null;
+  messageId: string | null;
   promptBytes: number;
   promptSha256: string;
   /** Wall time of each measured build of this turn (one per repeat), milliseconds. */
@@ -63,15 +66,27 @@ export interface Finding {
 
 /** The first turn where a strategy's prompt differs from the baseline's, with a readable diff. */
 export interface ContextDifference {
-  conversationId: string;
-  messageId: string;
+  turn: string;
+  conversationId: string | null;
+  messageId: string | null;
   /** Unified-style line diff, baseline (`-`) against this strategy (`+`). */
   diff: string;
+}
+
+/** Figures of the statements a strategy sent inside one section (`db.section`), over all turns. */
+export interface SectionFigures {
+  /** The section's name; `null` for statements sent outside any section. */
+  name: string | null;
+  totals: Figures;
+  /** Means over turns. */
+  perTurn: Figures;
 }
 
 /** Everything measured for one strategy. */
 export interface StrategyReport {
   name: string;
+  /** The file a user strategy was loaded from; null for built-in strategies. */
+  source: string | null;
   /** Number of turns replayed. */
   turns: number;
   perTurn: PerTurnFigures;
@@ -81,6 +96,8 @@ export interface StrategyReport {
   /** Present when the prompt differs somewhere. */
   difference: ContextDifference | null;
   findings: Finding[];
+  /** Breakdown by section, in order of first appearance. */
+  sections: SectionFigures[];
   turnDetails: TurnDetail[];
 }
 

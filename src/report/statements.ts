@@ -9,8 +9,9 @@ import { formatNumber, oneLine, plural, trimLines } from './table.js';
 
 /** The statements of one replayed turn. */
 export interface TurnStatements {
-  conversationId: string;
-  messageId: string;
+  turn: string;
+  conversationId: string | null;
+  messageId: string | null;
   statements: StatementRecord[];
 }
 
@@ -28,7 +29,7 @@ export function renderStatementsTable(turns: TurnStatements[], options: { color:
 
   turns.forEach((turn, index) => {
     if (index > 0) out.push('');
-    out.push(chalk.bold(`conversation ${turn.conversationId} · message ${turn.messageId}`));
+    out.push(chalk.bold(turn.conversationId !== null && turn.messageId !== null ? `conversation ${turn.conversationId} · message ${turn.messageId}` : `turn ${turn.turn}`));
     const s = turn.statements;
     if (s.length === 0) {
       out.push('no statements');
@@ -80,6 +81,7 @@ export function renderStatementsNdjson(turns: TurnStatements[]): string {
     for (const s of turn.statements) {
       lines.push(
         JSON.stringify({
+          turn: turn.turn,
           conversationId: turn.conversationId,
           messageId: turn.messageId,
           seq: s.seq,
@@ -87,6 +89,7 @@ export function renderStatementsNdjson(turns: TurnStatements[]): string {
           sql: s.sql,
           params: s.params,
           fingerprint: s.fingerprint,
+          section: s.section,
           durationMs: s.durationMs,
           rows: s.rows,
           wireBytes: s.wireBytes,

@@ -7,7 +7,7 @@
 import Table from 'cli-table3';
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
-import type { Finding, Report, StrategyReport } from './model.js';
+import type { ContextDifference, Finding, Report, StrategyReport } from './model.js';
 
 /** U+2212: a real minus sign reads better than a hyphen in a column of changes. */
 const MINUS = '\u2212';
@@ -40,6 +40,8 @@ export interface Comparison {
   rows: ComparisonRow[];
   /** Exact integer totals, one line per strategy (`naive: 312 queries, …`). */
   totals: string[];
+  /** Per-section means, one line per strategy and section; empty when no strategy labels sections. */
+  sections: string[];
 }
 
 /** Inserts thousands separators into a string of digits. */
@@ -163,6 +165,19 @@ function headerLine(report: Report): string {
   return parts.join(' · ');
 }
 
+/** Per-turn means of each section (`naive  history: 12.3 queries, 4.5 kB, 20 rows`). */
+function sectionLines(strategies: readonly StrategyReport[]): string[] {
+  if (!strategies.some((s) => s.sections.some((sec) => sec.name !== null))) return [];
+  const width = Math.max(...strategies.flatMap((s) => s.sections.map((sec) => `${s.name} ${sec.name ?? '(none)'}`.length)));
+  return strategies.flatMap((s) =>
+    s.sections.map((sec) => {
+      const p = sec.perTurn;
+      const label = `${s.name} ${sec.name ?? '(none)'}`.padEnd(width);
+      return `${label}  ${formatNumber(p.queries)} ${p.queries === 1 ? 'query' : 'queries'}, ${formatBytes(p.bytes)}, ${formatNumber(p.rows)} ${p.rows === 1 ? 'row' : 'rows'}`;
+    }),
+  );
+}
+
 /** Exact totals of one strategy, for gating and for checking the means. */
 function totalsLine(s: StrategyReport): string {
   const t = s.totals;
@@ -228,6 +243,7 @@ export function buildComparison(report: Report): Comparison {
     changeColumn: compare ? `${last.name} vs ${base.name}` : null,
     rows,
     totals: strategies.map(totalsLine),
+    sections: sectionLines(strategies),
   };
 }
 
@@ -250,11 +266,18 @@ export function describeFinding(f: Finding): { label: string; perTurn: string | 
 }
 
 /** The first turn where a strategy's prompt differs and its diff, falling back to the turn details. */
-export function differenceOf(s: StrategyReport): { conversationId: string; messageId: string; diff: string } | null {
+export function differenceOf(s: StrategyReport): ContextDifference | null {
   if (s.contextIdentical) return null;
   if (s.difference !== null) return s.difference;
   const turn = s.turnDetails.find((t) => !t.contextIdentical);
-  return turn === undefined ? null : { conversationId: turn.conversationId, messageId: turn.messageId, diff: '' };
+  return turn === undefined ? null : { turn: turn.turn, conversationId: turn.conversationId, messageId: turn.messageId, diff: '' };
+}
+
+/** Where a difference is: `conversation X, message Y` on the reference schema, else `turn <label>`. */
+export function describeTurn(d: Pick<ContextDifference, 'turn' | 'conversationId' | 'messageId'>, code: (s: string) => string = (s) => s): string {
+  return d.conversationId !== null && d.messageId !== null
+    ? `conversation ${code(d.conversationId)}, message ${code(d.messageId)}`
+    : `turn ${code(d.turn)}`;
 }
 
 function paint(chalk: ChalkInstance, cell: ComparisonCell): string {
@@ -316,6 +339,11 @@ export function renderTable(report: Report, options: { color: boolean }): string
   out.push('', chalk.bold('Totals'));
   for (const line of comparison.totals) out.push(`  ${line}`);
 
+  if (comparison.sections.length > 0) {
+    out.push('', chalk.bold('Sections (per turn)'));
+    for (const line of comparison.sections) out.push(`  ${line}`);
+  }
+
   out.push('', chalk.bold('Findings'));
   for (const s of report.strategies) {
     if (s.findings.length === 0) {
@@ -340,7 +368,7 @@ export function renderTable(report: Report, options: { color: boolean }): string
         out.push(`  ${s.name}: differs (no differing turn recorded)`);
         continue;
       }
-      out.push(`  ${s.name}: first differs at conversation ${d.conversationId}, message ${d.messageId}`);
+      out.push(`  ${s.name}: first differs at ${describeTurn(d)}`);
       const lines = d.diff === '' ? ['(no diff recorded)'] : d.diff.split('\n');
       if (d.diff !== '' && !d.diff.startsWith('--- ')) {
         lines.unshift(`--- ${base?.name ?? report.baseline}`, `+++ ${s.name}`);

@@ -9,6 +9,7 @@ function st(seq: number, sql: string, params: (string | null)[] = [], wireBytes 
     sql,
     params,
     fingerprint: fingerprintSql(sql),
+    section: null,
     durationMs: 0.1,
     rows: 1,
     wireBytes,

@@ -6,6 +6,7 @@ describe('renderJson', () => {
   it('round-trips through JSON.parse to an equal object', () => {
     const report = differingReport();
     report.strategies[0].turnDetails.push({
+      turn: 'c1/m1',
       conversationId: 'c1',
       messageId: 'm1',
       queries: 1,

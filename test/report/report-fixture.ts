@@ -8,6 +8,7 @@ export function statement(seq: number, sql: string, params: (string | null)[] = 
     sql,
     params,
     fingerprint: sql.replace(/\$\d+/g, '?'),
+    section: null,
     durationMs: 0.25,
     rows: 1,
     wireBytes: 100,
@@ -21,6 +22,8 @@ export function statement(seq: number, sql: string, params: (string | null)[] = 
 
 const naive: StrategyReport = {
   name: 'naive',
+  source: null,
+  sections: [],
   turns: 4,
   perTurn: {
     queries: 27.25,
@@ -59,6 +62,8 @@ const naive: StrategyReport = {
 
 const optimized: StrategyReport = {
   name: 'optimized',
+  source: null,
+  sections: [],
   turns: 4,
   perTurn: {
     queries: 7,
@@ -99,6 +104,7 @@ export function differingReport(): Report {
     perTurn: { ...structuredClone(optimized.perTurn), queries: 1, roundTrips: 1, bytes: 30_000, promptBytes: 8_190 },
     contextIdentical: false,
     difference: {
+      turn: 'fa-shop-1/k3J9aQ0bZx',
       conversationId: 'fa-shop-1',
       messageId: 'k3J9aQ0bZx',
       diff: '@@ -2,3 +2,3 @@\n CUSTOMER\n-Price: 19.90\n+Price: 19.9\n ',

@@ -4,6 +4,7 @@ import { statement } from './report-fixture.js';
 
 const turns = [
   {
+    turn: 'c1/m1',
     conversationId: 'c1',
     messageId: 'm1',
     statements: [
@@ -17,7 +18,7 @@ const turns = [
       }),
     ],
   },
-  { conversationId: 'c2', messageId: 'm2', statements: [] },
+  { turn: 'c2/m2', conversationId: 'c2', messageId: 'm2', statements: [] },
 ];
 
 describe('renderStatementsTable', () => {
@@ -47,6 +48,7 @@ describe('renderStatementsNdjson', () => {
     expect(lines).toHaveLength(2);
     const first = JSON.parse(lines[0]) as Record<string, unknown>;
     expect(Object.keys(first)).toEqual([
+      'turn',
       'conversationId',
       'messageId',
       'seq',
@@ -54,6 +56,7 @@ describe('renderStatementsNdjson', () => {
       'sql',
       'params',
       'fingerprint',
+      'section',
       'durationMs',
       'rows',
       'wireBytes',

@@ -72,6 +72,21 @@ describe.each(backendKinds)('naive and optimized on tiny (%s)', (kind) => {
     for (const r of reports) for (const t of r.turnDetails) expect(t.roundTrips).toBe(t.queries);
   });
 
+  it('labels every statement with its DESIGN §3 section; sections add up to the totals', () => {
+    const [naive, optimized] = reports;
+    expect(naive!.sections.map((s) => [s.name, s.totals.queries])).toEqual(NAIVE_SECTIONS);
+    expect(optimized!.sections.map((s) => [s.name, s.totals.queries])).toEqual(OPTIMIZED_SECTIONS);
+    for (const r of reports) {
+      const sum = (k: 'queries' | 'bytes' | 'rows' | 'payloadBytes') => r.sections.reduce((a, s) => a + s.totals[k], 0);
+      expect({ queries: sum('queries'), bytes: sum('bytes'), rows: sum('rows'), payloadBytes: sum('payloadBytes') }).toEqual({
+        queries: r.totals.queries,
+        bytes: r.totals.bytes,
+        rows: r.totals.rows,
+        payloadBytes: r.totals.payloadBytes,
+      });
+    }
+  });
+
   it('builds the identical prompt with both strategies on every fixture turn', () => {
     const [naive, optimized] = reports;
     expect(naive!.turns).toBe(turns.length);
@@ -105,6 +120,22 @@ describe.runIf(backendKinds.length > 1)('embedded and real PostgreSQL agree', ()
 // fa-shop-1 (6 turns), en-first-1 (4), es-casa-1 (4, a tenant with no websites or FAQs), en-edge-1 (4), de-care-1 (3).
 const NAIVE_QUERIES = [21, 23, 25, 22, 23, 25, 27, 21, 23, 25, 27, 9, 11, 13, 15, 21, 23, 25, 27, 27, 27];
 const OPTIMIZED_QUERIES = [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7];
+const NAIVE_SECTIONS = [
+  ['question', 21],
+  ['system', 63],
+  ['customer', 21],
+  ['history', 88],
+  ['products', 21],
+  ['websites', 225],
+  ['faqs', 21],
+];
+const OPTIMIZED_SECTIONS = [
+  ['system', 21],
+  ['history', 21],
+  ['products', 21],
+  ['websites', 55],
+  ['faqs', 21],
+];
 // The same on PGlite 0.5 (PostgreSQL 18) and PostgreSQL 15: bytes are a property of the data.
 const NAIVE_TOTALS = { queries: 460, roundTrips: 460, bytes: 6_638_479, payloadBytes: 6_401_428, rows: 918 };
 const OPTIMIZED_TOTALS = { queries: 139, roundTrips: 139, bytes: 289_752, payloadBytes: 253_244, rows: 557 };

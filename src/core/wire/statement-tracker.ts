@@ -4,7 +4,8 @@
  * A statement is what the server closes with one ReadyForQuery: a simple Query, or an
  * extended-protocol sequence ending in Sync. Every backend byte between two ReadyForQuery
  * messages belongs to the oldest statement still waiting, so pipelined statements are
- * attributed exactly. A statement sent while none is outstanding starts a new round trip.
+ * attributed exactly. A statement sent while none is outstanding starts a new round trip;
+ * trackers of several connections can share that count, so overlapping waits count once.
  */
 import { MessageFramer, dataRowPayloadBytes, readCString, type FramedMessage } from './message-framer.js';
 
@@ -65,12 +66,16 @@ export class StatementTracker<Tag> {
   private batchParams: (string | null)[] = [];
   private readonly now: () => number;
 
+  /** Statements outstanding on every connection that shares this counter (round trips span them). */
+  private readonly inFlight: { count: number };
+
   constructor(
     private readonly tagNow: () => Tag,
     private readonly onStatement: (statement: TrackedStatement<Tag>) => void,
-    options: { now?: () => number } = {},
+    options: { now?: () => number; sharedInFlight?: { count: number } } = {},
   ) {
     this.now = options.now ?? (() => performance.now());
+    this.inFlight = options.sharedInFlight ?? { count: 0 };
     this.frontend = new MessageFramer(frontendKeep, (m) => this.onFrontend(m));
     this.backend = new MessageFramer(backendKeep, (m) => this.onBackend(m));
   }
@@ -91,11 +96,13 @@ export class StatementTracker<Tag> {
   }
 
   private enqueue(sql: string, params: (string | null)[]): void {
+    const startsRoundTrip = this.inFlight.count === 0;
+    this.inFlight.count += 1;
     this.pending.push({
       sql,
       params,
       sentAt: this.now(),
-      startsRoundTrip: this.pending.length === 0,
+      startsRoundTrip,
       rows: 0,
       wireBytes: 0,
       payloadBytes: 0,
@@ -157,6 +164,7 @@ export class StatementTracker<Tag> {
         break;
       case 'Z': {
         this.pending.shift();
+        this.inFlight.count -= 1;
         this.onStatement({ ...head, doneAt: this.now() });
         break;
       }
