@@ -52,6 +52,7 @@ export function registerReplay(program: Command, io: CliIo): void {
           seed,
           strategy: strategy!,
           conversation: flags.conversation,
+          cacheDir: io.env.CTXBENCH_CACHE_DIR || undefined,
           onEvent: (e) => (e.kind === 'seed-progress' ? progress.onSeed(e) : progress.onEvent(e)),
         });
       } finally {

@@ -38,6 +38,7 @@ export function registerSeed(program: Command, io: CliIo): void {
           seed: seedValue,
           force: flags.force,
           onProgress: (p) => progress.onSeed(p),
+          cacheDir: io.env.CTXBENCH_CACHE_DIR || undefined,
           onEvent: (e) => (e.kind === 'seed-progress' ? undefined : progress.onEvent(e)),
         });
       } finally {

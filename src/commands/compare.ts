@@ -2,7 +2,8 @@
  * `compare`: replay conversations through several strategies and report what each cost.
  */
 import { listTurns } from '../core/turns.js';
-import { runStrategies, type RunProgress } from '../core/runner.js';
+import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
+import { customTurnInputs } from '../core/turn-file.js';
 import type { Strategy } from '../core/types.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open-database.js';
 import { REPORT_VERSION, type Report } from '../report/model.js';
@@ -13,6 +14,11 @@ export interface CompareOptions extends OpenDatabaseOptions {
   strategies: Strategy[];
   /** Conversation ids to replay (default: every fixture conversation). */
   conversations?: string[];
+  /**
+   * Arbitrary turn objects, handed to each strategy's `build` unchanged (instead of
+   * conversations): for strategies on another schema.
+   */
+  turns?: unknown[];
   /** Measured builds per turn after a warm-up build (default 1). */
   repeat?: number;
   /** Strategy the others are compared with (default: the first). */
@@ -29,10 +35,13 @@ export interface CompareOptions extends OpenDatabaseOptions {
  * console.log(report.strategies.map((s) => [s.name, s.perTurn.queries]));
  */
 export async function compare(options: CompareOptions): Promise<Report> {
-  const db = await openDatabase(options);
+  // With custom turns the database may have any schema: don't insist on the reference one.
+  const db = await openDatabase({ ...options, anySchema: options.anySchema ?? options.turns !== undefined });
   try {
-    const conversations = options.conversations ?? db.fixtures.map((f) => f.id);
-    const turns = await listTurns(db.session.control, conversations);
+    const turns =
+      options.turns !== undefined
+        ? customTurnInputs(options.turns)
+        : referenceTurnInputs(await listTurns(db.session.control, options.conversations ?? db.fixtures.map((f) => f.id)));
     const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
     const strategies = await runStrategies(db.session, turns, options.strategies, {
       repeat,

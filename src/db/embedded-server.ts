@@ -206,3 +206,35 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     },
   };
 }
+
+/**
+ * Starts an empty embedded database (no reference dataset) and runs `setup` on it through
+ * pg, e.g. a user's own schema and rows. Never cached: it is rebuilt every run.
+ *
+ * @example
+ * const server = await startEmbeddedEmpty(async (url) => { ... create tables ... });
+ */
+export async function startEmbeddedEmpty(setup: (url: string) => Promise<void>): Promise<EmbeddedServer> {
+  const db = await PGlite.create();
+  let server: Awaited<ReturnType<typeof serve>> | undefined;
+  try {
+    server = await serve(db);
+    await setup(server.url);
+  } catch (error) {
+    await server?.stop().catch(() => undefined);
+    await db.close();
+    throw error;
+  }
+  const running = server;
+  let closed = false;
+  return {
+    url: running.url,
+    seededNow: true,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await running.stop();
+      await db.close();
+    },
+  };
+}

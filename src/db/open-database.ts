@@ -6,11 +6,19 @@ import { UsageError, maskUrl } from '../core/errors.js';
 import { openSession, type ProfilingSession, type SessionOptions } from '../core/session.js';
 import type { DatabaseInfo } from '../report/model.js';
 import { loadFixtures, type ConversationFixture } from './fixtures.js';
-import { startEmbedded, type EmbeddedEvent } from './embedded-server.js';
+import { startEmbedded, startEmbeddedEmpty, type EmbeddedEvent } from './embedded-server.js';
+import { runSetupFile } from './setup-file.js';
 import { resolveScale } from './seed/scales.js';
 
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions extends SessionOptions {
+  /** Skip the check that a --db database holds the reference dataset (for other schemas). */
+  anySchema?: boolean;
+  /**
+   * Embedded only: instead of the reference dataset, a fresh empty database prepared by this
+   * file (`.sql` script, or a `.ts`/`.js` module exporting `async (knex) => …`).
+   */
+  setup?: string;
   /** A postgres:// URL; absent for the embedded database. */
   url?: string;
   /** Embedded only: scale preset or multiplier (default `default`). */
@@ -44,10 +52,13 @@ export const DEFAULT_SCALE = 'default';
  */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<OpenDatabase> {
   const fixtures = options.fixtures ?? (await loadFixtures());
+  if (options.url !== undefined && options.setup !== undefined) {
+    throw new UsageError('--setup: only for the embedded database; ctxbench never writes to a --db database it profiles');
+  }
   if (options.url !== undefined) {
     const session = await openSession(options.url, options);
     try {
-      await assertDataset(session, options.url);
+      if (!options.anySchema) await assertDataset(session, options.url);
     } catch (error) {
       await session.close();
       throw error;
@@ -58,6 +69,27 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<O
       dataset: null,
       fixtures,
       close: () => session.close(),
+    };
+  }
+  if (options.setup !== undefined) {
+    const setup = options.setup;
+    const server = await startEmbeddedEmpty((url) => runSetupFile(setup, url));
+    let session: ProfilingSession;
+    try {
+      session = await openSession(server.url, options);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    return {
+      session,
+      info: { kind: 'pglite', serverVersion: session.serverVersion, url: null },
+      dataset: null,
+      fixtures,
+      async close() {
+        await session.close();
+        await server.close();
+      },
     };
   }
   const scale = resolveScale(options.scale ?? DEFAULT_SCALE);

@@ -21,7 +21,7 @@ export function isStrategyPath(spec: string): boolean {
  * @example
  * const mine = await loadStrategyFile('./strategies/mine.ts');
  */
-export async function loadStrategyFile(spec: string, cwd: string = process.cwd()): Promise<Strategy> {
+export async function loadStrategyFile(spec: string, cwd: string = process.cwd()): Promise<Strategy<any>> {
   const file = path.resolve(cwd, spec);
   if (!existsSync(file)) throw new UsageError(`--strategies: strategy file ${spec} does not exist`);
   let namespace: Record<string, unknown>;
@@ -49,7 +49,14 @@ export async function loadStrategyFile(spec: string, cwd: string = process.cwd()
   if (typeof exported.build !== 'function') {
     throw new UsageError(`--strategies: ${spec}: strategy "${exported.name}" has no build(db, turn) function`);
   }
-  return exported as unknown as Strategy;
+  const strategy = exported as unknown as Strategy<unknown>;
+  // A wrapper, not a copy: `build` keeps its own `this`, and reports can name the file.
+  return {
+    name: strategy.name,
+    description: strategy.description,
+    source: spec,
+    build: (db, turn) => strategy.build(db, turn),
+  };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -68,9 +75,9 @@ function describeExports(namespace: Record<string, unknown>): string {
  * @example
  * await loadStrategies(['naive', './mine.ts']);
  */
-export async function loadStrategies(specs: readonly string[], cwd: string = process.cwd()): Promise<Strategy[]> {
+export async function loadStrategies(specs: readonly string[], cwd: string = process.cwd()): Promise<Strategy<any>[]> {
   const problems: string[] = [];
-  const out: Strategy[] = [];
+  const out: Strategy<any>[] = [];
   if (specs.length === 0) problems.push('--strategies: name at least one strategy');
   for (const spec of specs) {
     try {
