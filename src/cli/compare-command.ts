@@ -3,110 +3,73 @@
  */
 import type { Command } from 'commander';
 import { compare } from '../commands/compare.js';
+import { applySilence } from '../commands/check.js';
+import { checkBudget } from '../core/budget.js';
 import { ExitCode } from '../core/errors.js';
 import { DEFAULT_STRATEGIES } from '../core/strategies/index.js';
-import { loadStrategies } from '../core/strategies/load-strategy.js';
-import { loadTurnsFile } from '../core/turn-file.js';
-import type { Strategy } from '../core/types.js';
-import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/open-database.js';
+import type { Report } from '../report/model.js';
 import { renderJson } from '../report/json.js';
+import { renderJunit } from '../report/junit.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
-import { Problems, checkScale, databaseUrl, parseChoice, parseList, parseWholeNumber } from './options.js';
+import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
+import { addRunOptions, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
 
-const FORMATS = ['table', 'json', 'markdown'] as const;
+export const FORMATS = ['table', 'json', 'markdown', 'junit'] as const;
+export type Format = (typeof FORMATS)[number];
 
-interface CompareFlags {
-  db?: string;
-  strategies: string;
-  conversation?: string;
-  turns?: string;
-  setup?: string;
-  baselineStrategy?: string;
-  scale?: string;
-  seed?: string;
-  repeat: string;
-  format: string;
+/** Renders a report in the chosen format (colour only for a table on a terminal). */
+export function renderReport(report: Report, format: Format, io: CliIo, toFile: boolean): string {
+  if (format === 'json') return renderJson(report);
+  if (format === 'markdown') return renderMarkdown(report);
+  if (format === 'junit') return renderJunit(report);
+  return renderTable(report, { color: !toFile && useColor(io) });
+}
+
+/** Sets exit code 1 and says why on stderr when a context differs or a budget is exceeded. */
+export function reportFailures(report: Report, io: CliIo): void {
+  if (!report.contextIdentical) {
+    const differing = report.strategies.filter((s) => !s.contextIdentical).map((s) => s.name);
+    io.stderr(`ctxbench: context differs from ${report.baseline}'s for: ${differing.join(', ')}\n`);
+    process.exitCode = ExitCode.failed;
+  }
+  if (report.budget && !report.budget.passed) {
+    io.stderr(`ctxbench: ${report.budget.violations.length} budget violation${report.budget.violations.length === 1 ? '' : 's'}\n`);
+    process.exitCode = ExitCode.failed;
+  }
+  if (report.baselineFile && !report.baselineFile.passed) {
+    io.stderr(`ctxbench: ${report.baselineFile.regressions.length} figure${report.baselineFile.regressions.length === 1 ? '' : 's'} grew beyond the baseline ${report.baselineFile.file}\n`);
+    process.exitCode = ExitCode.failed;
+  }
 }
 
 export function registerCompare(program: Command, io: CliIo): void {
-  program
-    .command('compare')
-    .description('replay conversations through each strategy and compare queries, round trips, bytes, rows, latency and the prompt')
-    .option('--db <url>', 'PostgreSQL URL to measure (default: $DATABASE_URL, else the embedded database)')
-    .option('--strategies <list>', 'comma-separated built-in names or strategy files (.ts/.js); the first is the baseline', DEFAULT_STRATEGIES.join(','))
-    .option('--conversation <ids>', 'comma-separated conversation ids (default: the fixture conversations)')
-    .option('--turns <file>', 'turns as a JSON array or NDJSON of objects handed to each strategy unchanged (for other schemas)')
-    .option('--setup <file>', 'embedded only: build a fresh database from this .sql script or .ts/.js module (your own schema) instead of the reference dataset')
-    .option('--baseline-strategy <name>', 'the strategy others are compared with (default: the first listed)')
-    .option('--scale <scale>', `embedded dataset scale: tiny, default, large or a multiplier (default: ${DEFAULT_SCALE})`)
-    .option('--seed <n>', `embedded dataset seed (default: ${DEFAULT_SEED})`)
-    .option('--repeat <n>', 'measured builds per turn, after one warm-up build', '1')
+  addRunOptions(
+    program
+      .command('compare')
+      .description('replay conversations through each strategy and compare queries, round trips, bytes, rows, latency and the prompt'),
+    { strategies: DEFAULT_STRATEGIES.join(',') },
+  )
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
-    .action(async (flags: CompareFlags) => {
+    .action(async (flags: RunFlags & { format: string }) => {
       const problems = new Problems();
-      const url = databaseUrl(problems, flags.db, io);
-      const repeat = parseWholeNumber(problems, '--repeat', flags.repeat, 1) ?? 1;
-      const seed = parseWholeNumber(problems, '--seed', flags.seed, 0);
+      const options = await parseRunOptions(flags, io, problems);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
-      checkScale(problems, flags.scale);
-      if (url !== undefined && (flags.scale !== undefined || flags.seed !== undefined)) {
-        problems.add('--scale/--seed: only apply to the embedded database; a --db database is measured as it is (seed it with "ctxbench seed --db URL --scale …")');
-      }
-      let strategies: Strategy[] = [];
-      try {
-        strategies = await loadStrategies(parseList(flags.strategies) ?? []);
-      } catch (error) {
-        for (const p of (error as { problems?: string[] }).problems ?? [String(error)]) problems.add(p);
-      }
-      const conversations = parseList(flags.conversation);
-      if (flags.conversation !== undefined && conversations?.length === 0) problems.add('--conversation: name at least one conversation id');
-      if (flags.setup !== undefined && url !== undefined) problems.add('--setup: only for the embedded database; ctxbench never writes to a --db database it profiles');
-      if (flags.setup !== undefined && (flags.scale !== undefined || flags.seed !== undefined)) problems.add('--setup: --scale/--seed apply to the reference dataset, not to a --setup database');
-      if (flags.setup !== undefined && flags.turns === undefined) problems.add('--setup: give the turns to replay on that database with --turns FILE');
-      if (flags.turns !== undefined && flags.conversation !== undefined) problems.add('--turns and --conversation: give one or the other');
-      let turns: unknown[] | undefined;
-      if (flags.turns !== undefined) {
-        try {
-          turns = await loadTurnsFile(flags.turns);
-        } catch (error) {
-          for (const p of (error as { problems?: string[] }).problems ?? [String(error)]) problems.add(p);
-        }
-      }
-      if (flags.baselineStrategy !== undefined && strategies.length > 0 && !strategies.some((s) => s.name === flags.baselineStrategy)) {
-        problems.add(`--baseline-strategy: "${flags.baselineStrategy}" is not one of the strategies (${strategies.map((s) => s.name).join(', ')})`);
-      }
       problems.done();
-
       const progress = createProgress(io);
-      let report;
+      let report: Report;
       try {
-        report = await compare({
-          url,
-          scale: flags.scale,
-          seed,
-          strategies,
-          conversations,
-          turns,
-          setup: flags.setup,
-          baseline: flags.baselineStrategy,
-          repeat,
-          cacheDir: io.env.CTXBENCH_CACHE_DIR || undefined,
-          onEvent: (e) => (e.kind === 'seed-progress' ? progress.onSeed(e) : progress.onEvent(e)),
-          onProgress: (p) => progress.onRun(p),
-        });
+        report = await compare({ ...options.compare, ...progressHandlers(progress) });
       } finally {
         progress.stop();
       }
-      if (format === 'json') io.stdout(renderJson(report));
-      else if (format === 'markdown') io.stdout(renderMarkdown(report));
-      else io.stdout(renderTable(report, { color: useColor(io) }));
-      if (!report.contextIdentical) {
-        const differing = report.strategies.filter((s) => !s.contextIdentical).map((s) => s.name);
-        io.stderr(`ctxbench: context differs from ${report.baseline}'s for: ${differing.join(', ')}\n`);
-        process.exitCode = ExitCode.failed;
+      if (options.budget !== null) {
+        applySilence(report, options.budget);
+        report.budget = checkBudget(report, options.budget);
       }
+      await emit(renderReport(report, format, io, flags.output !== undefined), flags.output, io);
+      reportFailures(report, io);
     });
 }

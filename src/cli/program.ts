@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { TOOL_VERSION } from '../version.js';
+import { registerCheck, registerSnapshot } from './check-command.js';
 import { registerCompare } from './compare-command.js';
 import type { CliIo } from './io.js';
 import { registerReplay } from './replay-command.js';
@@ -10,8 +11,9 @@ import { registerSeed } from './seed-command.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
-  0  done, every context identical (and within budget)
-  1  a strategy's context differs from the baseline's, or a strategy failed
+  0  done: every context identical, within budget and baseline
+  1  a budget was exceeded, a figure grew beyond the baseline, a context differs
+     from the baseline strategy's, or a strategy failed
   2  bad usage or bad input (flags, fixtures)
   3  database unreachable, refused, or timed out`;
 
@@ -24,6 +26,8 @@ export function createProgram(io: CliIo): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
   registerCompare(program, io);
+  registerCheck(program, io);
+  registerSnapshot(program, io);
   registerReplay(program, io);
   registerSeed(program, io);
   for (const command of program.commands) {

@@ -2,6 +2,7 @@
  * `--format markdown`: the comparison as GitHub-flavoured markdown for a pull-request
  * comment. Same figures as the terminal table ({@link buildComparison}); no colour.
  */
+import { gateLines } from './gate.js';
 import type { Report } from './model.js';
 import { baselineOf, buildComparison, describeFinding, describeTurn, differenceOf, trimLines } from './table.js';
 
@@ -73,7 +74,8 @@ export function renderMarkdown(report: Report): string {
     for (const f of s.findings) {
       const d = describeFinding(f);
       const perTurn = d.perTurn === null ? '' : ` ${d.perTurn}`;
-      out.push(`  - **${escape(d.label)}**${perTurn} ${code(d.sql)} (${d.extent})`);
+      const silenced = f.silenced === undefined ? '' : ` — silenced: ${escape(f.silenced)}`;
+      out.push(`  - **${escape(d.label)}**${perTurn} ${code(d.sql)} (${d.extent})${silenced}`);
     }
   }
 
@@ -96,6 +98,11 @@ export function renderMarkdown(report: Report): string {
         out.push('', ...fenced('diff', diff));
       }
     }
+  }
+
+  for (const line of gateLines(report)) {
+    if (line.depth === 0) out.push('', `**${escape(line.text)}**`, '');
+    else out.push(`${'  '.repeat(line.depth - 1)}- ${escape(line.text)}`);
   }
 
   return `${trimLines(out.join('\n'))}\n`;

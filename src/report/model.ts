@@ -2,6 +2,8 @@
  * The report `compare` returns and `--format json` prints: a stable, versioned schema
  * (DESIGN §6). Every other format is rendered from this object and nothing else.
  */
+import type { BaselineResult } from '../core/baseline.js';
+import type { BudgetResult } from '../core/budget.js';
 import type { StatementRecord } from '../core/types.js';
 
 /** Version of the JSON report schema; bumped on any incompatible change. */
@@ -62,6 +64,8 @@ export interface Finding {
   maxPerTurn: number;
   /** Wire bytes of the statements involved, over all turns. */
   bytes: number;
+  /** Set when a budget file silenced this finding: the reason given there. */
+  silenced?: string;
 }
 
 /** The first turn where a strategy's prompt differs from the baseline's, with a readable diff. */
@@ -122,4 +126,8 @@ export interface Report {
   strategies: StrategyReport[];
   /** True when every strategy's context equals the baseline's on every turn. */
   contextIdentical: boolean;
+  /** Present when a budget was given: whether every strategy stayed within it. */
+  budget?: BudgetResult;
+  /** Present when checked against a baseline file (`ctxbench check --baseline`). */
+  baselineFile?: BaselineResult;
 }

@@ -7,6 +7,7 @@
 import Table from 'cli-table3';
 import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
+import { gateLines } from './gate.js';
 import type { ContextDifference, Finding, Report, StrategyReport } from './model.js';
 
 /** U+2212: a real minus sign reads better than a hyphen in a column of changes. */
@@ -354,7 +355,8 @@ export function renderTable(report: Report, options: { color: boolean }): string
     for (const f of s.findings) {
       const d = describeFinding(f);
       const what = d.perTurn === null ? d.sql : `${d.perTurn}  ${d.sql}`;
-      out.push(`    ${chalk.yellow(`${d.label}:`)} ${what}  (${d.extent})`);
+      const silenced = f.silenced === undefined ? '' : chalk.dim(`  [silenced: ${f.silenced}]`);
+      out.push(`    ${chalk.yellow(`${d.label}:`)} ${what}  (${d.extent})${silenced}`);
     }
   }
 
@@ -374,6 +376,14 @@ export function renderTable(report: Report, options: { color: boolean }): string
         lines.unshift(`--- ${base?.name ?? report.baseline}`, `+++ ${s.name}`);
       }
       for (const line of lines) out.push(line === '' ? '' : `    ${paintDiffLine(chalk, line)}`);
+    }
+  }
+
+  for (const line of gateLines(report)) {
+    if (line.depth === 0) out.push('', chalk.bold(line.text));
+    else {
+      const text = line.tone === 'good' ? chalk.green(line.text) : line.tone === 'bad' ? chalk.red(line.text) : line.text;
+      out.push(`${'  '.repeat(line.depth)}${text}`);
     }
   }
 

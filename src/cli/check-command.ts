@@ -1,0 +1,95 @@
+/**
+ * `ctxbench check` (the CI gate) and `ctxbench snapshot` (the baseline it ratchets).
+ */
+import type { Command } from 'commander';
+import { check, snapshotBaseline, writeAtomically } from '../commands/check.js';
+import { parseTolerance, renderBaseline, type Tolerance } from '../core/baseline.js';
+import { UsageError } from '../core/errors.js';
+import type { Report } from '../report/model.js';
+import { FORMATS, renderReport, reportFailures } from './compare-command.js';
+import type { CliIo } from './io.js';
+import { Problems, parseChoice } from './options.js';
+import { createProgress } from './progress.js';
+import { addRunOptions, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
+
+interface CheckFlags extends RunFlags {
+  format: string;
+  baseline?: string;
+  tolerance?: string;
+  updateBaseline?: boolean;
+}
+
+export function registerCheck(program: Command, io: CliIo): void {
+  addRunOptions(
+    program
+      .command('check')
+      .description('run the budgeted strategies and exit 1 when a budget is exceeded, a figure grew beyond the baseline, or a context differs'),
+    {},
+  )
+    .option('--baseline <file>', 'a baseline written by "ctxbench snapshot": fail when a figure grows beyond it')
+    .option('--tolerance <list>', 'allowed growth over the baseline per metric, e.g. bytes=5%,rows=2 (default: none)')
+    .option('--update-baseline', 'when figures improved and nothing regressed, tighten the baseline file (the ratchet)')
+    .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
+    .action(async (flags: CheckFlags) => {
+      const problems = new Problems();
+      const options = await parseRunOptions(flags, io, problems);
+      const format = parseChoice(problems, '--format', flags.format, FORMATS);
+      let tolerance: Tolerance = {};
+      if (flags.tolerance !== undefined) {
+        try {
+          tolerance = parseTolerance(flags.tolerance);
+        } catch (error) {
+          for (const p of (error as UsageError).problems ?? [String(error)]) problems.add(p);
+        }
+      }
+      if (flags.updateBaseline && flags.baseline === undefined) problems.add('--update-baseline: needs --baseline FILE');
+      if (options.budget === null && flags.baseline === undefined) {
+        problems.add('check: nothing to check against: give --max-queries/--max-bytes/…, --budget FILE, or --baseline FILE');
+      }
+      problems.done();
+      const progress = createProgress(io);
+      let report: Report;
+      try {
+        report = await check({
+          ...options.compare,
+          ...progressHandlers(progress),
+          budget: options.budget,
+          baselineFile: flags.baseline,
+          tolerance,
+          updateBaseline: flags.updateBaseline,
+        });
+      } finally {
+        progress.stop();
+      }
+      await emit(renderReport(report, format, io, flags.output !== undefined), flags.output, io);
+      reportFailures(report, io);
+      if (report.baselineFile?.updated) io.stderr(`ctxbench: figures improved: tightened ${report.baselineFile.file}\n`);
+    });
+}
+
+export function registerSnapshot(program: Command, io: CliIo): void {
+  addRunOptions(
+    program.command('snapshot').description('write a baseline of each turn\'s figures and SQL fingerprints, for "ctxbench check --baseline"'),
+    { strategies: 'optimized' },
+  ).action(async (flags: RunFlags) => {
+    const problems = new Problems();
+    const options = await parseRunOptions(flags, io, problems);
+    problems.done();
+    const progress = createProgress(io);
+    let result;
+    try {
+      result = await snapshotBaseline({ ...options.compare, ...progressHandlers(progress) });
+    } finally {
+      progress.stop();
+    }
+    const text = renderBaseline(result.baseline);
+    if (flags.output === undefined) {
+      await emit(text, undefined, io);
+    } else {
+      await writeAtomically(flags.output, text);
+      const turns = Object.values(result.baseline.strategies).reduce((a, t) => a + Object.keys(t).length, 0);
+      io.stderr(`ctxbench: wrote ${flags.output} (${Object.keys(result.baseline.strategies).length} strategies, ${turns} turns)\n`);
+    }
+    reportFailures({ ...result.report, budget: undefined }, io);
+  });
+}

@@ -1,0 +1,182 @@
+/**
+ * The options every measuring command shares (compare, check, snapshot): which database,
+ * which strategies, which turns, how often, and the budget flags. Parsed and validated in one
+ * pass, every problem reported at once.
+ */
+import { writeFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import type { CompareOptions } from '../commands/compare.js';
+import { budgetFromLimits, loadBudgetFile, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
+import { UsageError } from '../core/errors.js';
+import { loadStrategies } from '../core/strategies/load-strategy.js';
+import { loadTurnsFile } from '../core/turn-file.js';
+import type { Strategy } from '../core/types.js';
+import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/open-database.js';
+import type { CliIo } from './io.js';
+import { Problems, checkScale, databaseUrl, parseList, parseWholeNumber } from './options.js';
+import type { Progress } from './progress.js';
+
+export interface RunFlags {
+  db?: string;
+  strategies?: string;
+  conversation?: string;
+  turns?: string;
+  setup?: string;
+  baselineStrategy?: string;
+  scale?: string;
+  seed?: string;
+  repeat: string;
+  budget?: string;
+  maxQueries?: string;
+  maxRoundTrips?: string;
+  maxBytes?: string;
+  maxPayloadBytes?: string;
+  maxRows?: string;
+  per?: string;
+  output?: string;
+}
+
+/** Adds the shared options to a command. */
+export function addRunOptions(command: Command, defaults: { strategies?: string }): Command {
+  return command
+    .option('--db <url>', 'PostgreSQL URL to measure (default: $DATABASE_URL, else the embedded database)')
+    .option(
+      '--strategies <list>',
+      `comma-separated built-in names or strategy files (.ts/.js); the first is the baseline${defaults.strategies ? '' : ' (default: those of the budget file)'}`,
+      defaults.strategies,
+    )
+    .option('--conversation <ids>', 'comma-separated conversation ids (default: the fixture conversations)')
+    .option('--turns <file>', 'turns as a JSON array or NDJSON of objects handed to each strategy unchanged (for other schemas)')
+    .option('--setup <file>', 'embedded only: build a fresh database from this .sql script or .ts/.js module (your own schema) instead of the reference dataset')
+    .option('--baseline-strategy <name>', 'the strategy others are compared with (default: the first listed)')
+    .option('--scale <scale>', `embedded dataset scale: tiny, default, large or a multiplier (default: ${DEFAULT_SCALE})`)
+    .option('--seed <n>', `embedded dataset seed (default: ${DEFAULT_SEED})`)
+    .option('--repeat <n>', 'measured builds per turn, after one warm-up build', '1')
+    .option('--budget <file>', 'a budget file (ctxbench.budget.json): limits per strategy and per section')
+    .option('--max-queries <n>', 'budget: statements per turn (or per run with --per total)')
+    .option('--max-round-trips <n>', 'budget: round trips per turn')
+    .option('--max-bytes <n>', 'budget: wire bytes per turn')
+    .option('--max-payload-bytes <n>', 'budget: payload bytes per turn')
+    .option('--max-rows <n>', 'budget: rows per turn')
+    .option('--per <turn|total>', 'whether --max-* limits apply to each turn or to the whole run', 'turn')
+    .option('--output <file>', 'write the report to this file instead of stdout');
+}
+
+/** Validated shared options. */
+export interface RunOptions {
+  compare: Omit<CompareOptions, 'onProgress' | 'onEvent'>;
+  budget: Budget | null;
+}
+
+/** Parses the shared options; adds every problem to `problems` (the caller calls `done()`). */
+export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Problems): Promise<RunOptions> {
+  const url = databaseUrl(problems, flags.db, io);
+  const repeat = parseWholeNumber(problems, '--repeat', flags.repeat, 1) ?? 1;
+  const seed = parseWholeNumber(problems, '--seed', flags.seed, 0);
+  checkScale(problems, flags.scale);
+  if (url !== undefined && (flags.scale !== undefined || flags.seed !== undefined)) {
+    problems.add('--scale/--seed: only apply to the embedded database; a --db database is measured as it is (seed it with "ctxbench seed --db URL --scale …")');
+  }
+
+  const limits: Limits = {};
+  for (const metric of METRICS) {
+    const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RunFlags;
+    const value = parseWholeNumber(problems, METRIC_FLAGS[metric], flags[key], 0);
+    if (value !== undefined) limits[metric] = value;
+  }
+  const per = flags.per ?? 'turn';
+  if (per !== 'turn' && per !== 'total') problems.add(`--per: expected turn or total, got "${per}"`);
+  let budget: Budget | null = null;
+  if (flags.budget !== undefined) {
+    try {
+      budget = await loadBudgetFile(flags.budget);
+      if (Object.keys(limits).length > 0) budget.all.limits = { ...budget.all.limits, ...limits };
+    } catch (error) {
+      collect(problems, error);
+    }
+  } else if (Object.keys(limits).length > 0) {
+    budget = budgetFromLimits(limits, per === 'total' ? 'total' : 'turn');
+  }
+
+  let strategies: Strategy<any>[] = [];
+  const specs = parseList(flags.strategies) ?? Object.keys(budget?.strategies ?? {});
+  if (specs.length === 0) problems.add('--strategies: name the strategies to run (or give a budget file that names them)');
+  else {
+    try {
+      strategies = await loadStrategies(specs);
+    } catch (error) {
+      collect(problems, error);
+    }
+  }
+  if (budget !== null) {
+    const names = new Set(strategies.map((s) => s.name));
+    for (const name of Object.keys(budget.strategies)) {
+      if (strategies.length > 0 && !names.has(name)) problems.add(`${budget.source}: strategies.${name}: not among the strategies run (${[...names].join(', ')})`);
+    }
+  }
+
+  const conversations = parseList(flags.conversation);
+  if (flags.conversation !== undefined && conversations?.length === 0) problems.add('--conversation: name at least one conversation id');
+  if (flags.setup !== undefined && url !== undefined) problems.add('--setup: only for the embedded database; ctxbench never writes to a --db database it profiles');
+  if (flags.setup !== undefined && (flags.scale !== undefined || flags.seed !== undefined)) problems.add('--setup: --scale/--seed apply to the reference dataset, not to a --setup database');
+  if (flags.setup !== undefined && flags.turns === undefined) problems.add('--setup: give the turns to replay on that database with --turns FILE');
+  if (flags.turns !== undefined && flags.conversation !== undefined) problems.add('--turns and --conversation: give one or the other');
+  let turns: unknown[] | undefined;
+  if (flags.turns !== undefined) {
+    try {
+      turns = await loadTurnsFile(flags.turns);
+    } catch (error) {
+      collect(problems, error);
+    }
+  }
+  if (flags.baselineStrategy !== undefined && strategies.length > 0 && !strategies.some((s) => s.name === flags.baselineStrategy)) {
+    problems.add(`--baseline-strategy: "${flags.baselineStrategy}" is not one of the strategies (${strategies.map((s) => s.name).join(', ')})`);
+  }
+  return {
+    compare: {
+      url,
+      scale: flags.scale,
+      seed,
+      strategies,
+      conversations,
+      turns,
+      setup: flags.setup,
+      baseline: flags.baselineStrategy,
+      repeat,
+      cacheDir: io.env.CTXBENCH_CACHE_DIR || undefined,
+    },
+    budget,
+  };
+}
+
+function collect(problems: Problems, error: unknown): void {
+  if (error instanceof UsageError) for (const p of error.problems) problems.add(p);
+  else throw error;
+}
+
+/** Progress callbacks for compare(). */
+export function progressHandlers(progress: Progress): Pick<CompareOptions, 'onEvent' | 'onProgress'> {
+  return {
+    onEvent: (e) => (e.kind === 'seed-progress' ? progress.onSeed(e) : progress.onEvent(e)),
+    onProgress: (p) => progress.onRun(p),
+  };
+}
+
+/** Prints to stdout, or writes `--output FILE` whole (written aside, then renamed: never half a file). */
+export async function emit(text: string, output: string | undefined, io: CliIo): Promise<void> {
+  if (output === undefined) {
+    io.stdout(text);
+    return;
+  }
+  const target = path.resolve(output);
+  const partial = `${target}.${randomBytes(4).toString('hex')}.partial`;
+  try {
+    await writeFile(partial, text);
+    await rename(partial, target);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw new UsageError(`--output: cannot write ${output}: ${(error as Error).message}`);
+  }
+}

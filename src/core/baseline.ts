@@ -1,0 +1,236 @@
+/**
+ * Baselines with a ratchet (like django-perf-rec): a snapshot of each turn's figures and SQL
+ * fingerprints, committed next to the code. A check fails when a figure grows beyond its
+ * tolerance, shows which fingerprints appeared or vanished, and — when figures improve —
+ * tightens the file, so a codebase that already has N+1s can adopt the gate today and only
+ * move forward.
+ */
+import { readFile } from 'node:fs/promises';
+import { UsageError } from './errors.js';
+import { METRICS, type Metric } from './budget.js';
+import type { Report } from '../report/model.js';
+
+/** One turn as recorded in a baseline. */
+export interface BaselineTurn {
+  queries: number;
+  roundTrips: number;
+  rows: number;
+  bytes: number;
+  payloadBytes: number;
+  /** Fingerprint → statements sent with it in this turn. */
+  fingerprints: Record<string, number>;
+}
+
+/** The baseline file (`ctxbench snapshot`). */
+export interface Baseline {
+  version: 1;
+  dataset: { scale: string; seed: number } | null;
+  /** Strategy → turn label → figures. Strategies and fingerprints sorted; turns in replay order. */
+  strategies: Record<string, Record<string, BaselineTurn>>;
+}
+
+/** A metric that grew, or shrank, in one turn. */
+export interface BaselineChange {
+  strategy: string;
+  turn: string;
+  metric: Metric;
+  baseline: number;
+  actual: number;
+}
+
+/** A fingerprint sent more (added) or less (removed) often than the baseline says. */
+export interface FingerprintChange {
+  strategy: string;
+  turn: string;
+  fingerprint: string;
+  baseline: number;
+  actual: number;
+}
+
+/** What comparing a report with a baseline found. */
+export interface BaselineResult {
+  passed: boolean;
+  file: string;
+  regressions: BaselineChange[];
+  improvements: BaselineChange[];
+  added: FingerprintChange[];
+  removed: FingerprintChange[];
+  /** Turns in the baseline that the run did not replay, and the other way round. */
+  missingTurns: { strategy: string; turn: string }[];
+  newTurns: { strategy: string; turn: string }[];
+  /** Set when the file was rewritten (tightened). */
+  updated: boolean;
+}
+
+/** Allowed growth per metric: an absolute number or a fraction of the baseline figure. */
+export type Tolerance = Partial<Record<Metric, { absolute?: number; relative?: number }>>;
+
+/**
+ * Makes a baseline from a report.
+ *
+ * @example
+ * await writeFile('ctxbench.baseline.json', renderBaseline(snapshot(report)));
+ */
+export function snapshot(report: Report): Baseline {
+  const strategies: Baseline['strategies'] = {};
+  for (const s of [...report.strategies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const turns: Record<string, BaselineTurn> = {};
+    for (const t of s.turnDetails) {
+      const counts = new Map<string, number>();
+      for (const st of t.statements) counts.set(st.fingerprint, (counts.get(st.fingerprint) ?? 0) + 1);
+      turns[t.turn] = {
+        queries: t.queries,
+        roundTrips: t.roundTrips,
+        rows: t.rows,
+        bytes: t.bytes,
+        payloadBytes: t.payloadBytes,
+        fingerprints: Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      };
+    }
+    strategies[s.name] = turns;
+  }
+  return { version: 1, dataset: report.dataset, strategies };
+}
+
+/** The file's text: two-space JSON, one fingerprint per line, trailing newline. */
+export function renderBaseline(baseline: Baseline): string {
+  return `${JSON.stringify(baseline, null, 2)}\n`;
+}
+
+/** Reads a baseline file; a malformed one is a usage error naming the file (exit 2). */
+export async function loadBaseline(file: string): Promise<Baseline> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new UsageError(`--baseline: cannot read ${file}${missing ? ': no such file (create it with "ctxbench snapshot --output ' + file + '")' : `: ${String(error)}`}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  const problems: string[] = [];
+  const b = json as Partial<Baseline>;
+  if (typeof json !== 'object' || json === null || b.version !== 1) problems.push(`${file}: version: expected 1 (a file written by "ctxbench snapshot")`);
+  else if (typeof b.strategies !== 'object' || b.strategies === null) problems.push(`${file}: strategies: expected an object`);
+  else {
+    for (const [strategy, turns] of Object.entries(b.strategies)) {
+      for (const [turn, figures] of Object.entries(turns ?? {})) {
+        for (const metric of METRICS) {
+          if (typeof (figures as unknown as Record<string, unknown>)?.[metric] !== 'number') {
+            problems.push(`${file}: strategies.${strategy}["${turn}"].${metric}: expected a number`);
+          }
+        }
+      }
+    }
+  }
+  if (problems.length > 0) throw new UsageError(problems);
+  return json as Baseline;
+}
+
+/**
+ * Parses `--tolerance bytes=5%,queries=1`: per metric, an absolute allowance or a percentage.
+ *
+ * @example
+ * parseTolerance('bytes=5%,rows=2') // { bytes: { relative: 0.05 }, rows: { absolute: 2 } }
+ */
+export function parseTolerance(text: string): Tolerance {
+  const out: Tolerance = {};
+  const problems: string[] = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\w+)=(\d+(?:\.\d+)?)(%?)$/.exec(part);
+    if (!m || !(METRICS as readonly string[]).includes(m[1]!)) {
+      problems.push(`--tolerance: expected metric=number or metric=number% with a metric of ${METRICS.join(', ')}, got "${part}"`);
+      continue;
+    }
+    const value = Number(m[2]);
+    out[m[1] as Metric] = m[3] === '%' ? { relative: value / 100 } : { absolute: value };
+  }
+  if (problems.length > 0) throw new UsageError(problems);
+  return out;
+}
+
+function allowed(metric: Metric, baseline: number, tolerance: Tolerance): number {
+  const t = tolerance[metric];
+  if (t === undefined) return baseline;
+  return baseline + (t.absolute ?? 0) + Math.floor(baseline * (t.relative ?? 0));
+}
+
+/**
+ * Compares a report with a baseline.
+ *
+ * @example
+ * const result = compareWithBaseline(report, await loadBaseline('ctxbench.baseline.json'), 'ctxbench.baseline.json');
+ */
+export function compareWithBaseline(report: Report, baseline: Baseline, file: string, tolerance: Tolerance = {}): BaselineResult {
+  const result: BaselineResult = {
+    passed: true,
+    file,
+    regressions: [],
+    improvements: [],
+    added: [],
+    removed: [],
+    missingTurns: [],
+    newTurns: [],
+    updated: false,
+  };
+  const current = snapshot(report);
+  for (const [strategy, turns] of Object.entries(current.strategies)) {
+    const before = baseline.strategies[strategy];
+    if (before === undefined) {
+      for (const turn of Object.keys(turns)) result.newTurns.push({ strategy, turn });
+      continue;
+    }
+    for (const [turn, now] of Object.entries(turns)) {
+      const then = before[turn];
+      if (then === undefined) {
+        result.newTurns.push({ strategy, turn });
+        continue;
+      }
+      for (const metric of METRICS) {
+        if (now[metric] > allowed(metric, then[metric], tolerance)) result.regressions.push({ strategy, turn, metric, baseline: then[metric], actual: now[metric] });
+        else if (now[metric] < then[metric]) result.improvements.push({ strategy, turn, metric, baseline: then[metric], actual: now[metric] });
+      }
+      const fingerprints = new Set([...Object.keys(then.fingerprints ?? {}), ...Object.keys(now.fingerprints)]);
+      for (const fingerprint of [...fingerprints].sort()) {
+        const a = then.fingerprints?.[fingerprint] ?? 0;
+        const b = now.fingerprints[fingerprint] ?? 0;
+        if (b > a) result.added.push({ strategy, turn, fingerprint, baseline: a, actual: b });
+        if (b < a) result.removed.push({ strategy, turn, fingerprint, baseline: a, actual: b });
+      }
+    }
+    for (const turn of Object.keys(before)) if (turns[turn] === undefined) result.missingTurns.push({ strategy, turn });
+  }
+  result.passed = result.regressions.length === 0;
+  return result;
+}
+
+/**
+ * The ratchet: the baseline with every figure lowered to what was measured, never raised.
+ * Only meaningful when nothing regressed.
+ *
+ * @example
+ * if (result.passed && result.improvements.length > 0) await writeFile(file, renderBaseline(tighten(baseline, report)));
+ */
+export function tighten(baseline: Baseline, report: Report): Baseline {
+  const current = snapshot(report);
+  const strategies: Baseline['strategies'] = {};
+  for (const [strategy, turns] of Object.entries(baseline.strategies)) {
+    strategies[strategy] = {};
+    for (const [turn, then] of Object.entries(turns)) {
+      const now = current.strategies[strategy]?.[turn];
+      if (now === undefined) {
+        strategies[strategy]![turn] = then;
+        continue;
+      }
+      const next = { ...then };
+      for (const metric of METRICS) next[metric] = Math.min(then[metric], now[metric]);
+      next.fingerprints = now.fingerprints;
+      strategies[strategy]![turn] = next;
+    }
+  }
+  return { ...baseline, strategies };
+}

@@ -1,0 +1,319 @@
+/**
+ * Query budgets: limits on queries, round trips, bytes and rows — per turn or for the whole
+ * run, per strategy and per section — checked against a report. These figures are exact for a
+ * given seed and scale, so a CI job can gate on them without flakiness.
+ */
+import { readFile } from 'node:fs/promises';
+import { UsageError } from './errors.js';
+import type { StatementRecord } from './types.js';
+import type { Figures, Report, StrategyReport } from '../report/model.js';
+
+/** The gateable metrics. */
+export const METRICS = ['queries', 'roundTrips', 'bytes', 'payloadBytes', 'rows'] as const;
+export type Metric = (typeof METRICS)[number];
+
+/** Upper limits (inclusive); absent means unlimited. */
+export type Limits = Partial<Record<Metric, number>>;
+
+/** A strategy's budget: limits on its figures and on each of its sections. */
+export interface StrategyBudget {
+  limits: Limits;
+  sections: Record<string, Limits>;
+}
+
+/** A whole budget, from flags or from a budget file. */
+export interface Budget {
+  /** `turn`: every turn must fit; `total`: the sum over the run must fit. */
+  per: 'turn' | 'total';
+  /** Limits for every strategy checked (flags, or the file's `default`). */
+  all: StrategyBudget;
+  /** Limits per strategy name (from a budget file), on top of `all`. */
+  strategies: Record<string, StrategyBudget>;
+  /** Findings silenced by fingerprint, each with the reason someone accepted it. */
+  silence: { fingerprint: string; reason: string }[];
+  /** Where it came from, for messages. */
+  source: string;
+}
+
+/** A statement (or a group of statements with one fingerprint) shown as responsible for a violation. */
+export interface ResponsibleStatement {
+  /** Position of the (first) statement in its turn. */
+  seq: number;
+  /** Statements in the group: more than 1 for a repeated fingerprint (an N+1) on a count budget. */
+  count: number;
+  sql: string;
+  section: string | null;
+  rows: number;
+  bytes: number;
+}
+
+/** One budget a strategy went over. */
+export interface Violation {
+  metric: Metric;
+  strategy: string;
+  /** The section whose budget it was, or null for the strategy's own budget. */
+  section: string | null;
+  /** The turn that went over (null for a `total` budget). */
+  turn: string | null;
+  budget: number;
+  actual: number;
+  /** The statements behind the figure, largest first for byte metrics, in order otherwise (at most 20). */
+  statements: ResponsibleStatement[];
+}
+
+/** Every budget checked, for reports that list passes too (JUnit). */
+export interface BudgetCheck {
+  strategy: string;
+  section: string | null;
+  metric: Metric;
+  budget: number;
+  /** The largest actual value (per turn) or the total. */
+  worst: number;
+  passed: boolean;
+}
+
+/** What checking a budget found. */
+export interface BudgetResult {
+  passed: boolean;
+  per: 'turn' | 'total';
+  source: string;
+  checks: BudgetCheck[];
+  violations: Violation[];
+}
+
+/** The flag for each metric. */
+export const METRIC_FLAGS: Record<Metric, string> = {
+  queries: '--max-queries',
+  roundTrips: '--max-round-trips',
+  bytes: '--max-bytes',
+  payloadBytes: '--max-payload-bytes',
+  rows: '--max-rows',
+};
+
+/** An empty budget from flags. */
+export function budgetFromLimits(limits: Limits, per: 'turn' | 'total' = 'turn'): Budget {
+  return { per, all: { limits, sections: {} }, strategies: {}, silence: [], source: 'flags' };
+}
+
+/** Whether a budget limits anything at all. */
+export function hasLimits(budget: Budget): boolean {
+  const any = (b: StrategyBudget) => Object.keys(b.limits).length > 0 || Object.keys(b.sections).length > 0;
+  return any(budget.all) || Object.values(budget.strategies).some(any);
+}
+
+/**
+ * Reads and validates a budget file; every problem is reported at once, each naming the
+ * file and the field (exit 2).
+ *
+ * @example
+ * // ctxbench.budget.json
+ * // { "per": "turn",
+ * //   "strategies": { "optimized": { "queries": 8, "bytes": 20000, "sections": { "faqs": { "bytes": 2000 } } } },
+ * //   "silence": [{ "fingerprint": "select * from \"users\" where \"id\" = $1", "reason": "tiny table" }] }
+ * const budget = await loadBudgetFile('ctxbench.budget.json');
+ */
+export async function loadBudgetFile(file: string): Promise<Budget> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--budget: cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+  return parseBudget(file, json);
+}
+
+/** Validates a parsed budget file (see {@link loadBudgetFile}). */
+export function parseBudget(file: string, json: unknown): Budget {
+  const problems: string[] = [];
+  const at = (path: string, message: string) => problems.push(`${file}: ${path}: ${message}`);
+  const budget: Budget = { per: 'turn', all: { limits: {}, sections: {} }, strategies: {}, silence: [], source: file };
+  if (!isPlainObject(json)) {
+    throw new UsageError(`${file}: expected a JSON object with "strategies" (and optionally "per", "default", "silence")`);
+  }
+  for (const key of Object.keys(json)) {
+    if (!['$schema', 'per', 'default', 'strategies', 'silence'].includes(key)) at(key, 'unknown field (expected per, default, strategies, silence)');
+  }
+  if (json.per !== undefined) {
+    if (json.per === 'turn' || json.per === 'total') budget.per = json.per;
+    else at('per', `expected "turn" or "total", got ${JSON.stringify(json.per)}`);
+  }
+  if (json.default !== undefined) budget.all = parseStrategyBudget(json.default, 'default', at);
+  if (json.strategies !== undefined) {
+    if (!isPlainObject(json.strategies)) at('strategies', 'expected an object: strategy name → limits');
+    else {
+      for (const [name, value] of Object.entries(json.strategies)) {
+        budget.strategies[name] = parseStrategyBudget(value, `strategies.${name}`, at);
+      }
+    }
+  }
+  if (json.silence !== undefined) {
+    if (!Array.isArray(json.silence)) at('silence', 'expected an array of { "fingerprint": …, "reason": … }');
+    else {
+      json.silence.forEach((entry, i) => {
+        if (!isPlainObject(entry) || typeof entry.fingerprint !== 'string' || entry.fingerprint === '') {
+          at(`silence[${i}].fingerprint`, 'expected the fingerprint of the finding to silence (as shown in the report)');
+        } else if (typeof entry.reason !== 'string' || entry.reason.trim() === '') {
+          at(`silence[${i}].reason`, 'a silenced finding needs a reason');
+        } else {
+          budget.silence.push({ fingerprint: entry.fingerprint, reason: entry.reason });
+        }
+      });
+    }
+  }
+  if (problems.length === 0 && !hasLimits(budget) && budget.silence.length === 0) problems.push(`${file}: no limits: add "strategies": { "<name>": { "queries": … } }`);
+  if (problems.length > 0) throw new UsageError(problems);
+  return budget;
+}
+
+function parseStrategyBudget(value: unknown, path: string, at: (path: string, message: string) => void): StrategyBudget {
+  const out: StrategyBudget = { limits: {}, sections: {} };
+  if (!isPlainObject(value)) {
+    at(path, `expected an object of limits (${METRICS.join(', ')}) and "sections"`);
+    return out;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    if (key === 'sections') {
+      if (!isPlainObject(v)) {
+        at(`${path}.sections`, 'expected an object: section name → limits');
+        continue;
+      }
+      for (const [section, limits] of Object.entries(v)) out.sections[section] = parseLimits(limits, `${path}.sections.${section}`, at);
+    } else if ((METRICS as readonly string[]).includes(key)) {
+      const limit = parseLimit(v, `${path}.${key}`, at);
+      if (limit !== undefined) out.limits[key as Metric] = limit;
+    } else {
+      at(`${path}.${key}`, `unknown field (expected ${METRICS.join(', ')} or sections)`);
+    }
+  }
+  return out;
+}
+
+function parseLimits(value: unknown, path: string, at: (path: string, message: string) => void): Limits {
+  const out: Limits = {};
+  if (!isPlainObject(value)) {
+    at(path, `expected an object of limits (${METRICS.join(', ')})`);
+    return out;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    if (!(METRICS as readonly string[]).includes(key)) {
+      at(`${path}.${key}`, `unknown metric (expected ${METRICS.join(', ')})`);
+      continue;
+    }
+    const limit = parseLimit(v, `${path}.${key}`, at);
+    if (limit !== undefined) out[key as Metric] = limit;
+  }
+  return out;
+}
+
+function parseLimit(value: unknown, path: string, at: (path: string, message: string) => void): number | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    at(path, `expected a number ≥ 0, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The budget that applies to one strategy: the shared limits, overridden by its own. */
+export function budgetFor(budget: Budget, strategy: string): StrategyBudget {
+  const own = budget.strategies[strategy];
+  const sections: Record<string, Limits> = { ...budget.all.sections };
+  for (const [name, limits] of Object.entries(own?.sections ?? {})) sections[name] = { ...sections[name], ...limits };
+  return { limits: { ...budget.all.limits, ...own?.limits }, sections };
+}
+
+/**
+ * Checks every strategy of a report against a budget.
+ *
+ * @example
+ * const result = checkBudget(report, budgetFromLimits({ queries: 10 }));
+ * if (!result.passed) console.log(result.violations);
+ */
+export function checkBudget(report: Report, budget: Budget): BudgetResult {
+  const checks: BudgetCheck[] = [];
+  const violations: Violation[] = [];
+  for (const strategy of report.strategies) {
+    const own = budgetFor(budget, strategy.name);
+    check(strategy, null, own.limits, budget.per, checks, violations);
+    for (const [section, limits] of Object.entries(own.sections)) check(strategy, section, limits, budget.per, checks, violations);
+  }
+  return { passed: violations.length === 0, per: budget.per, source: budget.source, checks, violations };
+}
+
+function check(
+  strategy: StrategyReport,
+  section: string | null,
+  limits: Limits,
+  per: 'turn' | 'total',
+  checks: BudgetCheck[],
+  violations: Violation[],
+): void {
+  for (const metric of METRICS) {
+    const limit = limits[metric];
+    if (limit === undefined) continue;
+    const turns = strategy.turnDetails.map((t) => {
+      const statements = section === null ? t.statements : t.statements.filter((s) => s.section === section);
+      return { turn: t.turn, statements, figures: section === null ? (t as Figures) : figuresOfStatements(statements) };
+    });
+    if (per === 'total') {
+      const actual = turns.reduce((a, t) => a + t.figures[metric], 0);
+      checks.push({ strategy: strategy.name, section, metric, budget: limit, worst: actual, passed: actual <= limit });
+      if (actual > limit) {
+        violations.push({ metric, strategy: strategy.name, section, turn: null, budget: limit, actual, statements: responsible(metric, turns.flatMap((t) => t.statements)) });
+      }
+      continue;
+    }
+    let worst = 0;
+    for (const t of turns) {
+      const actual = t.figures[metric];
+      worst = Math.max(worst, actual);
+      if (actual > limit) {
+        violations.push({ metric, strategy: strategy.name, section, turn: t.turn, budget: limit, actual, statements: responsible(metric, t.statements) });
+      }
+    }
+    checks.push({ strategy: strategy.name, section, metric, budget: limit, worst, passed: worst <= limit });
+  }
+}
+
+function figuresOfStatements(statements: readonly StatementRecord[]): Figures {
+  return {
+    queries: statements.length,
+    roundTrips: new Set(statements.map((s) => s.roundTrip)).size,
+    bytes: statements.reduce((a, s) => a + s.wireBytes, 0),
+    payloadBytes: statements.reduce((a, s) => a + s.payloadBytes, 0),
+    rows: statements.reduce((a, s) => a + s.rows, 0),
+  };
+}
+
+const RESPONSIBLE_LIMIT = 20;
+
+/** The statements behind a figure: repeated fingerprints first for counts, the largest first for sizes. */
+function responsible(metric: Metric, statements: readonly StatementRecord[]): ResponsibleStatement[] {
+  if (metric === 'queries' || metric === 'roundTrips') {
+    const groups = new Map<string, ResponsibleStatement>();
+    for (const s of statements) {
+      const g = groups.get(s.fingerprint);
+      if (g === undefined) groups.set(s.fingerprint, { seq: s.seq, count: 1, sql: s.sql, section: s.section, rows: s.rows, bytes: s.wireBytes });
+      else {
+        g.count += 1;
+        g.rows += s.rows;
+        g.bytes += s.wireBytes;
+      }
+    }
+    return [...groups.values()].sort((a, b) => b.count - a.count || a.seq - b.seq).slice(0, RESPONSIBLE_LIMIT);
+  }
+  const key = (s: StatementRecord): number => (metric === 'bytes' ? s.wireBytes : metric === 'payloadBytes' ? s.payloadBytes : s.rows);
+  return [...statements]
+    .sort((a, b) => key(b) - key(a) || a.seq - b.seq)
+    .slice(0, RESPONSIBLE_LIMIT)
+    .map((s) => ({ seq: s.seq, count: 1, sql: s.sql, section: s.section, rows: s.rows, bytes: s.wireBytes }));
+}

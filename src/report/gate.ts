@@ -1,0 +1,80 @@
+/**
+ * The CI gate's part of a report — budget violations and baseline changes — as plain lines,
+ * shared by the table and markdown formats.
+ */
+import { METRIC_FLAGS, type Metric, type Violation } from '../core/budget.js';
+import type { Report } from './model.js';
+import { formatBytes, formatNumber, oneLine } from './table.js';
+
+const METRIC_NAMES: Record<Metric, string> = {
+  queries: 'queries',
+  roundTrips: 'round trips',
+  bytes: 'bytes',
+  payloadBytes: 'payload bytes',
+  rows: 'rows',
+};
+
+function amount(metric: Metric, n: number): string {
+  return metric === 'bytes' || metric === 'payloadBytes' ? `${formatNumber(n)} B (${formatBytes(n)})` : formatNumber(n);
+}
+
+/** One line for a violation: `optimized · faqs · turn fa-shop-1/x: queries 7 > budget 5`. */
+export function describeViolation(v: Violation): string {
+  const where = [v.strategy, v.section, v.turn === null ? 'whole run' : `turn ${v.turn}`].filter((x) => x !== null).join(' · ');
+  return `${where}: ${METRIC_NAMES[v.metric]} ${amount(v.metric, v.actual)} > budget ${amount(v.metric, v.budget)}`;
+}
+
+export interface GateLine {
+  text: string;
+  tone: 'good' | 'bad' | 'neutral';
+  /** Indentation level (0 = heading). */
+  depth: number;
+}
+
+/** The gate's lines, or none when the report has no budget and no baseline. */
+export function gateLines(report: Report): GateLine[] {
+  const out: GateLine[] = [];
+  const b = report.budget;
+  if (b) {
+    out.push({ text: `Budget (${b.per === 'turn' ? 'per turn' : 'whole run'}, from ${b.source})`, tone: 'neutral', depth: 0 });
+    if (b.passed) out.push({ text: `✓ all ${b.checks.length} budgets met`, tone: 'good', depth: 1 });
+    const shown = b.violations.slice(0, 20);
+    for (const v of shown) {
+      out.push({ text: `✗ ${describeViolation(v)}`, tone: 'bad', depth: 1 });
+      for (const s of v.statements.slice(0, 5)) {
+        const what = s.count > 1 ? `${s.count}× from #${s.seq}` : `#${s.seq}`;
+        out.push({ text: `${what} ${formatNumber(s.bytes)} B, ${formatNumber(s.rows)} rows  ${oneLine(s.sql, 90)}`, tone: 'neutral', depth: 2 });
+      }
+      if (v.statements.length > 5) out.push({ text: `… ${v.statements.length - 5} more`, tone: 'neutral', depth: 2 });
+    }
+    if (b.violations.length > shown.length) out.push({ text: `… ${b.violations.length - shown.length} more violations (see --format json)`, tone: 'bad', depth: 1 });
+  }
+  const f = report.baselineFile;
+  if (f) {
+    out.push({ text: `Baseline ${f.file}`, tone: 'neutral', depth: 0 });
+    if (f.passed) out.push({ text: '✓ no figure grew', tone: 'good', depth: 1 });
+    for (const r of f.regressions.slice(0, 20)) {
+      out.push({ text: `✗ ${r.strategy} · turn ${r.turn}: ${METRIC_NAMES[r.metric]} ${amount(r.metric, r.baseline)} → ${amount(r.metric, r.actual)}`, tone: 'bad', depth: 1 });
+    }
+    if (f.regressions.length > 20) out.push({ text: `… ${f.regressions.length - 20} more`, tone: 'bad', depth: 1 });
+    for (const a of f.added.slice(0, 20)) {
+      out.push({ text: `+ ${a.strategy} · turn ${a.turn}: ${a.baseline}× → ${a.actual}×  ${oneLine(a.fingerprint, 90)}`, tone: 'bad', depth: 1 });
+    }
+    for (const r of f.removed.slice(0, 20)) {
+      out.push({ text: `- ${r.strategy} · turn ${r.turn}: ${r.baseline}× → ${r.actual}×  ${oneLine(r.fingerprint, 90)}`, tone: 'good', depth: 1 });
+    }
+    if (f.improvements.length > 0) {
+      out.push({
+        text: `${f.improvements.length} figure${f.improvements.length === 1 ? '' : 's'} improved${f.updated ? ': baseline tightened' : f.passed ? ': run with --update-baseline to tighten the baseline' : ''}`,
+        tone: 'good',
+        depth: 1,
+      });
+    }
+    if (f.missingTurns.length > 0) out.push({ text: `${f.missingTurns.length} baseline turns were not replayed`, tone: 'neutral', depth: 1 });
+    if (f.newTurns.length > 0) out.push({ text: `${f.newTurns.length} turns are not in the baseline (snapshot again to add them)`, tone: 'neutral', depth: 1 });
+  }
+  return out;
+}
+
+/** Flags that set per-turn budgets, for help texts. */
+export const BUDGET_FLAGS = Object.values(METRIC_FLAGS);

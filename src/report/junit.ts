@@ -1,0 +1,87 @@
+/**
+ * `--format junit`: one test case per strategy × budget (and per context check and baseline),
+ * for CI dashboards that read JUnit XML.
+ */
+import { METRIC_FLAGS } from '../core/budget.js';
+import { describeViolation } from './gate.js';
+import type { Report } from './model.js';
+import { describeTurn, differenceOf, oneLine } from './table.js';
+
+function escapeXml(text: string): string {
+  return text
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
+}
+
+interface Case {
+  name: string;
+  failure: { message: string; details: string } | null;
+}
+
+/**
+ * @example
+ * await writeFile('ctxbench.xml', renderJunit(report));
+ */
+export function renderJunit(report: Report): string {
+  const suites: string[] = [];
+  let tests = 0;
+  let failures = 0;
+  for (const s of report.strategies) {
+    const cases: Case[] = [];
+    if (s.name !== report.baseline) {
+      const d = differenceOf(s);
+      cases.push({
+        name: `context identical to ${report.baseline}`,
+        failure: d === null ? null : { message: `context differs at ${describeTurn(d)}`, details: d.diff },
+      });
+    }
+    for (const c of report.budget?.checks.filter((c) => c.strategy === s.name) ?? []) {
+      const violations = report.budget!.violations.filter((v) => v.strategy === s.name && v.metric === c.metric && v.section === c.section);
+      const scope = `${c.section === null ? '' : `section ${c.section}: `}${c.metric} ${report.budget!.per === 'turn' ? 'per turn' : 'per run'} ≤ ${c.budget}`;
+      cases.push({
+        name: `budget ${scope} (${METRIC_FLAGS[c.metric]})`,
+        failure: c.passed
+          ? null
+          : {
+              message: `${violations.length} violation${violations.length === 1 ? '' : 's'}; worst ${c.worst}`,
+              details: violations
+                .map((v) => [describeViolation(v), ...v.statements.slice(0, 10).map((st) => `  ${st.count > 1 ? `${st.count}× from ` : ''}#${st.seq} ${st.bytes} B, ${st.rows} rows  ${oneLine(st.sql, 120)}`)].join('\n'))
+                .join('\n'),
+            },
+      });
+    }
+    const f = report.baselineFile;
+    if (f) {
+      const mine = f.regressions.filter((r) => r.strategy === s.name);
+      const added = f.added.filter((a) => a.strategy === s.name);
+      cases.push({
+        name: `no figure grew beyond baseline ${f.file}`,
+        failure:
+          mine.length === 0
+            ? null
+            : {
+                message: `${mine.length} figure${mine.length === 1 ? '' : 's'} grew`,
+                details: [
+                  ...mine.map((r) => `turn ${r.turn}: ${r.metric} ${r.baseline} → ${r.actual}`),
+                  ...added.map((a) => `added: turn ${a.turn}: ${a.baseline}× → ${a.actual}× ${oneLine(a.fingerprint, 120)}`),
+                ].join('\n'),
+              },
+      });
+    }
+    tests += cases.length;
+    const failed = cases.filter((c) => c.failure !== null).length;
+    failures += failed;
+    const body = cases.map((c) => {
+      const open = `    <testcase classname="ctxbench.${escapeXml(s.name)}" name="${escapeXml(c.name)}"`;
+      if (c.failure === null) return `${open}/>`;
+      return `${open}>\n      <failure message="${escapeXml(c.failure.message)}">${escapeXml(c.failure.details)}</failure>\n    </testcase>`;
+    });
+    suites.push(
+      `  <testsuite name="ctxbench ${escapeXml(s.name)}" tests="${cases.length}" failures="${failed}" errors="0" skipped="0">\n${body.join('\n')}${body.length ? '\n' : ''}  </testsuite>`,
+    );
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="ctxbench" tests="${tests}" failures="${failures}">\n${suites.join('\n')}\n</testsuites>\n`;
+}

@@ -1,0 +1,117 @@
+/**
+ * The CI gate through the CLI: the baseline round trip with its ratchet, budget files with
+ * silenced findings, and machine-readable outputs (JUnit parsed as XML, markdown).
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { testCacheDir } from '../support/backends.js';
+
+async function run(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    env: { CTXBENCH_CACHE_DIR: testCacheDir },
+    stdoutIsTTY: false,
+    stderrIsTTY: false,
+  };
+  const code = await runCli(args, io);
+  return { code, stdout, stderr };
+}
+
+const common = ['--scale', 'tiny', '--conversation', 'en-first-1'];
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-gate-'));
+});
+
+describe('baseline and ratchet', () => {
+  it('snapshot → check passes → one more query fails naming the added fingerprint → after an improvement --update-baseline tightens', async () => {
+    const file = path.join(dir, 'baseline.json');
+    expect((await run(['snapshot', ...common, '--strategies', 'optimized', '--output', file])).code).toBe(0);
+    const written = JSON.parse(await readFile(file, 'utf8'));
+    expect(Object.keys(written.strategies)).toEqual(['optimized']);
+    expect(Object.values(written.strategies.optimized).map((t) => (t as { queries: number }).queries)).toEqual([7, 7, 7, 7]);
+
+    const same = await run(['check', ...common, '--strategies', 'optimized', '--baseline', file]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain('✓ no figure grew');
+
+    const worse = await run(['check', ...common, '--strategies', 'test/cli/strategies/optimized-plus-one.ts', '--baseline', file]);
+    expect(worse.code).toBe(1);
+    expect(worse.stdout).toMatch(/✗ optimized · turn en-first-1\/\w+: queries 7 → 8/);
+    expect(worse.stdout).toContain('+ optimized · turn en-first-1/');
+    expect(worse.stdout).toContain('0× → 1×  select business_name from users where id = ?');
+    expect(worse.stderr).toContain('grew beyond the baseline');
+
+    // Adopt the worse code as the baseline, then improve: the ratchet tightens the file.
+    const loose = path.join(dir, 'loose.json');
+    await run(['snapshot', ...common, '--strategies', 'test/cli/strategies/optimized-plus-one.ts', '--output', loose]);
+    const improved = await run(['check', ...common, '--strategies', 'optimized', '--baseline', loose, '--update-baseline']);
+    expect(improved.code).toBe(0);
+    expect(improved.stderr).toContain(`tightened ${loose}`);
+    const tightened = JSON.parse(await readFile(loose, 'utf8'));
+    expect(Object.values(tightened.strategies.optimized).map((t) => (t as { queries: number }).queries)).toEqual([7, 7, 7, 7]);
+    expect(await readFile(loose, 'utf8')).toBe(await readFile(file, 'utf8'));
+  });
+
+  it('a missing baseline file is exit 2 telling how to create it', async () => {
+    const r = await run(['check', ...common, '--strategies', 'optimized', '--baseline', path.join(dir, 'nope.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no such file (create it with "ctxbench snapshot --output');
+  });
+});
+
+describe('budget files and reports', () => {
+  it('check with a budget file: exit 1, violations listed; silenced findings marked with their reason', async () => {
+    const file = path.join(dir, 'ctxbench.budget.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        strategies: { naive: { queries: 30 }, optimized: { queries: 7, sections: { websites: { queries: 2 } } } },
+        silence: [{ fingerprint: 'select * from "users" where "id" = ? limit ?', reason: 'one row, primary key' }],
+      }),
+    );
+    const r = await run(['check', ...common, '--budget', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/✗ optimized · websites · turn en-first-1\/\w+: queries 3 > budget 2/);
+    expect(r.stdout).toContain('[silenced: one row, primary key]');
+    expect(r.stderr).toContain('budget violations');
+  });
+
+  it('--format junit is well-formed JUnit XML with a test case per strategy × budget', async () => {
+    const out = path.join(dir, 'report.xml');
+    const r = await run(['compare', ...common, '--max-queries', '10', '--max-bytes', '50000', '--format', 'junit', '--output', out]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    const xml = await readFile(out, 'utf8');
+    expect(XMLValidator.validate(xml)).toBe(true);
+    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(xml);
+    const suites = parsed.testsuites.testsuite;
+    expect(suites.map((s: { name: string }) => s.name)).toEqual(['ctxbench naive', 'ctxbench optimized']);
+    const naiveCases = [suites[0].testcase].flat();
+    expect(naiveCases.map((c: { name: string }) => c.name)).toEqual(['budget queries per turn ≤ 10 (--max-queries)', 'budget bytes per turn ≤ 50000 (--max-bytes)']);
+    expect(naiveCases.every((c: { failure?: unknown }) => c.failure !== undefined)).toBe(true);
+    const optimizedCases = [suites[1].testcase].flat();
+    expect(optimizedCases.map((c: { failure?: unknown }) => c.failure === undefined)).toEqual([true, true, true]);
+    expect(parsed.testsuites.failures).toBe('2');
+  });
+
+  it('--format markdown carries the table, findings and violations for a pull-request comment', async () => {
+    const r = await run(['compare', ...common, '--max-queries', '10', '--format', 'markdown']);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split('\n');
+    const header = lines.find((l) => l.startsWith('|') && l.includes('naive'))!;
+    expect(header.split('|').length - 2).toBe(4);
+    expect(r.stdout).toContain('**Findings**');
+    expect(r.stdout).toMatch(/\*\*Budget \(per turn, from flags\)\*\*/);
+    expect(r.stdout).toMatch(/- ✗ naive · turn en-first-1\/\w+: queries 2\d \\> budget 10/);
+  });
+});
