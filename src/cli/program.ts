@@ -8,6 +8,7 @@ import { registerCompare } from './compare-command.js';
 import type { CliIo } from './io.js';
 import { registerReplay } from './replay-command.js';
 import { registerSeed } from './seed-command.js';
+import { registerSweep } from './sweep-command.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -28,6 +29,7 @@ export function createProgram(io: CliIo): Command {
   registerCompare(program, io);
   registerCheck(program, io);
   registerSnapshot(program, io);
+  registerSweep(program, io);
   registerReplay(program, io);
   registerSeed(program, io);
   for (const command of program.commands) {
