@@ -3,9 +3,12 @@
  * Knows nothing of where the database came from or how the result will be printed.
  */
 import { diffPrompts } from './analysis/prompt-diff.js';
+import { columnUsage, type CapturedStatement, type ColumnUse } from './analysis/column-usage.js';
 import { findFindings } from './analysis/findings.js';
+import { initFingerprinting } from './analysis/fingerprint.js';
 import { StrategyError } from './errors.js';
 import { promptBytes, promptSha256, renderPrompt } from './render/prompt-renderer.js';
+import { statementValues, withValueCapture } from './recorder.js';
 import type { ProfilingSession } from './session.js';
 import type { StatementRecord, Strategy, Turn } from './types.js';
 import type { Figures, LatencySummary, SectionFigures, StrategyReport, TurnDetail } from '../report/model.js';
@@ -49,6 +52,8 @@ export function referenceTurnInputs(turns: readonly Turn[]): TurnInput[] {
 interface Built {
   prompt: string;
   detail: TurnDetail;
+  /** How the prompt used the columns the statements fetched (kept out of the report itself). */
+  columns: ColumnUse[];
 }
 
 /**
@@ -68,6 +73,8 @@ export async function runStrategies(
   const baselineName = options.baseline ?? strategies[0]?.name;
   const baselineIndex = strategies.findIndex((s) => s.name === baselineName);
   if (baselineIndex < 0) throw new StrategyError(`baseline strategy "${baselineName}" is not among the strategies`);
+  // Recordings are fingerprinted by the SQL parser, which loads asynchronously.
+  await initFingerprinting();
 
   const built: Built[][] = strategies.map(() => []);
   for (const [t, turn] of inputs.entries()) {
@@ -113,7 +120,7 @@ export async function runStrategies(
       totals,
       contextIdentical: difference === null,
       difference,
-      findings: findFindings(details),
+      findings: findFindings(details.map((d, t) => ({ statements: d.statements, columns: mine[t]!.columns }))),
       sections: sectionFigures(details),
       turnDetails: details,
     };
@@ -122,19 +129,26 @@ export async function runStrategies(
 
 async function buildTurn(session: ProfilingSession, strategy: Strategy<any>, input: TurnInput, repeat: number): Promise<Built> {
   let first: { prompt: string; statements: StatementRecord[] } | null = null;
+  let columns: ColumnUse[] = [];
   const latencies: number[] = [];
   // Run 0 is the warm-up: caches and plans settle; its figures are not kept.
   for (let run = 0; run <= repeat; run++) {
-    const m = await session.measure((db) => strategy.build(db, input.turn));
+    const measure = () => session.measure((db) => strategy.build(db, input.turn));
+    // Values are captured on the untimed warm-up, so holding result sets never weighs on a measured latency.
+    const m = run === 0 ? await withValueCapture(measure) : await measure();
     if (m.error !== undefined) throw strategyFailure(strategy, input, m.error, m.statements);
     const prompt = toPrompt(strategy, input, m.value);
-    if (run === 0) continue;
+    if (run === 0) {
+      columns = columnUsage(capturedStatements(m.statements), prompt);
+      continue;
+    }
     latencies.push(round(m.latencyMs, 3));
     first ??= { prompt, statements: m.statements };
   }
   const { prompt, statements } = first!;
   return {
     prompt,
+    columns,
     detail: {
       turn: input.label,
       conversationId: input.conversationId,
@@ -147,6 +161,16 @@ async function buildTurn(session: ProfilingSession, strategy: Strategy<any>, inp
       statements,
     },
   };
+}
+
+/** The statements whose values were captured, with those values. */
+function capturedStatements(statements: readonly StatementRecord[]): CapturedStatement[] {
+  const out: CapturedStatement[] = [];
+  for (const s of statements) {
+    const values = statementValues(s);
+    if (values !== undefined) out.push({ sql: s.sql, values });
+  }
+  return out;
 }
 
 const CONTEXT_KEYS = ['system', 'customer', 'history', 'products', 'websites', 'pages', 'faqs', 'question'];

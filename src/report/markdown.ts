@@ -4,7 +4,16 @@
  */
 import { gateLines } from './gate.js';
 import type { Report } from './model.js';
-import { baselineOf, buildComparison, describeFinding, describeTurn, differenceOf, trimLines } from './table.js';
+import {
+  baselineOf,
+  buildComparison,
+  describeFinding,
+  describeFolded,
+  describeTurn,
+  differenceOf,
+  foldFindings,
+  trimLines,
+} from './table.js';
 
 /** Escapes text for a table cell or running text: markdown punctuation and the cell separator. */
 function escape(text: string): string {
@@ -71,12 +80,14 @@ export function renderMarkdown(report: Report): string {
       continue;
     }
     out.push(`- ${code(s.name)}`);
-    for (const f of s.findings) {
+    const { listed, folded } = foldFindings(s.findings);
+    for (const f of listed) {
       const d = describeFinding(f);
       const perTurn = d.perTurn === null ? '' : ` ${d.perTurn}`;
       const silenced = f.silenced === undefined ? '' : ` — silenced: ${escape(f.silenced)}`;
       out.push(`  - **${escape(d.label)}**${perTurn} ${code(d.sql)} (${d.extent})${silenced}`);
     }
+    if (folded !== null) out.push(`  - **unused columns** ${escape(describeFolded(folded))} (${code('--format json')} lists them all)`);
   }
 
   const differing = report.strategies.filter((s) => !s.contextIdentical);

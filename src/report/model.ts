@@ -52,17 +52,21 @@ export interface TurnDetail extends Figures {
 
 /** Something worth a developer's attention in the statements a strategy sent. */
 export interface Finding {
-  kind: 'n-plus-one' | 'duplicate' | 'select-star';
+  /** `unused-column`: a column the statement fetched whose values never appear in the prompt. */
+  kind: 'n-plus-one' | 'duplicate' | 'select-star' | 'unused-column';
+  /** The statement's normalised SQL (literals and parameters as `$n`). */
   fingerprint: string;
   /** An example of the SQL, as sent. */
   sql: string;
+  /** unused-column only: the column, as the statement named it. */
+  column?: string;
   /** Turns in which it occurred. */
   turns: number;
   /** Statements involved, over all turns. */
   statements: number;
-  /** The largest group within one turn (for n-plus-one and duplicate). */
+  /** The largest group within one turn (for n-plus-one and duplicate; statements per turn for unused-column). */
   maxPerTurn: number;
-  /** Wire bytes of the statements involved, over all turns. */
+  /** Wire bytes of the statements involved, over all turns; for unused-column, payload bytes of the column's values. */
   bytes: number;
   /** Set when a budget file silenced this finding: the reason given there. */
   silenced?: string;
@@ -126,6 +130,8 @@ export interface Report {
   strategies: StrategyReport[];
   /** True when every strategy's context equals the baseline's on every turn. */
   contextIdentical: boolean;
+  /** Present with `--rtt`: latency of every strategy measured through a delay proxy per RTT. */
+  latencyByRtt?: { rttMs: number; strategies: { name: string; latencyMs: LatencySummary }[] }[];
   /** Present when a budget was given: whether every strategy stayed within it. */
   budget?: BudgetResult;
   /** Present when checked against a baseline file (`ctxbench check --baseline`). */

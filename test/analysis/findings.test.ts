@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ColumnUse } from '../../src/core/analysis/column-usage.js';
 import { findFindings, selectsStar } from '../../src/core/analysis/findings.js';
-import { fingerprintSql } from '../../src/core/analysis/fingerprint.js';
+import { fingerprintId, fingerprintSql, initFingerprinting } from '../../src/core/analysis/fingerprint.js';
 import type { StatementRecord } from '../../src/core/types.js';
+
+beforeAll(async () => {
+  await initFingerprinting();
+});
 
 function st(seq: number, sql: string, params: (string | null)[] = [], wireBytes = 100): StatementRecord {
   return {
@@ -29,7 +34,7 @@ describe('findFindings', () => {
     expect(findings).toEqual([
       {
         kind: 'n-plus-one',
-        fingerprint: 'select "id", "first_name" from "customers" where "id" = ?',
+        fingerprint: 'select "id", "first_name" from "customers" where "id" = $1',
         sql: CUSTOMER,
         turns: 1,
         statements: 6,
@@ -77,11 +82,30 @@ describe('findFindings', () => {
     ];
     const findings = findFindings([{ statements }]);
     expect(findings.map((f) => [f.kind, f.fingerprint, f.bytes])).toEqual([
-      ['n-plus-one', 'select "name" from "website_sources" where "id" = ?', 60],
+      ['n-plus-one', 'select "name" from "website_sources" where "id" = $1', 60],
       ['n-plus-one', fingerprintSql(CUSTOMER), 20],
-      ['duplicate', 'select "name" from "website_sources" where "id" = ?', 40],
-      ['select-star', 'select * from "faqs" where "user_id" = ?', 900],
-      ['select-star', 'select * from "products" where "user_id" = ?', 500],
+      ['duplicate', 'select "name" from "website_sources" where "id" = $1', 40],
+      ['select-star', 'select * from "faqs" where "user_id" = $1', 900],
+      ['select-star', 'select * from "products" where "user_id" = $1', 500],
+    ]);
+  });
+
+  it('groups by the parser fingerprint: IN lists of any length and inlined literals are one shape', () => {
+    const statements = [
+      st(1, 'select "id" from "pages" where "website_id" in ($1, $2)', ['a', 'b']),
+      st(2, 'select "id" from "pages" where "website_id" in ($1, $2, $3)', ['a', 'b', 'c']),
+      st(3, `select "id" from "pages" where "website_id" in ('d')`),
+    ];
+    expect(findFindings([{ statements }])).toEqual([
+      {
+        kind: 'n-plus-one',
+        fingerprint: 'select "id" from "pages" where "website_id" in (...)',
+        sql: statements[0]!.sql,
+        turns: 1,
+        statements: 3,
+        maxPerTurn: 3,
+        bytes: 300,
+      },
     ]);
   });
 
@@ -109,5 +133,73 @@ describe('selectsStar', () => {
     ['select "select *" from t', false],
   ])('%s ⇒ %s', (sql, expected) => {
     expect(selectsStar(sql)).toBe(expected);
+  });
+});
+
+const PAGES = 'select * from "website_pages" where "website_id" = $1 limit $2';
+const SOURCES = 'select "id", "name" from "website_sources" where "user_id" = $1';
+
+/** How one turn used one column, as columnUsage reports it. */
+function use(sql: string, column: string, used: boolean | null, statements: number, bytes: number): ColumnUse {
+  return { fingerprintId: fingerprintId(sql), fingerprint: fingerprintSql(sql), sql, column, statements, bytes, used };
+}
+
+describe('findFindings: unused columns', () => {
+  it('aggregates a column unused in some turns: turns, statements, largest per turn, payload bytes', () => {
+    const turns = [
+      {
+        statements: [],
+        columns: [use(PAGES, 'raw_content', false, 2, 60_000), use(PAGES, 'title', true, 2, 80), use(PAGES, 'summary', null, 2, 0)],
+      },
+      { statements: [], columns: [use(PAGES, 'raw_content', false, 1, 25_000), use(PAGES, 'title', true, 1, 40)] },
+      // A turn whose prompt does show one of the values: not counted.
+      { statements: [], columns: [use(PAGES, 'raw_content', true, 3, 90_000)] },
+      { statements: [] },
+    ];
+    expect(findFindings(turns)).toEqual([
+      {
+        kind: 'unused-column',
+        fingerprint: 'select * from "website_pages" where "website_id" = $1 limit $2',
+        sql: PAGES,
+        column: 'raw_content',
+        turns: 2,
+        statements: 3,
+        maxPerTurn: 2,
+        bytes: 85_000,
+      },
+    ]);
+  });
+
+  it('keeps columns of different statements apart and sorts them after the other kinds, by bytes, fingerprint, column', () => {
+    const statements = [st(1, PAGES, ['1', '5'], 500)];
+    const columns = [
+      use(SOURCES, 'id', false, 1, 36),
+      use(PAGES, 'id', false, 1, 36),
+      use(PAGES, 'website_id', false, 1, 36),
+      use(PAGES, 'raw_content', false, 1, 30_000),
+    ];
+    const findings = findFindings([{ statements, columns }]);
+    expect(findings.map((f) => [f.kind, f.column ?? null, f.fingerprint, f.bytes])).toEqual([
+      ['select-star', null, fingerprintSql(PAGES), 500],
+      ['unused-column', 'raw_content', fingerprintSql(PAGES), 30_000],
+      // Equal bytes: by fingerprint (`select "` sorts before `select *`), then column.
+      ['unused-column', 'id', fingerprintSql(SOURCES), 36],
+      ['unused-column', 'id', fingerprintSql(PAGES), 36],
+      ['unused-column', 'website_id', fingerprintSql(PAGES), 36],
+    ]);
+  });
+
+  it('groups a column over statements of one shape whatever their literals', () => {
+    const a = 'select "id", "name" from "website_sources" where "user_id" = 1';
+    const b = 'select "id", "name" from "website_sources" where "user_id" = 2';
+    const findings = findFindings([
+      { statements: [], columns: [use(a, 'id', false, 1, 36)] },
+      { statements: [], columns: [use(b, 'id', false, 1, 36)] },
+    ]);
+    expect(findings).toMatchObject([{ kind: 'unused-column', column: 'id', fingerprint: fingerprintSql(SOURCES), turns: 2, statements: 2, bytes: 72 }]);
+  });
+
+  it('finds no unused columns when the turns carry no column usage', () => {
+    expect(findFindings([{ statements: [st(1, SOURCES, ['1'])] }])).toEqual([]);
   });
 });

@@ -48,7 +48,7 @@ describe('baseline and ratchet', () => {
     expect(worse.code).toBe(1);
     expect(worse.stdout).toMatch(/✗ optimized · turn en-first-1\/\w+: queries 7 → 8/);
     expect(worse.stdout).toContain('+ optimized · turn en-first-1/');
-    expect(worse.stdout).toContain('0× → 1×  select business_name from users where id = ?');
+    expect(worse.stdout).toContain('0× → 1×  select business_name from users where id = $1');
     expect(worse.stderr).toContain('grew beyond the baseline');
 
     // Adopt the worse code as the baseline, then improve: the ratchet tightens the file.
@@ -76,7 +76,7 @@ describe('budget files and reports', () => {
       file,
       JSON.stringify({
         strategies: { naive: { queries: 30 }, optimized: { queries: 7, sections: { websites: { queries: 2 } } } },
-        silence: [{ fingerprint: 'select * from "users" where "id" = ? limit ?', reason: 'one row, primary key' }],
+        silence: [{ fingerprint: 'select * from "users" where "id" = $1 limit $2', reason: 'one row, primary key' }],
       }),
     );
     const r = await run(['check', ...common, '--budget', file]);

@@ -5,9 +5,17 @@
  */
 import type { StatementRecord } from '../types.js';
 import type { Finding } from '../../report/model.js';
-import { fingerprintSql } from './fingerprint.js';
+import type { ColumnUse } from './column-usage.js';
+import { fingerprint, fingerprintSql } from './fingerprint.js';
 
-const KIND_ORDER: Record<Finding['kind'], number> = { 'n-plus-one': 0, duplicate: 1, 'select-star': 2 };
+const KIND_ORDER: Record<Finding['kind'], number> = { 'n-plus-one': 0, duplicate: 1, 'select-star': 2, 'unused-column': 3 };
+
+/** A turn as findings see it: its statements and, when values were captured, how its prompt used their columns. */
+export interface FindingsTurn {
+  statements: StatementRecord[];
+  /** From `columnUsage`; without it there are no unused-column findings for the turn. */
+  columns?: readonly ColumnUse[];
+}
 
 /** Exact identity of a statement as sent: its SQL and its parameters. */
 function callKey(s: StatementRecord): string {
@@ -118,50 +126,87 @@ interface Accumulator {
   lastTurn: number;
 }
 
+/** The grouping key of a statement: the parser's fingerprint hash, blind to literals and IN-list lengths. */
+// Grouped on the normalised text, not the parser's hash: the hash also ignores aliases and
+// select-list constants, so it would merge statements a reader sees as different queries.
+function shapeId(s: StatementRecord): string {
+  return s.fingerprint || fingerprint(s.sql).text;
+}
+
 /**
- * Finds N+1 groups, duplicate statements and `SELECT *` in a strategy's turns, aggregated
- * over turns per (kind, fingerprint) and sorted n-plus-one, duplicate, select-star, then by
- * bytes (descending) and fingerprint.
+ * Finds N+1 groups, duplicate statements, `SELECT *` and unused columns in a strategy's
+ * turns, aggregated over turns per (kind, statement shape[, column]) and sorted n-plus-one,
+ * duplicate, select-star, unused-column, then by bytes (descending), fingerprint and column.
+ * Statements group by their fingerprint (the parser's normalised SQL, literals and
+ * parameters stripped); a finding shows the SQL of its first statement.
  *
- * - n-plus-one: within one turn, one fingerprint sent at least twice with different SQL or
+ * - n-plus-one: within one turn, one shape sent at least twice with different SQL or
  *   parameters; all its statements count, `maxPerTurn` is the largest such group.
  * - duplicate: within one turn, the same SQL and parameters sent more than once; every copy
  *   counts, `maxPerTurn` is the largest set of identical statements.
  * - select-star: statements whose select list has `*` or `t.*`.
+ * - unused-column: a column none of whose values appears in the turn's prompt (`columns`
+ *   given); counts the turns where it was unused, the statements that fetched it there
+ *   (`maxPerTurn`: most in one turn), and `bytes` is the payload bytes of its values.
  *
  * @example
  * const findings = findFindings(report.turnDetails);
  * findings.filter((f) => f.kind === 'n-plus-one');
  */
-export function findFindings(turns: { statements: StatementRecord[] }[]): Finding[] {
+export function findFindings(turns: readonly FindingsTurn[]): Finding[] {
   const found = new Map<string, Accumulator>();
   const starCache = new Map<string, boolean>();
 
-  const add = (kind: Finding['kind'], turn: number, group: StatementRecord[], size: number): void => {
-    const first = group[0];
-    const fingerprint = first.fingerprint || fingerprintSql(first.sql);
-    const key = `${kind}\u0000${fingerprint}`;
+  const accumulator = (key: string, make: () => Finding, turn: number): Finding => {
     let acc = found.get(key);
     if (acc === undefined) {
-      acc = {
-        finding: { kind, fingerprint, sql: first.sql, turns: 0, statements: 0, maxPerTurn: 0, bytes: 0 },
-        lastTurn: -1,
-      };
+      acc = { finding: make(), lastTurn: -1 };
       found.set(key, acc);
     }
     if (acc.lastTurn !== turn) {
       acc.finding.turns += 1;
       acc.lastTurn = turn;
     }
-    acc.finding.statements += group.length;
-    acc.finding.maxPerTurn = Math.max(acc.finding.maxPerTurn, size);
-    for (const s of group) acc.finding.bytes += s.wireBytes;
+    return acc.finding;
+  };
+
+  const add = (kind: Finding['kind'], turn: number, group: StatementRecord[], size: number): void => {
+    const first = group[0];
+    const finding = accumulator(`${kind}\u0000${shapeId(first)}`, () => ({
+      kind,
+      fingerprint: first.fingerprint || fingerprintSql(first.sql),
+      sql: first.sql,
+      turns: 0,
+      statements: 0,
+      maxPerTurn: 0,
+      bytes: 0,
+    }), turn);
+    finding.statements += group.length;
+    finding.maxPerTurn = Math.max(finding.maxPerTurn, size);
+    for (const s of group) finding.bytes += s.wireBytes;
+  };
+
+  const addUnused = (turn: number, use: ColumnUse): void => {
+    const kind = 'unused-column';
+    const finding = accumulator(`${kind}\u0000${use.fingerprint}\u0000${use.column}`, () => ({
+      kind,
+      fingerprint: use.fingerprint,
+      sql: use.sql,
+      column: use.column,
+      turns: 0,
+      statements: 0,
+      maxPerTurn: 0,
+      bytes: 0,
+    }), turn);
+    finding.statements += use.statements;
+    finding.maxPerTurn = Math.max(finding.maxPerTurn, use.statements);
+    finding.bytes += use.bytes;
   };
 
   turns.forEach((turn, index) => {
     const byFingerprint = new Map<string, StatementRecord[]>();
     for (const s of turn.statements) {
-      const fp = s.fingerprint || fingerprintSql(s.sql);
+      const fp = shapeId(s);
       const list = byFingerprint.get(fp);
       if (list === undefined) byFingerprint.set(fp, [s]);
       else list.push(s);
@@ -189,12 +234,14 @@ export function findFindings(turns: { statements: StatementRecord[] }[]): Findin
         starCache.set(s.sql, star);
       }
       if (!star) continue;
-      const fp = s.fingerprint || fingerprintSql(s.sql);
+      const fp = shapeId(s);
       const list = stars.get(fp);
       if (list === undefined) stars.set(fp, [s]);
       else list.push(s);
     }
     for (const group of stars.values()) add('select-star', index, group, group.length);
+
+    for (const use of turn.columns ?? []) if (use.used === false) addUnused(index, use);
   });
 
   return [...found.values()]
@@ -203,6 +250,11 @@ export function findFindings(turns: { statements: StatementRecord[] }[]): Findin
       (a, b) =>
         KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
         b.bytes - a.bytes ||
-        (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0),
+        compareText(a.fingerprint, b.fingerprint) ||
+        compareText(a.column ?? '', b.column ?? ''),
     );
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
