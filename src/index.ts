@@ -19,3 +19,5 @@ export { CtxbenchError, UsageError, DatabaseError, StrategyError, ExitCode, mask
 export type * from './core/types.js';
 export type * from './report/model.js';
 export { REPORT_VERSION } from './report/model.js';
+export { profile, type ProfileOptions, type ProfileResult, type ProfileTarget } from './core/profile.js';
+export { initFingerprinting, fingerprintSql } from './core/analysis/fingerprint.js';

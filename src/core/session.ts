@@ -6,6 +6,7 @@
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import type { Duplex } from 'node:stream';
+import { initFingerprinting } from './analysis/fingerprint.js';
 import { DatabaseError, maskSecrets, maskUrl } from './errors.js';
 import { Recorder } from './recorder.js';
 import type { StatementRecord, StrategyDb } from './types.js';
@@ -23,10 +24,30 @@ export interface Measurement<T> {
 
 /** Options of {@link openSession}. */
 export interface SessionOptions {
-  /** Per-statement timeout the server enforces, milliseconds (default 30 000). */
+  /** Per-statement timeout the server enforces, milliseconds (default 5 000). */
   statementTimeoutMs?: number;
+  /** Lock wait timeout, milliseconds (default 1 000): profiling must never queue behind a writer for long. */
+  lockTimeoutMs?: number;
   /** Connect timeout, milliseconds (default 10 000). */
   connectTimeoutMs?: number;
+  /**
+   * Make every transaction of the connection read-only (`default_transaction_read_only`),
+   * not only the measured ones (default true). Only ctxbench's own tests turn it off.
+   */
+  readOnly?: boolean;
+}
+
+/** The session settings, as one statement run on every new connection before it is tapped. */
+function sessionSettings(options: SessionOptions): string {
+  const ms = (value: number | undefined, fallback: number) => Math.max(0, Math.floor(value ?? fallback));
+  const settings = [
+    `set statement_timeout = ${ms(options.statementTimeoutMs, 5_000)}`,
+    `set lock_timeout = ${ms(options.lockTimeoutMs, 1_000)}`,
+    // Also sent at startup; set again because not every server applies startup parameters.
+    `set application_name = 'ctxbench'`,
+  ];
+  if (options.readOnly !== false) settings.push('set default_transaction_read_only = on');
+  return settings.join('; ');
 }
 
 /**
@@ -50,6 +71,8 @@ export interface ProfilingSession {
 
 /** Opens a session on `url`. Connection failures become a DatabaseError (exit 3) with the URL masked. */
 export async function openSession(url: string, options: SessionOptions = {}): Promise<ProfilingSession> {
+  // Fingerprints come from the PostgreSQL parser (WASM): load it once, before any recording ends.
+  await initFingerprinting();
   const recorder = new Recorder();
   const knex = knexFactory({
     client: 'pg',
@@ -59,12 +82,17 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       application_name: 'ctxbench',
     },
     // Exactly one connection: every statement of a turn travels on the tapped socket, in order.
+    // Settings go on each new connection (before the tap), so a reconnect keeps them.
     pool: {
       min: 0,
       max: 1,
+      idleTimeoutMillis: 24 * 3600 * 1000,
       afterCreate(connection: pg.Client, done: (err: Error | null, connection: pg.Client) => void) {
-        recorder.attach(pgClientSocket(connection));
-        done(null, connection);
+        connection.query(sessionSettings(options), (error: Error | null) => {
+          if (error) return done(error, connection);
+          recorder.attach(pgClientSocket(connection));
+          done(null, connection);
+        });
       },
     },
     acquireConnectionTimeout: options.connectTimeoutMs ?? 10_000,
@@ -74,7 +102,6 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
   try {
     const result = await knex.raw('show server_version');
     serverVersion = String(result.rows[0].server_version);
-    await knex.raw(`set statement_timeout = ${Math.max(0, Math.floor(options.statementTimeoutMs ?? 30_000))}`);
   } catch (error) {
     await knex.destroy().catch(() => undefined);
     throw connectionError(url, error);
@@ -110,7 +137,9 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
         error = thrown;
       }
       const latencyMs = performance.now() - started;
-      const statements = recording.stop();
+      await recording.settle();
+      await recording.settle();
+    const statements = recording.stop();
       await knex.raw(error === undefined ? 'commit' : 'rollback');
       return { value, error, statements, latencyMs };
     },

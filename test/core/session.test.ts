@@ -8,7 +8,7 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
 
   beforeAll(async () => {
     backend = await emptyBackend(kind);
-    const setup = await openSession(backend.url);
+    const setup = await openSession(backend.url, { readOnly: false });
     // Setup writes happen outside `measure`, which is read-only.
     await setup.control.raw('create table notes (id int primary key, body text)');
     await setup.control.raw(`insert into notes values (1, 'é'), (2, null)`);
@@ -44,6 +44,15 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
     expect(m.statements.map((s) => s.roundTrip)).toEqual([1, 2, 3]);
     expect(m.statements.map((s) => s.sql).sort()).toEqual(['select $1::int', 'select 1', 'select 2']);
     expect(m.statements.find((s) => s.sql === 'select $1::int')!.params).toEqual(['3']);
+  });
+
+  it('makes the whole connection read-only, with timeouts and its name visible to DBAs', async () => {
+    const { rows } = await session.control.raw(
+      `select current_setting('default_transaction_read_only') as ro, current_setting('statement_timeout') as st,
+              current_setting('lock_timeout') as lt, current_setting('application_name') as app`,
+    );
+    expect(rows[0]).toEqual({ ro: 'on', st: '5s', lt: '1s', app: 'ctxbench' });
+    await expect(session.control.raw('create table nope (id int)')).rejects.toThrow(/read-only transaction/);
   });
 
   it('runs every measured call READ ONLY: a write is refused by the server and nothing changes', async () => {
