@@ -12,6 +12,7 @@ import { budgetFromLimits, loadBudgetFile, METRIC_FLAGS, METRICS, type Budget, t
 import { UsageError } from '../core/errors.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { loadTurnsFile } from '../core/turn-file.js';
+import { parseRtts } from '../core/net/delay-proxy.js';
 import type { Strategy } from '../core/types.js';
 import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/open-database.js';
 import type { CliIo } from './io.js';
@@ -36,6 +37,7 @@ export interface RunFlags {
   maxRows?: string;
   per?: string;
   output?: string;
+  rtt?: string;
 }
 
 /** Adds the shared options to a command. */
@@ -61,6 +63,7 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
     .option('--max-payload-bytes <n>', 'budget: payload bytes per turn')
     .option('--max-rows <n>', 'budget: rows per turn')
     .option('--per <turn|total>', 'whether --max-* limits apply to each turn or to the whole run', 'turn')
+    .option('--rtt <ms>', 'also measure latency through a loopback proxy adding this round-trip time; a list runs each (e.g. 0,1,5)')
     .option('--output <file>', 'write the report to this file instead of stdout');
 }
 
@@ -134,8 +137,14 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
   if (flags.baselineStrategy !== undefined && strategies.length > 0 && !strategies.some((s) => s.name === flags.baselineStrategy)) {
     problems.add(`--baseline-strategy: "${flags.baselineStrategy}" is not one of the strategies (${strategies.map((s) => s.name).join(', ')})`);
   }
+  let rtt: number[] | undefined;
+  if (flags.rtt !== undefined) {
+    rtt = parseRtts(flags.rtt) ?? undefined;
+    if (rtt === undefined) problems.add(`--rtt: expected milliseconds or a list of them (e.g. 2ms or 0,1,5), got "${flags.rtt}"`);
+  }
   return {
     compare: {
+      rtt,
       url,
       scale: flags.scale,
       seed,

@@ -2,6 +2,8 @@
  * `compare`: replay conversations through several strategies and report what each cost.
  */
 import { listTurns } from '../core/turns.js';
+import { startDelayProxy } from '../core/net/delay-proxy.js';
+import { openSession } from '../core/session.js';
 import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
 import { customTurnInputs } from '../core/turn-file.js';
 import type { Strategy } from '../core/types.js';
@@ -24,6 +26,11 @@ export interface CompareOptions extends OpenDatabaseOptions {
   /** Strategy the others are compared with (default: the first). */
   baseline?: string;
   onProgress?: (progress: RunProgress) => void;
+  /**
+   * Simulated network round-trip times, milliseconds: each runs every strategy again through
+   * a delaying loopback proxy, and the report gains measured latencies per RTT.
+   */
+  rtt?: number[];
 }
 
 /**
@@ -34,6 +41,31 @@ export interface CompareOptions extends OpenDatabaseOptions {
  * const report = await compare({ strategies: [naiveStrategy, optimizedStrategy], scale: 'tiny' });
  * console.log(report.strategies.map((s) => [s.name, s.perTurn.queries]));
  */
+/** Runs every strategy once more through a delay proxy of `rttMs` in front of the database. */
+async function runThroughProxy(
+  url: string,
+  rttMs: number,
+  options: CompareOptions,
+  turns: Parameters<typeof runStrategies>[1],
+  repeat: number,
+) {
+  const target = new URL(url);
+  const proxy = await startDelayProxy({ upstreamHost: target.hostname, upstreamPort: Number(target.port || 5432), rttMs });
+  try {
+    const proxied = new URL(url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const session = await openSession(proxied.toString(), options);
+    try {
+      return await runStrategies(session, turns, options.strategies, { repeat, baseline: options.baseline, onProgress: options.onProgress });
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await proxy.close();
+  }
+}
+
 export async function compare(options: CompareOptions): Promise<Report> {
   // With custom turns the database may have any schema: don't insist on the reference one.
   const db = await openDatabase({ ...options, anySchema: options.anySchema ?? options.turns !== undefined });
@@ -49,7 +81,7 @@ export async function compare(options: CompareOptions): Promise<Report> {
       onProgress: options.onProgress,
     });
     const baseline = options.baseline ?? options.strategies[0]!.name;
-    return {
+    const report: Report = {
       version: REPORT_VERSION,
       tool: { name: 'ctxbench', version: TOOL_VERSION },
       database: db.info,
@@ -59,6 +91,17 @@ export async function compare(options: CompareOptions): Promise<Report> {
       strategies,
       contextIdentical: strategies.every((s) => s.contextIdentical),
     };
+    if (options.rtt !== undefined && options.rtt.length > 0) {
+      report.latencyByRtt = [];
+      for (const rttMs of options.rtt) {
+        const measured = await runThroughProxy(db.connectUrl, rttMs, options, turns, repeat);
+        report.latencyByRtt.push({
+          rttMs,
+          strategies: measured.map((s) => ({ name: s.name, latencyMs: s.perTurn.latencyMs })),
+        });
+      }
+    }
+    return report;
   } finally {
     await db.close();
   }

@@ -122,7 +122,9 @@ async function pruneStale(cacheRoot: string, keep: string, options: Pick<Embedde
 
 /** Serves `db` on an ephemeral loopback port. */
 async function serve(db: PGlite): Promise<{ url: string; stop: () => Promise<void> }> {
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
+  // Two: ctxbench's own session, and one more through the --rtt delay proxy. PGlite still
+  // runs one statement at a time; the second connection only waits while the first is idle.
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 2 });
   await server.start();
   return { url: `postgres://postgres@${server.getServerConn()}/postgres`, stop: () => server.stop() };
 }

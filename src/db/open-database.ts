@@ -34,6 +34,8 @@ export interface OpenDatabaseOptions extends SessionOptions {
 /** An open database with one instrumented session on it. */
 export interface OpenDatabase {
   session: ProfilingSession;
+  /** The URL the session connected to (with its password: never print it; use info.url). */
+  connectUrl: string;
   info: DatabaseInfo;
   dataset: { scale: string; seed: number } | null;
   fixtures: ConversationFixture[];
@@ -65,6 +67,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<O
     }
     return {
       session,
+      connectUrl: options.url,
       info: { kind: 'postgres', serverVersion: session.serverVersion, url: maskUrl(options.url) },
       dataset: null,
       fixtures,
@@ -83,6 +86,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<O
     }
     return {
       session,
+      connectUrl: server.url,
       info: { kind: 'pglite', serverVersion: session.serverVersion, url: null },
       dataset: null,
       fixtures,
@@ -104,6 +108,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<O
   }
   return {
     session,
+    connectUrl: server.url,
     info: { kind: 'pglite', serverVersion: session.serverVersion, url: null },
     dataset: { scale: scale.name, seed },
     fixtures,

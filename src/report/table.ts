@@ -222,6 +222,15 @@ export function buildComparison(report: Report): Comparison {
     metric('rows/turn', (s) => s.perTurn.rows, formatNumber, count),
     metric('latency p50', (s) => s.perTurn.latencyMs.p50, formatMs, latencyChange),
     metric('latency p95', (s) => s.perTurn.latencyMs.p95, formatMs, latencyChange),
+    // With --rtt: the same builds measured again through a delay proxy, one pair of rows per RTT.
+    ...(report.latencyByRtt ?? []).flatMap((r) => {
+      const at = (s: StrategyReport) => r.strategies.find((x) => x.name === s.name)?.latencyMs ?? { p50: NaN, p95: NaN, max: NaN };
+      const rtt = `${formatNumber(r.rttMs)} ms RTT`;
+      return [
+        metric(`latency p50 @ ${rtt}`, (s) => at(s).p50, formatMs, latencyChange),
+        metric(`latency p95 @ ${rtt}`, (s) => at(s).p95, formatMs, latencyChange),
+      ];
+    }),
     metric('prompt bytes', (s) => s.perTurn.promptBytes, formatBytes, (b, l) =>
       amountChange(b, l, formatBytes, true),
     ),
@@ -257,6 +266,15 @@ export function oneLine(sql: string, max = 100): string {
 
 /** A finding as a label and a one-line description, shared by the table and markdown formats. */
 export function describeFinding(f: Finding): { label: string; perTurn: string | null; sql: string; extent: string } {
+  if (f.kind === 'unused-column') {
+    // Its bytes are the column's payload, not the statements' wire bytes: say so.
+    return {
+      label: `unused column ${f.column ?? '?'}`,
+      perTurn: null,
+      sql: oneLine(f.sql),
+      extent: `${plural(f.statements, 'statement')} in ${plural(f.turns, 'turn')}, ${formatBytes(f.bytes)} payload`,
+    };
+  }
   const label = f.kind === 'n-plus-one' ? 'N+1' : f.kind === 'duplicate' ? 'duplicate' : 'SELECT *';
   return {
     label,
@@ -264,6 +282,39 @@ export function describeFinding(f: Finding): { label: string; perTurn: string | 
     sql: oneLine(f.sql),
     extent: `${plural(f.statements, 'statement')} in ${plural(f.turns, 'turn')}, ${formatBytes(f.bytes)}`,
   };
+}
+
+/** Unused-column findings listed one by one; the rest are summed in one line. */
+export const UNUSED_COLUMNS_LISTED = 5;
+
+/**
+ * The findings to list, and a summary of the unused-column findings past the first
+ * {@link UNUSED_COLUMNS_LISTED} (by bytes): a `SELECT *` strategy has dozens, and the JSON
+ * report keeps them all.
+ *
+ * @example
+ * const { listed, folded } = foldFindings(strategy.findings);
+ * if (folded !== null) console.log(`${folded.count} more unused columns, ${formatBytes(folded.bytes)} payload`);
+ */
+export function foldFindings(findings: readonly Finding[]): { listed: Finding[]; folded: { count: number; bytes: number } | null } {
+  const listed: Finding[] = [];
+  let unused = 0;
+  let count = 0;
+  let bytes = 0;
+  for (const f of findings) {
+    if (f.kind === 'unused-column' && ++unused > UNUSED_COLUMNS_LISTED) {
+      count += 1;
+      bytes += f.bytes;
+    } else {
+      listed.push(f);
+    }
+  }
+  return { listed, folded: count === 0 ? null : { count, bytes } };
+}
+
+/** The summary line of folded unused-column findings (`66 more, 53.1 kB payload`). */
+export function describeFolded(folded: { count: number; bytes: number }): string {
+  return `${formatNumber(folded.count)} more, ${formatBytes(folded.bytes)} payload`;
 }
 
 /** The first turn where a strategy's prompt differs and its diff, falling back to the turn details. */
@@ -352,12 +403,14 @@ export function renderTable(report: Report, options: { color: boolean }): string
       continue;
     }
     out.push(`  ${s.name}`);
-    for (const f of s.findings) {
+    const { listed, folded } = foldFindings(s.findings);
+    for (const f of listed) {
       const d = describeFinding(f);
       const what = d.perTurn === null ? d.sql : `${d.perTurn}  ${d.sql}`;
       const silenced = f.silenced === undefined ? '' : chalk.dim(`  [silenced: ${f.silenced}]`);
       out.push(`    ${chalk.yellow(`${d.label}:`)} ${what}  (${d.extent})${silenced}`);
     }
+    if (folded !== null) out.push(`    ${chalk.yellow('unused columns:')} ${describeFolded(folded)} (--format json lists them all)`);
   }
 
   const differing = report.strategies.filter((s) => !s.contextIdentical);

@@ -1,11 +1,12 @@
 /**
  * The one way to declare a strategy, for the built-in ones and for users' own files alike.
  */
-import type { Strategy } from '../types.js';
+import type { Strategy, Turn } from '../types.js';
 
 /**
  * Declares a context-building strategy. `build` receives the instrumented database and the
- * turn, and returns a PromptContext (rendered by ctxbench's renderer) or a prompt string.
+ * turn (the reference schema's Turn, or your own turn type with `--turns`), and returns a
+ * PromptContext (rendered by ctxbench's renderer), a prompt string, or an object of your own.
  *
  * @example
  * export default defineStrategy({
@@ -16,7 +17,7 @@ import type { Strategy } from '../types.js';
  *   },
  * });
  */
-export function defineStrategy<S extends Strategy>(strategy: S): S {
+export function defineStrategy<TTurn = Turn>(strategy: Strategy<TTurn>): Strategy<TTurn> {
   if (typeof strategy !== 'object' || strategy === null) throw new TypeError('defineStrategy: expected an object { name, build }');
   if (typeof strategy.name !== 'string' || !/^[\w.-]+$/.test(strategy.name)) {
     throw new TypeError(`defineStrategy: name must be a non-empty word (letters, digits, _ . -), got ${JSON.stringify(strategy.name)}`);
