@@ -1,0 +1,154 @@
+/**
+ * The benchmark script in --smoke mode, spawned as `npm run bench -- --smoke` would run it
+ * (dist is built by `npm test` first): it must finish, and write every section with its
+ * counts. Timings and ratios are never asserted — only that they are there and positive.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testCacheDir } from '../support/backends.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const serverUrl = process.env.CTXBENCH_TEST_DATABASE_URL;
+
+function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['bench/bench.mjs', ...args],
+      {
+        cwd: root,
+        // The tests' cached tiny dataset; a real server only when the test run has one.
+        env: {
+          ...process.env,
+          CTXBENCH_CACHE_DIR: testCacheDir,
+          CTXBENCH_BENCH_DATABASE_URL: serverUrl ?? '',
+          DATABASE_URL: '',
+          NO_COLOR: '1',
+        },
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 110_000,
+      },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const positive = (value: unknown) => {
+  expect(typeof value).toBe('number');
+  expect(value as number).toBeGreaterThan(0);
+};
+
+async function mtimeOf(file: string): Promise<number | null> {
+  return stat(file).then(
+    (s) => s.mtimeMs,
+    () => null,
+  );
+}
+
+describe('bench/bench.mjs --smoke', () => {
+  let dir: string;
+  let run: { code: number; stdout: string; stderr: string };
+  let results: any;
+  let markdownBefore: number | null;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-bench-smoke-'));
+    markdownBefore = await mtimeOf(path.join(root, 'BENCHMARKS.md'));
+    const args = ['--smoke', '--json', path.join(dir, 'results.json')];
+    if (!serverUrl) args.push('--no-postgres');
+    run = await runBench(args);
+    results = run.code === 0 ? JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')) : null;
+  }, 120_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exits 0, prints every section, and leaves BENCHMARKS.md alone', async () => {
+    expect(run.stderr).not.toMatch(/^bench:/m);
+    expect(run.code).toBe(0);
+    for (const title of ['1. Latency per turn', '2. Instrumentation overhead', '3. Embedded start', '4. Seeding throughput']) {
+      expect(run.stdout).toContain(title);
+    }
+    expect(await mtimeOf(path.join(root, 'BENCHMARKS.md'))).toBe(markdownBefore);
+  });
+
+  it('records the run and the machine', () => {
+    expect(results).toMatchObject({ version: 1, mode: 'smoke' });
+    expect(results.command).toContain('--smoke');
+    positive(results.durationMs);
+    expect(results.machine.cpuModel).toEqual(expect.any(String));
+    positive(results.machine.cores);
+    positive(results.machine.memoryBytes);
+    expect(results.machine.node).toBe(process.version);
+    expect(results.machine.pglite).toMatch(/^\d+\.\d+/);
+    expect(results.machine.pgliteServerVersion).toMatch(/^\d+/);
+  });
+
+  it('latency: every strategy at RTT 0, with its counts and a ratio to naive', () => {
+    const { latency } = results;
+    expect(latency.scale).toBe('tiny');
+    expect(latency.repeat).toBe(1);
+    positive(latency.turns);
+    expect(latency.strategies.map((s: { name: string }) => s.name)).toEqual(['naive', 'optimized', 'batched']);
+    for (const s of latency.strategies) {
+      positive(s.queriesPerTurn);
+      positive(s.roundTripsPerTurn);
+      positive(s.bytesPerTurn);
+    }
+    expect(latency.byRtt.map((r: { rttMs: number }) => r.rttMs)).toEqual([0]);
+    for (const figures of [latency.direct, latency.byRtt[0].strategies]) {
+      expect(figures.map((s: { name: string }) => s.name)).toEqual(['naive', 'optimized', 'batched']);
+      for (const s of figures) {
+        positive(s.latencyMs.p50);
+        positive(s.latencyMs.p95);
+        positive(s.ratioToNaive);
+      }
+    }
+  });
+
+  it('overhead: raw and instrumented medians on each backend, every statement recorded', () => {
+    const { overhead } = results;
+    const kinds = overhead.backends.map((b: { kind: string }) => b.kind);
+    expect(kinds).toEqual(serverUrl ? ['postgres', 'pglite'] : ['pglite']);
+    for (const b of overhead.backends) {
+      positive(b.statementsPerSide);
+      expect(b.recordedStatements).toBe(b.statementsPerSide);
+      expect(b.rowsPerStatement).toBe(6);
+      positive(b.wireBytesPerStatement);
+      positive(b.rawMedianUs);
+      positive(b.instrumentedMedianUs);
+      positive(b.ratio);
+      positive(b.tapReplay.statements);
+      positive(b.tapReplay.tappedUs);
+    }
+  });
+
+  it('startup: one cold start that seeded, warm starts that did not', () => {
+    const { startup } = results;
+    expect(startup.scale).toBe('tiny');
+    expect(startup.cold).toMatchObject({ samples: 1, seeded: true });
+    expect(startup.warm.seeded).toBe(false);
+    positive(startup.warm.samples);
+    for (const s of [startup.cold, startup.warm]) {
+      positive(s.medianMs);
+      positive(s.firstTurnQueries);
+      expect(s.samplesMs).toHaveLength(s.samples);
+    }
+  });
+
+  it('seeding: rows and rows/s per target, the same rows everywhere', () => {
+    const { seeding } = results;
+    expect(seeding.scale).toBe('tiny');
+    expect(seeding.targets.map((t: { kind: string }) => t.kind)).toEqual(serverUrl ? ['pglite', 'postgres'] : ['pglite']);
+    for (const t of seeding.targets) {
+      positive(t.rows);
+      positive(t.rowsPerSecond);
+      expect(t.rows).toBe(seeding.targets[0].rows);
+    }
+  });
+});
