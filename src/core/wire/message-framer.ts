@@ -35,38 +35,62 @@ export class MessageFramer {
   private headerFill = 0;
   private current: { type: string; bodyBytes: number; keep: number; parts: Buffer[]; kept: number } | null = null;
   private remaining = 0;
+  /** One message object, refilled for every message: the hot path allocates nothing per message. */
+  private readonly message: FramedMessage = { type: '', wireBytes: 0, bodyBytes: 0, head: EMPTY };
 
   constructor(
     private readonly keep: KeepPolicy,
     private readonly onMessage: (message: FramedMessage) => void,
   ) {}
 
-  /** Feeds the next chunk of the stream. Chunks may split messages anywhere. */
+  /**
+   * Feeds the next chunk of the stream. Chunks may split messages anywhere. The message
+   * passed to `onMessage` is reused, and its `head` may be a view of `chunk`: a consumer that
+   * keeps either past the callback must copy it.
+   */
   push(chunk: Uint8Array): void {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let offset = 0;
-    while (offset < chunk.length) {
+    const end = buf.length;
+    while (offset < end) {
       if (this.current === null) {
-        const take = Math.min(HEADER_BYTES - this.headerFill, chunk.length - offset);
-        this.header.set(chunk.subarray(offset, offset + take), this.headerFill);
-        this.headerFill += take;
-        offset += take;
-        if (this.headerFill < HEADER_BYTES) return;
-        this.headerFill = 0;
-        const type = String.fromCharCode(this.header[0]!);
-        const length = this.header.readInt32BE(1);
+        let type: string;
+        let length: number;
+        if (this.headerFill === 0 && end - offset >= HEADER_BYTES) {
+          // Fast path: the whole header is in this chunk (almost always).
+          type = TYPE_NAMES[buf[offset]!]!;
+          length = buf.readInt32BE(offset + 1);
+          offset += HEADER_BYTES;
+        } else {
+          const take = Math.min(HEADER_BYTES - this.headerFill, end - offset);
+          buf.copy(this.header, this.headerFill, offset, offset + take);
+          this.headerFill += take;
+          offset += take;
+          if (this.headerFill < HEADER_BYTES) return;
+          this.headerFill = 0;
+          type = TYPE_NAMES[this.header[0]!]!;
+          length = this.header.readInt32BE(1);
+        }
         if (length < 4) throw new Error(`wire protocol: message '${type}' has invalid length ${length}`);
         const bodyBytes = length - 4;
-        this.current = { type, bodyBytes, keep: Math.min(this.keep(type), bodyBytes), parts: [], kept: 0 };
+        const keep = Math.min(this.keep(type), bodyBytes);
+        if (end - offset >= bodyBytes) {
+          // Fast path: the whole body is in this chunk; the kept prefix is a view, not a copy.
+          const head = keep === 0 ? EMPTY : buf.subarray(offset, offset + keep);
+          offset += bodyBytes;
+          this.emit(type, bodyBytes, head);
+          continue;
+        }
+        this.current = { type, bodyBytes, keep, parts: [], kept: 0 };
         this.remaining = bodyBytes;
-        if (bodyBytes === 0) this.finish();
         continue;
       }
-      const take = Math.min(this.remaining, chunk.length - offset);
+      const take = Math.min(this.remaining, end - offset);
       const msg = this.current;
       if (msg.kept < msg.keep) {
         const keepNow = Math.min(take, msg.keep - msg.kept);
-        // Copy: the caller's chunk buffer may be reused after we return.
-        msg.parts.push(Buffer.from(chunk.subarray(offset, offset + keepNow)));
+        // Copy: this part must outlive the chunk it came in.
+        msg.parts.push(Buffer.from(buf.subarray(offset, offset + keepNow)));
         msg.kept += keepNow;
       }
       offset += take;
@@ -84,9 +108,21 @@ export class MessageFramer {
     const msg = this.current!;
     this.current = null;
     const head = msg.parts.length === 0 ? EMPTY : msg.parts.length === 1 ? msg.parts[0]! : Buffer.concat(msg.parts);
-    this.onMessage({ type: msg.type, wireBytes: msg.bodyBytes + HEADER_BYTES, bodyBytes: msg.bodyBytes, head });
+    this.emit(msg.type, msg.bodyBytes, head);
+  }
+
+  private emit(type: string, bodyBytes: number, head: Buffer): void {
+    const m = this.message;
+    m.type = type;
+    m.bodyBytes = bodyBytes;
+    m.wireBytes = bodyBytes + HEADER_BYTES;
+    m.head = head;
+    this.onMessage(m);
   }
 }
+
+/** Type byte → its one-character name, made once. */
+const TYPE_NAMES: string[] = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
 
 /** Reads a NUL-terminated string at `offset`; returns it and the offset after the NUL. */
 export function readCString(buf: Buffer, offset: number): [string, number] {

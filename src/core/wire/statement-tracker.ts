@@ -243,7 +243,10 @@ export class StatementTracker<Tag> {
       case 'Z': {
         this.pending.shift();
         this.inFlight.count -= 1;
-        this.onStatement({ ...head, doneAt: this.now() });
+        // Completed in place: no copy of the record on the hot path.
+        const done = head as TrackedStatement<Tag>;
+        done.doneAt = this.now();
+        this.onStatement(done);
         break;
       }
       default:
@@ -282,7 +285,8 @@ function captureRow(values: CapturedValues, m: FramedMessage): void {
   }
   // Rows without a RowDescription (a Describe skipped): kept, with no columns to name them.
   if (values.results.length === 0) values.results.push({ columns: [], rows: [] });
-  values.results[values.results.length - 1]!.rows.push(m.head);
+  // A copy: the framer's head may be a view of a socket chunk.
+  values.results[values.results.length - 1]!.rows.push(Buffer.from(m.head));
   values.bytes += m.bodyBytes;
 }
 
