@@ -21,3 +21,6 @@ export type * from './report/model.js';
 export { REPORT_VERSION } from './report/model.js';
 export { profile, type ProfileOptions, type ProfileResult, type ProfileTarget } from './core/profile.js';
 export { initFingerprinting, fingerprintSql } from './core/analysis/fingerprint.js';
+export { diagnose, type DiagnoseOptions, type Diagnosis } from './commands/diagnose.js';
+export { check, snapshotBaseline, type CheckOptions } from './commands/check.js';
+export { sweep, type SweepOptions, type SweepResult } from './commands/sweep.js';

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { TOOL_VERSION } from '../version.js';
 import { registerCheck, registerSnapshot } from './check-command.js';
 import { registerCompare } from './compare-command.js';
+import { registerDiagnose } from './diagnose-command.js';
 import type { CliIo } from './io.js';
 import { registerReplay } from './replay-command.js';
 import { registerSeed } from './seed-command.js';
@@ -16,7 +17,8 @@ Exit codes:
   1  a budget was exceeded, a figure grew beyond the baseline, a context differs
      from the baseline strategy's, or a strategy failed
   2  bad usage or bad input (flags, fixtures)
-  3  database unreachable, refused, or timed out`;
+  3  database unreachable, refused, or timed out
+  130 interrupted (diagnose prints what it measured until then)`;
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('ctxbench')
@@ -30,6 +32,7 @@ export function createProgram(io: CliIo): Command {
   registerCheck(program, io);
   registerSnapshot(program, io);
   registerSweep(program, io);
+  registerDiagnose(program, io);
   registerReplay(program, io);
   registerSeed(program, io);
   for (const command of program.commands) {

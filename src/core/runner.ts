@@ -6,7 +6,7 @@ import { diffPrompts } from './analysis/prompt-diff.js';
 import { columnUsage, type CapturedStatement, type ColumnUse } from './analysis/column-usage.js';
 import { findFindings } from './analysis/findings.js';
 import { initFingerprinting } from './analysis/fingerprint.js';
-import { StrategyError } from './errors.js';
+import { CtxbenchError, DatabaseError, StrategyError, maskSecrets } from './errors.js';
 import { promptBytes, promptSha256, renderPrompt } from './render/prompt-renderer.js';
 import { statementValues, withValueCapture } from './recorder.js';
 import type { ProfilingSession } from './session.js';
@@ -27,6 +27,13 @@ export interface RunOptions {
   /** Name of the strategy the others are compared with (default: the first). */
   baseline?: string;
   onProgress?: (progress: RunProgress) => void;
+  /** Aborting stops before the next build; the turns every strategy completed are reported. */
+  signal?: AbortSignal;
+  /**
+   * Never put prompt text in the report: a differing prompt is described by sizes and
+   * positions only (production data; `--show-content` turns this off).
+   */
+  redactContent?: boolean;
 }
 
 /** A turn to build, with how reports name it. */
@@ -77,12 +84,17 @@ export async function runStrategies(
   await initFingerprinting();
 
   const built: Built[][] = strategies.map(() => []);
-  for (const [t, turn] of inputs.entries()) {
+  turns: for (const [t, turn] of inputs.entries()) {
     // Side by side: all strategies on this turn before the next, so drift hits them alike.
-    for (const [s, strategy] of strategies.entries()) {
+    const row: Built[] = [];
+    for (const strategy of strategies) {
+      if (options.signal?.aborted) break turns;
       options.onProgress?.({ strategy: strategy.name, turn: t + 1, turns: inputs.length });
-      built[s]!.push(await buildTurn(session, strategy, turn, repeat));
+      row.push(await buildTurn(session, strategy, turn, repeat, options.signal));
     }
+    // Only whole turns are reported: an interrupted turn would compare unlike with unlike.
+    if (options.signal?.aborted && row.length < strategies.length) break;
+    row.forEach((b, s) => built[s]!.push(b));
   }
 
   const baseline = built[baselineIndex]!;
@@ -97,7 +109,7 @@ export async function runStrategies(
           turn: b.detail.turn,
           conversationId: b.detail.conversationId,
           messageId: b.detail.messageId,
-          diff: diffPrompts(reference.prompt, b.prompt),
+          diff: options.redactContent ? describeDifference(reference.prompt, b.prompt) : diffPrompts(reference.prompt, b.prompt),
         };
       }
     }
@@ -127,12 +139,20 @@ export async function runStrategies(
   });
 }
 
-async function buildTurn(session: ProfilingSession, strategy: Strategy<any>, input: TurnInput, repeat: number): Promise<Built> {
+async function buildTurn(
+  session: ProfilingSession,
+  strategy: Strategy<any>,
+  input: TurnInput,
+  repeat: number,
+  signal?: AbortSignal,
+): Promise<Built> {
   let first: { prompt: string; statements: StatementRecord[] } | null = null;
   let columns: ColumnUse[] = [];
   const latencies: number[] = [];
   // Run 0 is the warm-up: caches and plans settle; its figures are not kept.
   for (let run = 0; run <= repeat; run++) {
+    // Interrupted after the first measured build: what was measured stands.
+    if (signal?.aborted && first !== null) break;
     const measure = () => session.measure((db) => strategy.build(db, input.turn));
     // Values are captured on the untimed warm-up, so holding result sets never weighs on a measured latency.
     const m = run === 0 ? await withValueCapture(measure) : await measure();
@@ -211,9 +231,25 @@ function strategyName(strategy: Strategy<any>): string {
   return strategy.source ? `strategy "${strategy.name}" (${strategy.source})` : `strategy "${strategy.name}"`;
 }
 
-function strategyFailure(strategy: Strategy<any>, input: TurnInput, error: unknown, statements: StatementRecord[]): StrategyError {
+/** Errors that mean the connection itself is gone, not that the strategy did something wrong. */
+function isConnectionLoss(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08006', '08003', '08000'].includes(e?.code ?? '')) return true;
+  return /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error/i.test(e?.message ?? '');
+}
+
+function strategyFailure(strategy: Strategy<any>, input: TurnInput, error: unknown, statements: StatementRecord[]): CtxbenchError {
   const failed = statements.find((s) => s.error !== null) ?? statements.at(-1);
   const message = error instanceof Error ? error.message : String(error);
+  if (isConnectionLoss(error)) {
+    return new DatabaseError(`lost the connection to the database during turn ${input.label} (${strategyName(strategy)}): ${maskSecrets(message)}`, { cause: error });
+  }
+  if ((error as { code?: string })?.code === '25006') {
+    return new StrategyError(
+      `${strategyName(strategy)} tried to write on turn ${input.label} and the server refused it: profiling runs in a READ ONLY transaction (${message})`,
+      { cause: error },
+    );
+  }
   const sql = failed ? ` (SQL: ${failed.sql.replace(/\s+/g, ' ').slice(0, 300)})` : '';
   return new StrategyError(`${strategyName(strategy)} failed on turn ${input.label}: ${message}${sql}`, { cause: error });
 }
@@ -251,6 +287,32 @@ function sectionFigures(details: readonly TurnDetail[]): SectionFigures[] {
       },
     };
   });
+}
+
+/**
+ * Where two prompts differ, without their text: sizes, the first differing byte and line,
+ * the section it is in, and how many lines differ.
+ *
+ * @example
+ * describeDifference('## A\nx\n', '## A\ny\n') // 'prompts differ (content redacted): … first at byte 5, line 2, section A …'
+ */
+export function describeDifference(baseline: string, other: string): string {
+  const a = Buffer.from(baseline, 'utf8');
+  const b = Buffer.from(other, 'utf8');
+  let at = 0;
+  while (at < a.length && at < b.length && a[at] === b[at]) at++;
+  const before = a.subarray(0, at).toString('utf8');
+  const line = before.split('\n').length;
+  const section = [...before.matchAll(/^## (.+)$/gm)].at(-1)?.[1] ?? null;
+  const la = baseline.split('\n');
+  const lb = other.split('\n');
+  let differing = 0;
+  for (let i = 0; i < Math.max(la.length, lb.length); i++) if (la[i] !== lb[i]) differing++;
+  return (
+    `prompts differ (content redacted; --show-content to see it): baseline ${a.length} bytes in ${la.length} lines, ` +
+    `this one ${b.length} bytes in ${lb.length} lines; first difference at byte ${at}, line ${line}` +
+    `${section ? `, section ${section}` : ''}; ${differing} line${differing === 1 ? '' : 's'} differ`
+  );
 }
 
 /** Figures of one turn's statements. */

@@ -123,6 +123,11 @@ export interface Strategy<TTurn = Turn> {
   /** The file a user strategy was loaded from (set by the loader). */
   readonly source?: string;
   /**
+   * Tables and columns it reads (table → columns), checked before a diagnosis so a database
+   * with another schema fails with every missing piece named, not halfway through.
+   */
+  readonly requires?: Readonly<Record<string, readonly string[]>>;
+  /**
    * Builds one turn's context. Returns a PromptContext (rendered by ctxbench's renderer), a
    * prompt string, or for another schema any JSON-serialisable object (compared as canonical JSON).
    */

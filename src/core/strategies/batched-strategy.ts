@@ -35,6 +35,7 @@
  * Greek and Turkish text, ZWNJ, astral letters, every mapping, every class boundary and
  * random text, on PGlite and on a real PostgreSQL.
  */
+import { REFERENCE_SCHEMA } from '../schema-check.js';
 import type { PromptContext, Strategy, StrategyDb, Turn } from '../types.js';
 import { PAGE_EXCERPT_CODE_POINTS } from '../render/prompt-renderer.js';
 import { defineStrategy } from './define-strategy.js';
@@ -338,6 +339,7 @@ function toContext(row: Row): PromptContext {
 /** The batched strategy. */
 export const batchedStrategy: Strategy = defineStrategy({
   name: 'batched',
+  requires: REFERENCE_SCHEMA,
   description: 'One statement per turn: CTEs + json_agg, excerpts and FAQ ranking in SQL',
   async build(db: StrategyDb, turn: Turn): Promise<PromptContext> {
     const { sql, params } = batchedStatement();

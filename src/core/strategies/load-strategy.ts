@@ -54,6 +54,7 @@ export async function loadStrategyFile(spec: string, cwd: string = process.cwd()
   return {
     name: strategy.name,
     description: strategy.description,
+    requires: strategy.requires,
     source: spec,
     build: (db, turn) => strategy.build(db, turn),
   };

@@ -4,6 +4,7 @@
  * query of its own (N+1), pages are fetched per website, and every approved FAQ of the tenant
  * is fetched whole and ranked in JavaScript.
  */
+import { REFERENCE_SCHEMA } from '../schema-check.js';
 import { firstCodePoints, messageTokens, PAGE_EXCERPT_CODE_POINTS, speakerFor } from '../render/prompt-renderer.js';
 import type { FaqLine, PageLine, PromptContext, Strategy } from '../types.js';
 import { defineStrategy } from './define-strategy.js';
@@ -20,6 +21,7 @@ export const FAQS = 8;
 /** The naive strategy (the baseline). */
 export const naiveStrategy: Strategy = defineStrategy({
   name: 'naive',
+  requires: REFERENCE_SCHEMA,
   description: "Django's ORM before the seed's change: SELECT *, N+1 reads, FAQs ranked in JS",
   async build({ knex, section }, turn): Promise<PromptContext> {
     // Message.objects.get(id=...)

@@ -3,6 +3,7 @@
  * only the columns the prompt uses; the page excerpt is cut and the FAQs ranked in SQL, so
  * neither raw HTML nor every FAQ of the tenant crosses the wire.
  */
+import { REFERENCE_SCHEMA } from '../schema-check.js';
 import { messageTokens, PAGE_EXCERPT_CODE_POINTS, speakerFor } from '../render/prompt-renderer.js';
 import type { PageLine, PromptContext, Strategy } from '../types.js';
 import { defineStrategy } from './define-strategy.js';
@@ -13,6 +14,7 @@ type Row = Record<string, any>;
 /** The optimized strategy. */
 export const optimizedStrategy: Strategy = defineStrategy({
   name: 'optimized',
+  requires: REFERENCE_SCHEMA,
   description: 'The seed\'s "after" done right: joins, only the columns the prompt uses',
   async build({ knex, section }, turn): Promise<PromptContext> {
     // One statement carries SYSTEM, CUSTOMER and QUESTION; it is labelled with the first.

@@ -1,0 +1,150 @@
+/**
+ * `ctxbench diagnose` — a read-only diagnosis of a real database. Ctrl-C or SIGTERM stops
+ * sending, rolls back, closes the connection, prints what was measured and exits 130.
+ */
+import type { Command } from 'commander';
+import { diagnose, type Diagnosis } from '../commands/diagnose.js';
+import { ExitCode, UsageError } from '../core/errors.js';
+import { loadStrategies } from '../core/strategies/load-strategy.js';
+import { renderJson } from '../report/json.js';
+import { renderDiagnosisText } from '../report/diagnosis.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { renderTable } from '../report/table.js';
+import { useColor, type CliIo } from './io.js';
+import { Problems, parseChoice, parseList, parseWholeNumber } from './options.js';
+import { createProgress } from './progress.js';
+import { emit } from './run-options.js';
+import { connectionUrlFromEnv } from './connection.js';
+
+const FORMATS = ['table', 'json', 'markdown'] as const;
+
+interface DiagnoseFlags {
+  db?: string;
+  strategies: string;
+  conversation?: string;
+  recent?: string;
+  tenant?: string;
+  turns?: string;
+  repeat: string;
+  showContent?: boolean;
+  explain?: boolean;
+  explainAnalyze?: boolean;
+  statementTimeout: string;
+  connectTimeout: string;
+  format: string;
+  output?: string;
+}
+
+/** `5s`, `500ms` or a bare number of milliseconds. */
+function parseDuration(problems: Problems, flag: string, raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw.trim());
+  if (!m) {
+    problems.add(`${flag}: expected a duration such as 5s or 500ms, got "${raw}"`);
+    return undefined;
+  }
+  return m[2] === 's' ? Number(m[1]) * 1000 : Number(m[1]);
+}
+
+/** Exit code for an interrupted run (128 + SIGINT), as shells report it. */
+const INTERRUPTED = 130;
+
+export function registerDiagnose(program: Command, io: CliIo): void {
+  program
+    .command('diagnose')
+    .description('read-only diagnosis of a real database: replay its own conversations with every strategy')
+    .option('--db <url>', 'PostgreSQL URL (default: $DATABASE_URL, else the PG* variables: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT)')
+    .option('--strategies <list>', 'built-in names or strategy files', 'naive,optimized,batched')
+    .option('--conversation <ids>', 'comma-separated conversation ids to replay')
+    .option('--recent <n>', 'replay the N most recently updated conversations of --tenant')
+    .option('--tenant <id>', 'the tenant (users.id) for --recent')
+    .option('--turns <last:N>', 'replay only the last N customer messages of each conversation (e.g. last:3)')
+    .option('--repeat <n>', 'measured builds per turn, after one warm-up build', '1')
+    .option('--show-content', 'show SQL parameters and prompt differences (hidden by default: this is customer data)')
+    .option('--explain', 'EXPLAIN (FORMAT JSON) each distinct statement once; flags sequential scans and missing indexes')
+    .option('--explain-analyze', 'like --explain but EXPLAIN ANALYZE: executes each statement once more (still read-only) to time it')
+    .option('--statement-timeout <duration>', 'server-side limit per statement', '5s')
+    .option('--connect-timeout <duration>', 'give up connecting after this long', '10s')
+    .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
+    .option('--output <file>', 'write the report to this file instead of stdout')
+    .action(async (flags: DiagnoseFlags) => {
+      const problems = new Problems();
+      const url = flags.db ?? (io.env.DATABASE_URL || undefined) ?? connectionUrlFromEnv(io.env);
+      if (url === undefined) problems.add('diagnose: which database? Give --db URL, or set DATABASE_URL or PGHOST/PGDATABASE');
+      else if (!/^postgres(ql)?:\/\//i.test(url)) problems.add('--db: expected a postgres:// or postgresql:// URL');
+      const repeat = parseWholeNumber(problems, '--repeat', flags.repeat, 1) ?? 1;
+      const recent = parseWholeNumber(problems, '--recent', flags.recent, 1);
+      const format = parseChoice(problems, '--format', flags.format, FORMATS);
+      const statementTimeoutMs = parseDuration(problems, '--statement-timeout', flags.statementTimeout);
+      const connectTimeoutMs = parseDuration(problems, '--connect-timeout', flags.connectTimeout);
+      const conversations = parseList(flags.conversation);
+      if (conversations === undefined && (recent === undefined || flags.tenant === undefined)) {
+        problems.add('diagnose: name the conversations with --conversation ID[,ID…], or use --recent N with --tenant ID');
+      }
+      if (conversations !== undefined && recent !== undefined) problems.add('--conversation and --recent: give one or the other');
+      let lastTurns: number | undefined;
+      if (flags.turns !== undefined) {
+        const m = /^last:(\d+)$/.exec(flags.turns);
+        if (!m || Number(m[1]) < 1) problems.add(`--turns: expected last:N with N ≥ 1, got "${flags.turns}"`);
+        else lastTurns = Number(m[1]);
+      }
+      if (flags.explain && flags.explainAnalyze) problems.add('--explain and --explain-analyze: give one');
+      let strategies: Awaited<ReturnType<typeof loadStrategies>> = [];
+      try {
+        strategies = await loadStrategies(parseList(flags.strategies) ?? []);
+      } catch (error) {
+        for (const p of (error as UsageError).problems ?? [String(error)]) problems.add(p);
+      }
+      problems.done();
+
+      const controller = new AbortController();
+      let signals = 0;
+      const onSignal = (name: string) => () => {
+        signals += 1;
+        if (signals > 1) process.exit(INTERRUPTED); // a second Ctrl-C: the user means it
+        io.stderr(`\nctxbench: ${name}: finishing the statement in flight, rolling back, then printing what was measured (Ctrl-C again to quit now)\n`);
+        controller.abort();
+      };
+      const sigint = onSignal('interrupted');
+      const sigterm = onSignal('terminated');
+      process.on('SIGINT', sigint);
+      process.on('SIGTERM', sigterm);
+      const progress = createProgress(io);
+      let result: Diagnosis;
+      try {
+        result = await diagnose({
+          url: url!,
+          strategies,
+          conversations,
+          recent,
+          tenant: flags.tenant,
+          lastTurns,
+          repeat,
+          showContent: flags.showContent,
+          explain: flags.explainAnalyze ? 'analyze' : flags.explain ? 'plan' : undefined,
+          statementTimeoutMs,
+          connectTimeoutMs,
+          onProgress: (p) => progress.onRun(p),
+          signal: controller.signal,
+        });
+      } finally {
+        progress.stop();
+        process.off('SIGINT', sigint);
+        process.off('SIGTERM', sigterm);
+      }
+      const text =
+        format === 'json'
+          ? renderJson(result)
+          : format === 'markdown'
+            ? renderMarkdown(result)
+            : `${renderTable(result, { color: flags.output === undefined && useColor(io) })}${renderDiagnosisText(result)}`;
+      await emit(text, flags.output, io);
+      if (result.diagnosis.interrupted) {
+        process.exitCode = INTERRUPTED;
+        return;
+      }
+      if (!result.contextIdentical) {
+        io.stderr(`ctxbench: context differs from ${result.baseline}'s for: ${result.strategies.filter((s) => !s.contextIdentical).map((s) => s.name).join(', ')}\n`);
+        process.exitCode = ExitCode.failed;
+      }
+    });
+}
