@@ -2,6 +2,7 @@
  * `seed`: write the reference dataset into a real PostgreSQL (explicitly, never implicitly),
  * or prepare the embedded database's cache.
  */
+import { quietKnexLog } from '../db/knex-quiet.js';
 import knexFactory from 'knex';
 import { maskUrl } from '../core/errors.js';
 import { connectionError } from '../core/session.js';
@@ -61,6 +62,7 @@ export async function seed(options: SeedCommandOptions): Promise<SeedResult> {
     return { target: 'embedded', scale: scale.name, seed: seedValue, rows, elapsedMs: performance.now() - started };
   }
   const knex = knexFactory({
+    log: quietKnexLog,
     client: 'pg',
     connection: { connectionString: options.url, connectionTimeoutMillis: 10_000, application_name: 'ctxbench' },
     pool: { min: 0, max: 1 },

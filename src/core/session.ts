@@ -3,6 +3,7 @@
  * `measure` runs a function inside a READ ONLY transaction and returns exactly the statements
  * that function sent — not the transaction's own BEGIN/COMMIT.
  */
+import { quietKnexLog } from '../db/knex-quiet.js';
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import type { Duplex } from 'node:stream';
@@ -75,6 +76,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
   await initFingerprinting();
   const recorder = new Recorder();
   const knex = knexFactory({
+    log: quietKnexLog,
     client: 'pg',
     connection: {
       connectionString: url,
@@ -139,7 +141,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       const latencyMs = performance.now() - started;
       await recording.settle();
       await recording.settle();
-    const statements = recording.stop();
+      const statements = recording.stop();
       await knex.raw(error === undefined ? 'commit' : 'rollback');
       return { value, error, statements, latencyMs };
     },

@@ -8,6 +8,7 @@
  * seed, fixtures). Each run loads it into a private in-memory database: concurrent runs never
  * share a data directory, and the cache is only ever written by an atomic rename.
  */
+import { quietKnexLog } from './knex-quiet.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, rename, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
@@ -134,7 +135,12 @@ async function seedToTarball(options: EmbeddedOptions): Promise<Blob> {
   const db = await PGlite.create();
   try {
     const { url, stop } = await serve(db);
-    const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+    const knex = knexFactory({
+      log: quietKnexLog,
+      client: 'pg',
+      connection: url,
+      pool: { min: 0, max: 1 },
+    });
     try {
       options.onEvent?.({ kind: 'seeding', scale: options.scale.name, seed: options.seed });
       const summary = await seedEmbedded(db, knex, {

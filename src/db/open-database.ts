@@ -6,7 +6,7 @@ import { UsageError, maskUrl } from '../core/errors.js';
 import { openSession, type ProfilingSession, type SessionOptions } from '../core/session.js';
 import type { DatabaseInfo } from '../report/model.js';
 import { loadFixtures, type ConversationFixture } from './fixtures.js';
-import { startEmbedded, startEmbeddedEmpty, type EmbeddedEvent } from './embedded-server.js';
+import { startEmbedded, startEmbeddedEmpty, type EmbeddedEvent, type EmbeddedServer } from './embedded-server.js';
 import { runSetupFile } from './setup-file.js';
 import { resolveScale } from './seed/scales.js';
 
@@ -77,28 +77,21 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<O
   if (options.setup !== undefined) {
     const setup = options.setup;
     const server = await startEmbeddedEmpty((url) => runSetupFile(setup, url));
-    let session: ProfilingSession;
-    try {
-      session = await openSession(server.url, options);
-    } catch (error) {
-      await server.close();
-      throw error;
-    }
-    return {
-      session,
-      connectUrl: server.url,
-      info: { kind: 'pglite', serverVersion: session.serverVersion, url: null },
-      dataset: null,
-      fixtures,
-      async close() {
-        await session.close();
-        await server.close();
-      },
-    };
+    return onEmbedded(server, options, fixtures, null);
   }
   const scale = resolveScale(options.scale ?? DEFAULT_SCALE);
   const seed = options.seed ?? DEFAULT_SEED;
   const server = await startEmbedded({ scale, seed, fixtures, cacheDir: options.cacheDir, onEvent: options.onEvent });
+  return onEmbedded(server, options, fixtures, { scale: scale.name, seed });
+}
+
+/** A session on a started embedded server; closing it stops the server too. */
+async function onEmbedded(
+  server: EmbeddedServer,
+  options: SessionOptions,
+  fixtures: ConversationFixture[],
+  dataset: OpenDatabase['dataset'],
+): Promise<OpenDatabase> {
   let session: ProfilingSession;
   try {
     session = await openSession(server.url, options);
@@ -110,7 +103,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<O
     session,
     connectUrl: server.url,
     info: { kind: 'pglite', serverVersion: session.serverVersion, url: null },
-    dataset: { scale: scale.name, seed },
+    dataset,
     fixtures,
     async close() {
       await session.close();

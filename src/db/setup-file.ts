@@ -2,6 +2,7 @@
  * `--setup FILE`: a user's own schema and data for the embedded database — a `.sql` file run
  * as one script, or a `.ts`/`.js` module whose default export receives knex.
  */
+import { quietKnexLog } from './knex-quiet.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,7 +14,12 @@ import { UsageError } from '../core/errors.js';
 export async function runSetupFile(file: string, url: string): Promise<void> {
   const resolved = path.resolve(file);
   if (!existsSync(resolved)) throw new UsageError(`--setup: ${file} does not exist`);
-  const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+  const knex = knexFactory({
+    log: quietKnexLog,
+    client: 'pg',
+    connection: url,
+    pool: { min: 0, max: 1 },
+  });
   try {
     if (/\.sql$/i.test(resolved)) {
       // One simple-protocol query: a script of many statements runs as written.
@@ -30,7 +36,8 @@ export async function runSetupFile(file: string, url: string): Promise<void> {
       ? await (await import('tsx/esm/api')).tsImport(pathToFileURL(resolved).href, import.meta.url)
       : await import(pathToFileURL(resolved).href);
     let fn: unknown = namespace.default;
-    if (typeof fn === 'object' && fn !== null && typeof (fn as { default?: unknown }).default === 'function') fn = (fn as { default: unknown }).default;
+    if (typeof fn === 'object' && fn !== null && typeof (fn as { default?: unknown }).default === 'function')
+      fn = (fn as { default: unknown }).default;
     if (typeof fn !== 'function') throw new UsageError(`--setup: ${file} must export default async function (knex) { … }`);
     await (fn as (knex: Knex) => Promise<void>)(knex);
   } catch (error) {

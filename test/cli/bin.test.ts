@@ -1,23 +1,10 @@
 /**
  * The real bin, spawned as a user runs it: exit codes and parseable output.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { testCacheDir } from '../support/backends.js';
+import { spawnCtxbench as ctxbench } from '../support/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function ctxbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/ctxbench.js', ...args],
-      { cwd: root, env: { ...process.env, CTXBENCH_CACHE_DIR: testCacheDir, NO_COLOR: '1', DATABASE_URL: '' }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describe('bin/ctxbench.js', () => {
   it('compare --format json: exit 0, the documented schema, identical contexts', async () => {
@@ -50,6 +37,13 @@ describe('bin/ctxbench.js', () => {
     expect(r.stdout).toContain('+++ different');
     expect(r.stdout).toMatch(/^\s*-## SYSTEM$/m);
     expect(r.stderr).toContain("context differs from naive's for: different");
+  });
+
+  it('exits 3 with exactly one line when the database refuses the connection', async () => {
+    const r = await ctxbench(['compare', '--db', 'postgres://me:hunter2@127.0.0.1:1/app']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe('ctxbench: cannot connect to postgres://me:***@127.0.0.1:1/app: connection refused (is the server running?)\n');
+    expect(r.stdout).toBe('');
   });
 
   it('exits 2 naming an unknown conversation', async () => {

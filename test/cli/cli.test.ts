@@ -2,22 +2,10 @@
  * CLI wiring, in-process: a fresh commander program per call, output captured.
  */
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { runInProcess } from '../support/cli.js';
 
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env,
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-  };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runInProcess(args, env);
+
 
 describe('ctxbench CLI', () => {
   it('prints help with the exit codes and exits 0', async () => {

@@ -2,23 +2,11 @@
  * On a real PostgreSQL (when CTXBENCH_TEST_DATABASE_URL names one): `ctxbench seed --db` then
  * `ctxbench compare --db` measures what the embedded run measures.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase, testCacheDir, type TestBackend } from '../support/backends.js';
+import { createServerDatabase, type TestBackend } from '../support/backends.js';
+import { spawnCtxbench as ctxbench } from '../support/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function ctxbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/ctxbench.js', ...args],
-      { cwd: root, env: { ...process.env, CTXBENCH_CACHE_DIR: testCacheDir, NO_COLOR: '1', DATABASE_URL: '' }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 type Json = { strategies: { name: string; turnDetails: { queries: number; roundTrips: number; rows: number; payloadBytes: number; promptSha256: string }[] }[] };
 

@@ -2,8 +2,7 @@
  * diagnose against a real PostgreSQL, as the engineer in a hurry runs it: a SELECT-only role,
  * no content in the output, writes refused, every failure one line with its exit code.
  */
-import { execFile, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import knexFactory from 'knex';
@@ -13,19 +12,9 @@ import { seedServer } from '../../src/db/dataset.js';
 import { loadFixtures } from '../../src/db/fixtures.js';
 import { resolveScale } from '../../src/db/seed/scales.js';
 import { createServerDatabase, type TestBackend } from '../support/backends.js';
+import { repoRoot as root, spawnCtxbench as ctxbench } from '../support/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function ctxbench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/ctxbench.js', ...args],
-      { cwd: root, env: { ...process.env, NO_COLOR: '1', DATABASE_URL: '' }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describe.runIf(Boolean(process.env.CTXBENCH_TEST_DATABASE_URL))('diagnose on a real PostgreSQL', () => {
   let db: TestBackend;

@@ -7,23 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
-import { testCacheDir } from '../support/backends.js';
+import { runInProcess as run } from '../support/cli.js';
 
-async function run(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: { CTXBENCH_CACHE_DIR: testCacheDir },
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-  };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
 
 const common = ['--scale', 'tiny', '--conversation', 'en-first-1'];
 let dir: string;

@@ -4,25 +4,21 @@
  * `ctxbench snapshot --strategies naive,optimized,batched --output ctxbench.baseline.json`.
  */
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
-import { testCacheDir } from '../support/backends.js';
+import { runInProcess } from '../support/cli.js';
 
 describe('dogfooding', () => {
   it('the built-in strategies meet ctxbench.budget.json and ctxbench.baseline.json', async () => {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIo = {
-      stdout: (t) => void (stdout += t),
-      stderr: (t) => void (stderr += t),
-      env: { CTXBENCH_CACHE_DIR: testCacheDir },
-      stdoutIsTTY: false,
-      stderrIsTTY: false,
-    };
-    const code = await runCli(
-      ['check', '--budget', 'ctxbench.budget.json', '--baseline', 'ctxbench.baseline.json', '--strategies', 'naive,optimized,batched', '--format', 'json'],
-      io,
-    );
+    const { code, stdout, stderr } = await runInProcess([
+      'check',
+      '--budget',
+      'ctxbench.budget.json',
+      '--baseline',
+      'ctxbench.baseline.json',
+      '--strategies',
+      'naive,optimized,batched',
+      '--format',
+      'json',
+    ]);
     const report = JSON.parse(stdout);
     expect({ code, stderr, budget: report.budget.passed, regressions: report.baselineFile.regressions, added: report.baselineFile.added }).toEqual({
       code: 0,

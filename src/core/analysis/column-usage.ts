@@ -6,6 +6,7 @@
  * That makes the verdict exact for a column reported unused, and conservative otherwise: a
  * short value can appear in the prompt by coincidence and so count as used.
  */
+import { firstCodePoints } from '../render/prompt-renderer.js';
 import { fingerprint } from './fingerprint.js';
 import { dataRowValues, type CapturedValues } from '../wire/statement-tracker.js';
 
@@ -91,24 +92,13 @@ function jsonEscaped(value: string): string {
   return JSON.stringify(value).slice(1, -1);
 }
 
-/** The first `n` code points of a string. */
-function firstCodePoints(value: string, n: number): string {
-  let out = '';
-  let count = 0;
-  for (const ch of value) {
-    if (count === n) break;
-    out += ch;
-    count += 1;
-  }
-  return out;
-}
 
 /** Whether a text value (or, for a long one, its start) appears in the prompt, as is or JSON-escaped. */
 function textUsed(value: string, prompt: string): boolean | null {
   const trimmed = value.trim();
   if (trimmed === '') return null;
   if (prompt.includes(value) || prompt.includes(trimmed) || prompt.includes(jsonEscaped(trimmed))) return true;
-  const head = firstCodePoints(trimmed, PREFIX_CODE_POINTS);
+  const head = firstCodePoints(trimmed, PREFIX_CODE_POINTS) ?? '';
   return head.length < trimmed.length ? prompt.includes(head) || prompt.includes(jsonEscaped(head)) : false;
 }
 

@@ -4,6 +4,7 @@
  * query of its own (N+1), pages are fetched per website, and every approved FAQ of the tenant
  * is fetched whole and ranked in JavaScript.
  */
+import { productLine, websiteLine } from './reference-rows.js';
 import { REFERENCE_SCHEMA } from '../schema-check.js';
 import { firstCodePoints, messageTokens, PAGE_EXCERPT_CODE_POINTS, speakerFor } from '../render/prompt-renderer.js';
 import type { FaqLine, PageLine, PromptContext, Strategy } from '../types.js';
@@ -137,15 +138,8 @@ export const naiveStrategy: Strategy = defineStrategy({
               source: conversation?.source ?? null,
             },
       history,
-      products: products.map((p) => ({
-        title: p.title,
-        productType: p.product_type,
-        description: p.description,
-        price: p.price,
-        link: p.link,
-        tags: Array.isArray(p.tags) ? p.tags.map(String) : [],
-      })),
-      websites: websites.map((w) => ({ name: w.name, url: w.url, description: w.description })),
+      products: products.map(productLine),
+      websites: websites.map(websiteLine),
       pages,
       faqs,
       question: message.content,

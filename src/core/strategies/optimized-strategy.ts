@@ -3,6 +3,7 @@
  * only the columns the prompt uses; the page excerpt is cut and the FAQs ranked in SQL, so
  * neither raw HTML nor every FAQ of the tenant crosses the wire.
  */
+import { productLine, websiteLine } from './reference-rows.js';
 import { REFERENCE_SCHEMA } from '../schema-check.js';
 import { messageTokens, PAGE_EXCERPT_CODE_POINTS, speakerFor } from '../render/prompt-renderer.js';
 import type { PageLine, PromptContext, Strategy } from '../types.js';
@@ -113,15 +114,8 @@ export const optimizedStrategy: Strategy = defineStrategy({
           ? null
           : { firstName: head.first_name, lastName: head.last_name, phoneNumber: head.phone_number, source: head.source },
       history: recent.reverse().map((m) => ({ speaker: speakerFor(m.type, m.first_name), content: m.content })),
-      products: products.map((p) => ({
-        title: p.title,
-        productType: p.product_type,
-        description: p.description,
-        price: p.price,
-        link: p.link,
-        tags: Array.isArray(p.tags) ? p.tags.map(String) : [],
-      })),
-      websites: websites.map((w) => ({ name: w.name, url: w.url, description: w.description })),
+      products: products.map(productLine),
+      websites: websites.map(websiteLine),
       pages,
       faqs: faqs.map((f) => ({ question: f.question, answer: f.answer })),
       question: head.content,
