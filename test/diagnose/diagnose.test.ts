@@ -135,6 +135,12 @@ describe.runIf(Boolean(process.env.CTXBENCH_TEST_DATABASE_URL))('diagnose on a r
     expect(refused.stdout + refused.stderr).not.toContain(password);
   });
 
+  it('a connection lost mid-run is exit 3 naming the turn', async () => {
+    const r = await ctxbench(['diagnose', '--db', db.url, '--conversation', 'en-first-1', '--strategies', 'naive,test/cli/strategies/kills-connection.ts']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^ctxbench: lost the connection to the database during turn en-first-1\/\w+ \(strategy "kills"/m);
+  });
+
   it('reports every missing table and column before running (exit 2)', async () => {
     await admin.query('alter table faqs rename column keywords to kw');
     await admin.query('alter table products rename column tags to labels');
