@@ -2,7 +2,6 @@
  * `ctxbench check` (the CI gate) and `ctxbench snapshot` (the baseline it ratchets).
  */
 import type { Command } from 'commander';
-import { check, snapshotBaseline, writeAtomically } from '../commands/check.js';
 import { parseTolerance, renderBaseline, type Tolerance } from '../core/baseline.js';
 import { UsageError } from '../core/errors.js';
 import type { Report } from '../report/model.js';
@@ -23,7 +22,9 @@ export function registerCheck(program: Command, io: CliIo): void {
   addRunOptions(
     program
       .command('check')
-      .description('run the budgeted strategies and exit 1 when a budget is exceeded, a figure grew beyond the baseline, or a context differs'),
+      .description(
+        'run the budgeted strategies and exit 1 when a budget is exceeded, a figure grew beyond the baseline, or a context differs',
+      ),
     {},
   )
     .option('--baseline <file>', 'a baseline written by "ctxbench snapshot": fail when a figure grows beyond it')
@@ -31,6 +32,8 @@ export function registerCheck(program: Command, io: CliIo): void {
     .option('--update-baseline', 'when figures improved and nothing regressed, tighten the baseline file (the ratchet)')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .action(async (flags: CheckFlags) => {
+      // Loaded on use: the database stack is heavy, and --help should be instant.
+      const { check } = await import('../commands/check.js');
       const problems = new Problems();
       const options = await parseRunOptions(flags, io, problems);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
@@ -69,9 +72,13 @@ export function registerCheck(program: Command, io: CliIo): void {
 
 export function registerSnapshot(program: Command, io: CliIo): void {
   addRunOptions(
-    program.command('snapshot').description('write a baseline of each turn\'s figures and SQL fingerprints, for "ctxbench check --baseline"'),
+    program
+      .command('snapshot')
+      .description('write a baseline of each turn\'s figures and SQL fingerprints, for "ctxbench check --baseline"'),
     { strategies: 'optimized' },
   ).action(async (flags: RunFlags) => {
+    // Loaded on use: the database stack is heavy, and --help should be instant.
+    const { snapshotBaseline, writeAtomically } = await import('../commands/check.js');
     const problems = new Problems();
     const options = await parseRunOptions(flags, io, problems);
     problems.done();
@@ -88,7 +95,9 @@ export function registerSnapshot(program: Command, io: CliIo): void {
     } else {
       await writeAtomically(flags.output, text);
       const turns = Object.values(result.baseline.strategies).reduce((a, t) => a + Object.keys(t).length, 0);
-      io.stderr(`ctxbench: wrote ${flags.output} (${Object.keys(result.baseline.strategies).length} strategies, ${turns} turns)\n`);
+      io.stderr(
+        `ctxbench: wrote ${flags.output} (${Object.keys(result.baseline.strategies).length} strategies, ${turns} turns)\n`,
+      );
     }
     reportFailures({ ...result.report, budget: undefined }, io);
   });

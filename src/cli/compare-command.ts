@@ -2,8 +2,6 @@
  * `ctxbench compare` — the adapter: flags in, report out, exit code set.
  */
 import type { Command } from 'commander';
-import { compare } from '../commands/compare.js';
-import { applySilence } from '../commands/check.js';
 import { checkBudget } from '../core/budget.js';
 import { ExitCode } from '../core/errors.js';
 import { DEFAULT_STRATEGIES } from '../core/strategies/index.js';
@@ -36,11 +34,15 @@ export function reportFailures(report: Report, io: CliIo): void {
     process.exitCode = ExitCode.failed;
   }
   if (report.budget && !report.budget.passed) {
-    io.stderr(`ctxbench: ${report.budget.violations.length} budget violation${report.budget.violations.length === 1 ? '' : 's'}\n`);
+    io.stderr(
+      `ctxbench: ${report.budget.violations.length} budget violation${report.budget.violations.length === 1 ? '' : 's'}\n`,
+    );
     process.exitCode = ExitCode.failed;
   }
   if (report.baselineFile && !report.baselineFile.passed) {
-    io.stderr(`ctxbench: ${report.baselineFile.regressions.length} figure${report.baselineFile.regressions.length === 1 ? '' : 's'} grew beyond the baseline ${report.baselineFile.file}\n`);
+    io.stderr(
+      `ctxbench: ${report.baselineFile.regressions.length} figure${report.baselineFile.regressions.length === 1 ? '' : 's'} grew beyond the baseline ${report.baselineFile.file}\n`,
+    );
     process.exitCode = ExitCode.failed;
   }
 }
@@ -49,11 +51,16 @@ export function registerCompare(program: Command, io: CliIo): void {
   addRunOptions(
     program
       .command('compare')
-      .description('replay conversations through each strategy and compare queries, round trips, bytes, rows, latency and the prompt'),
+      .description(
+        'replay conversations through each strategy and compare queries, round trips, bytes, rows, latency and the prompt',
+      ),
     { strategies: DEFAULT_STRATEGIES.join(',') },
   )
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .action(async (flags: RunFlags & { format: string }) => {
+      // Loaded on use: the database stack is heavy, and --help should be instant.
+      const { compare } = await import('../commands/compare.js');
+      const { applySilence } = await import('../commands/check.js');
       const problems = new Problems();
       const options = await parseRunOptions(flags, io, problems);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);

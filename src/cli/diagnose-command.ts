@@ -3,7 +3,7 @@
  * sending, rolls back, closes the connection, prints what was measured and exits 130.
  */
 import type { Command } from 'commander';
-import { diagnose, type Diagnosis } from '../commands/diagnose.js';
+import type { Diagnosis } from '../commands/diagnose.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { renderJson } from '../report/json.js';
@@ -52,7 +52,10 @@ export function registerDiagnose(program: Command, io: CliIo): void {
   program
     .command('diagnose')
     .description('read-only diagnosis of a real database: replay its own conversations with every strategy')
-    .option('--db <url>', 'PostgreSQL URL (default: $DATABASE_URL, else the PG* variables: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT)')
+    .option(
+      '--db <url>',
+      'PostgreSQL URL (default: $DATABASE_URL, else the PG* variables: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT)',
+    )
     .option('--strategies <list>', 'built-in names or strategy files', 'naive,optimized,batched')
     .option('--conversation <ids>', 'comma-separated conversation ids to replay')
     .option('--recent <n>', 'replay the N most recently updated conversations of --tenant')
@@ -61,12 +64,17 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     .option('--repeat <n>', 'measured builds per turn, after one warm-up build', '1')
     .option('--show-content', 'show SQL parameters and prompt differences (hidden by default: this is customer data)')
     .option('--explain', 'EXPLAIN (FORMAT JSON) each distinct statement once; flags sequential scans and missing indexes')
-    .option('--explain-analyze', 'like --explain but EXPLAIN ANALYZE: executes each statement once more (still read-only) to time it')
+    .option(
+      '--explain-analyze',
+      'like --explain but EXPLAIN ANALYZE: executes each statement once more (still read-only) to time it',
+    )
     .option('--statement-timeout <duration>', 'server-side limit per statement', '5s')
     .option('--connect-timeout <duration>', 'give up connecting after this long', '10s')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .option('--output <file>', 'write the report to this file instead of stdout')
     .action(async (flags: DiagnoseFlags) => {
+      // Loaded on use: the database stack is heavy, and --help should be instant.
+      const { diagnose } = await import('../commands/diagnose.js');
       const problems = new Problems();
       const url = flags.db ?? (io.env.DATABASE_URL || undefined) ?? connectionUrlFromEnv(io.env);
       if (url === undefined) problems.add('diagnose: which database? Give --db URL, or set DATABASE_URL or PGHOST/PGDATABASE');
@@ -101,7 +109,9 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       const onSignal = (name: string) => () => {
         signals += 1;
         if (signals > 1) process.exit(INTERRUPTED); // a second Ctrl-C: the user means it
-        io.stderr(`\nctxbench: ${name}: finishing the statement in flight, rolling back, then printing what was measured (Ctrl-C again to quit now)\n`);
+        io.stderr(
+          `\nctxbench: ${name}: finishing the statement in flight, rolling back, then printing what was measured (Ctrl-C again to quit now)\n`,
+        );
         controller.abort();
       };
       const sigint = onSignal('interrupted');
@@ -143,7 +153,12 @@ export function registerDiagnose(program: Command, io: CliIo): void {
         return;
       }
       if (!result.contextIdentical) {
-        io.stderr(`ctxbench: context differs from ${result.baseline}'s for: ${result.strategies.filter((s) => !s.contextIdentical).map((s) => s.name).join(', ')}\n`);
+        io.stderr(
+          `ctxbench: context differs from ${result.baseline}'s for: ${result.strategies
+            .filter((s) => !s.contextIdentical)
+            .map((s) => s.name)
+            .join(', ')}\n`,
+        );
         process.exitCode = ExitCode.failed;
       }
     });

@@ -2,7 +2,6 @@
  * `ctxbench replay` — every statement of one strategy over one conversation.
  */
 import type { Command } from 'commander';
-import { replay } from '../commands/replay.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { renderStatementsNdjson, renderStatementsTable } from '../report/statements.js';
 import { useColor, type CliIo } from './io.js';
@@ -31,6 +30,8 @@ export function registerReplay(program: Command, io: CliIo): void {
     .option('--seed <n>', 'embedded dataset seed')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .action(async (flags: ReplayFlags) => {
+      // Loaded on use: the database stack is heavy, and --help should be instant.
+      const { replay } = await import('../commands/replay.js');
       const problems = new Problems();
       const url = databaseUrl(problems, flags.db, io);
       const seed = parseWholeNumber(problems, '--seed', flags.seed, 0);
@@ -40,7 +41,8 @@ export function registerReplay(program: Command, io: CliIo): void {
       try {
         strategy = (await loadStrategies([flags.strategy]))[0];
       } catch (error) {
-        for (const p of (error as { problems?: string[] }).problems ?? [String(error)]) problems.add(p.replace('--strategies', '--strategy'));
+        for (const p of (error as { problems?: string[] }).problems ?? [String(error)])
+          problems.add(p.replace('--strategies', '--strategy'));
       }
       problems.done();
       const progress = createProgress(io);
@@ -58,6 +60,8 @@ export function registerReplay(program: Command, io: CliIo): void {
       } finally {
         progress.stop();
       }
-      io.stdout(format === 'ndjson' ? renderStatementsNdjson(result.turns) : renderStatementsTable(result.turns, { color: useColor(io) }));
+      io.stdout(
+        format === 'ndjson' ? renderStatementsNdjson(result.turns) : renderStatementsTable(result.turns, { color: useColor(io) }),
+      );
     });
 }

@@ -14,7 +14,7 @@ import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { loadTurnsFile } from '../core/turn-file.js';
 import { parseRtts } from '../core/net/delay-proxy.js';
 import type { Strategy } from '../core/types.js';
-import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/open-database.js';
+import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/defaults.js';
 import type { CliIo } from './io.js';
 import { Problems, checkScale, databaseUrl, parseList, parseWholeNumber } from './options.js';
 import type { Progress } from './progress.js';

@@ -2,8 +2,7 @@
  * `ctxbench seed` — seed a real PostgreSQL explicitly, or warm the embedded cache.
  */
 import type { Command } from 'commander';
-import { seed } from '../commands/seed.js';
-import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/open-database.js';
+import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/defaults.js';
 import type { CliIo } from './io.js';
 import { Problems, checkScale, databaseUrl, parseWholeNumber } from './options.js';
 import { createProgress } from './progress.js';
@@ -24,6 +23,8 @@ export function registerSeed(program: Command, io: CliIo): void {
     .option('--seed <n>', `PRNG seed (default: ${DEFAULT_SEED})`)
     .option('--force', 'drop and re-create the ctxbench tables of a non-empty database')
     .action(async (flags: SeedFlags) => {
+      // Loaded on use: the database stack is heavy, and --help should be instant.
+      const { seed } = await import('../commands/seed.js');
       const problems = new Problems();
       const url = databaseUrl(problems, flags.db, io);
       const seedValue = parseWholeNumber(problems, '--seed', flags.seed, 0);
@@ -51,8 +52,11 @@ export function registerSeed(program: Command, io: CliIo): void {
         io.stdout(`seeded the embedded database (scale ${result.scale}, seed ${result.seed}) in ${seconds} s\n`);
       } else {
         const total = Object.values(result.rows).reduce((a, b) => a + b, 0);
-        io.stdout(`seeded ${result.target}: scale ${result.scale}, seed ${result.seed}, ${total.toLocaleString('en-US')} rows in ${seconds} s\n`);
-        for (const [table, rows] of Object.entries(result.rows)) io.stdout(`  ${table.padEnd(16)} ${rows.toLocaleString('en-US').padStart(12)}\n`);
+        io.stdout(
+          `seeded ${result.target}: scale ${result.scale}, seed ${result.seed}, ${total.toLocaleString('en-US')} rows in ${seconds} s\n`,
+        );
+        for (const [table, rows] of Object.entries(result.rows))
+          io.stdout(`  ${table.padEnd(16)} ${rows.toLocaleString('en-US').padStart(12)}\n`);
       }
     });
 }

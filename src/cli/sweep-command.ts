@@ -2,7 +2,6 @@
  * `ctxbench sweep --scales tiny,default,large`.
  */
 import type { Command } from 'commander';
-import { sweep } from '../commands/sweep.js';
 import { DEFAULT_STRATEGIES } from '../core/strategies/index.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { UsageError } from '../core/errors.js';
@@ -34,6 +33,8 @@ export function registerSweep(program: Command, io: CliIo): void {
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .option('--output <file>', 'write the report to this file instead of stdout')
     .action(async (flags: SweepFlags) => {
+      // Loaded on use: the database stack is heavy, and --help should be instant.
+      const { sweep } = await import('../commands/sweep.js');
       const problems = new Problems();
       const scales = parseList(flags.scales) ?? [];
       if (scales.length < 2) problems.add('--scales: name at least two scales to compare, e.g. tiny,default');
@@ -64,7 +65,10 @@ export function registerSweep(program: Command, io: CliIo): void {
       } finally {
         progress.stop();
       }
-      const text = format === 'json' ? renderSweepJson(result) : renderSweepTable(result, { color: flags.output === undefined && useColor(io) });
+      const text =
+        format === 'json'
+          ? renderSweepJson(result)
+          : renderSweepTable(result, { color: flags.output === undefined && useColor(io) });
       await emit(text, flags.output, io);
     });
 }

@@ -42,10 +42,8 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-/** Default PRNG seed of the reference dataset. */
-export const DEFAULT_SEED = 1;
-/** Default scale of the embedded database. */
-export const DEFAULT_SCALE = 'default';
+export { DEFAULT_SCALE, DEFAULT_SEED } from './defaults.js';
+import { DEFAULT_SCALE, DEFAULT_SEED } from './defaults.js';
 
 /**
  * @example
