@@ -9,6 +9,7 @@ import { registerDiagnose } from './diagnose-command.js';
 import type { CliIo } from './io.js';
 import { registerReplay } from './replay-command.js';
 import { registerSeed } from './seed-command.js';
+import { registerProxyCommands } from './proxy-command.js';
 import { registerSweep } from './sweep-command.js';
 
 const EXIT_CODES_HELP = `
@@ -35,6 +36,7 @@ export function createProgram(io: CliIo): Command {
   registerDiagnose(program, io);
   registerReplay(program, io);
   registerSeed(program, io);
+  registerProxyCommands(program, io);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
     command.addHelpText('after', EXIT_CODES_HELP);

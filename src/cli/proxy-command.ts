@@ -1,0 +1,170 @@
+/**
+ * `ctxbench proxy` (a recording proxy until SIGINT/SIGTERM) and `ctxbench record -- <command>`
+ * (run one command through it): flags in, recording report out, exit code set.
+ */
+import type { Command } from 'commander';
+import { record, serveProxy, type RecordingInfo } from '../commands/record.js';
+import { budgetFromLimits, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
+import { ExitCode, maskSecrets, maskUrl } from '../core/errors.js';
+import type { Report } from '../report/model.js';
+import { renderJson } from '../report/json.js';
+import { FORMATS, renderReport, reportFailures } from './compare-command.js';
+import type { CliIo } from './io.js';
+import { Problems, parseChoice, parseWholeNumber } from './options.js';
+import { emit } from './run-options.js';
+
+interface RecordingFlags {
+  upstream?: string;
+  output?: string;
+  name: string;
+  format: string;
+  maxQueries?: string;
+  maxRoundTrips?: string;
+  maxBytes?: string;
+  maxPayloadBytes?: string;
+  maxRows?: string;
+  per: string;
+}
+
+interface ProxyFlags extends RecordingFlags {
+  listen: string;
+}
+
+/** Adds what both commands share: upstream, output, report format and budget flags. */
+function addRecordingOptions(command: Command): Command {
+  return command
+    .option('--upstream <url>', 'the PostgreSQL server to forward to (default: $DATABASE_URL)')
+    .option('--output <file>', 'also write the recording (a JSON report) to this file')
+    .option('--name <name>', 'the strategy name the recording gets in the report', 'recording')
+    .option('--format <format>', `report format on stdout: ${FORMATS.join(', ')}`, 'table')
+    .option('--max-queries <n>', 'budget: statements per unit of work (or per run with --per total)')
+    .option('--max-round-trips <n>', 'budget: round trips per unit')
+    .option('--max-bytes <n>', 'budget: wire bytes per unit')
+    .option('--max-payload-bytes <n>', 'budget: payload bytes per unit')
+    .option('--max-rows <n>', 'budget: rows per unit')
+    .option('--per <turn|total>', 'whether --max-* limits apply to each unit or to the whole recording', 'turn');
+}
+
+function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problems) {
+  const upstreamUrl = flags.upstream ?? (io.env.DATABASE_URL || undefined);
+  if (upstreamUrl === undefined)
+    problems.add('--upstream: give the server to forward to (a postgres:// URL), or set DATABASE_URL');
+  else if (!/^postgres(ql)?:\/\//i.test(upstreamUrl))
+    problems.add(`--upstream: expected a postgres:// or postgresql:// URL, got "${maskUrl(upstreamUrl)}"`);
+  const format = parseChoice(problems, '--format', flags.format, FORMATS);
+  const per = parseChoice(problems, '--per', flags.per, ['turn', 'total'] as const);
+  const limits: Limits = {};
+  for (const metric of METRICS) {
+    const flag = METRIC_FLAGS[metric];
+    const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RecordingFlags;
+    const value = parseWholeNumber(problems, flag, flags[key], 0);
+    if (value !== undefined) limits[metric] = value;
+  }
+  const budget: Budget | null = Object.keys(limits).length > 0 ? budgetFromLimits(limits, per) : null;
+  return { upstreamUrl: upstreamUrl ?? '', format, budget };
+}
+
+/** Writes the recording, prints the report, warns about what could not be measured. */
+async function finish(
+  report: Report & { recording: RecordingInfo },
+  flags: RecordingFlags,
+  format: (typeof FORMATS)[number],
+  io: CliIo,
+): Promise<void> {
+  if (flags.output !== undefined) {
+    await emit(renderJson(report), flags.output, io);
+    io.stderr(`ctxbench: wrote the recording to ${flags.output}\n`);
+  }
+  io.stdout(renderReport(report, format, io, false));
+  const encrypted = report.recording.connections.filter((c) => c.encrypted).length;
+  if (encrypted > 0) {
+    io.stderr(
+      `ctxbench: ${encrypted} connection${encrypted === 1 ? ' was' : 's were'} TLS/GSS-encrypted and not recorded: connect to the proxy with sslmode=disable\n`,
+    );
+  }
+  const failed = report.recording.connections.filter((c) => c.upstreamError !== null);
+  if (failed.length > 0) {
+    const first = maskSecrets(failed[0]!.upstreamError!);
+    io.stderr(`ctxbench: ${failed.length} connection${failed.length === 1 ? '' : 's'} could not reach the upstream (${first})\n`);
+  }
+  reportFailures(report, io);
+}
+
+export function registerProxy(program: Command, io: CliIo): void {
+  addRecordingOptions(
+    program
+      .command('proxy')
+      .description(
+        'run a recording PostgreSQL proxy until Ctrl-C (SIGINT/SIGTERM), then report every statement that went through it',
+      ),
+  )
+    .option('--listen <host:port>', 'where the proxy listens', '127.0.0.1:6432')
+    .action(async (flags: ProxyFlags) => {
+      const problems = new Problems();
+      const options = parseRecordingFlags(flags, io, problems);
+      const listen = /^(.*):(\d+)$/.exec(flags.listen);
+      if (!listen || Number(listen[2]) > 65535)
+        problems.add(`--listen: expected host:port, e.g. 127.0.0.1:6432, got "${flags.listen}"`);
+      problems.done();
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const report = await serveProxy({
+          upstreamUrl: options.upstreamUrl,
+          listenHost: listen![1]!.replace(/^\[(.*)\]$/, '$1'),
+          listenPort: Number(listen![2]),
+          name: flags.name,
+          budget: options.budget,
+          signal: stop.signal,
+          onListening: (proxy) =>
+            io.stderr(
+              `ctxbench: proxying ${proxy.host}:${proxy.port} → ${maskUrl(options.upstreamUrl)}; Ctrl-C to stop and report\n`,
+            ),
+        });
+        await finish(report, flags, options.format, io);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
+
+export function registerRecord(program: Command, io: CliIo): void {
+  addRecordingOptions(
+    program
+      .command('record')
+      .description(
+        'run a command with DATABASE_URL/PGHOST/PGPORT pointing at a recording proxy, report its statements, exit with its exit code',
+      )
+      .argument('[command...]', 'the command to run, after --'),
+  ).action(async (command: string[], flags: RecordingFlags) => {
+    const problems = new Problems();
+    const options = parseRecordingFlags(flags, io, problems);
+    if (command.length === 0) problems.add('record: give the command to run after --, e.g. ctxbench record -- node app.js');
+    problems.done();
+    const result = await record({
+      upstreamUrl: options.upstreamUrl,
+      command,
+      env: { ...process.env, ...io.env },
+      name: flags.name,
+      budget: options.budget,
+    });
+    await finish(result.report, flags, options.format, io);
+    // The command's own exit code wins; a budget failure only shows when the command succeeded.
+    if (result.exitCode !== 0) process.exitCode = result.exitCode;
+    else if (process.exitCode === undefined) process.exitCode = ExitCode.ok;
+  });
+}
+
+/**
+ * Registers `proxy` and `record` (one call, so the program lists them with one line).
+ *
+ * @example
+ * registerProxyCommands(program, io);
+ */
+export function registerProxyCommands(program: Command, io: CliIo): void {
+  registerProxy(program, io);
+  registerRecord(program, io);
+}

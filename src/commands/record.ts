@@ -1,0 +1,420 @@
+/**
+ * `ctxbench proxy` and `ctxbench record`: profile any application, in any language, through
+ * the recording wire proxy. A recording becomes an ordinary ctxbench Report (one strategy,
+ * one TurnDetail per unit of work), so every renderer and budget check works on it unchanged.
+ */
+import { spawn } from 'node:child_process';
+import { fingerprintSql, initFingerprinting } from '../core/analysis/fingerprint.js';
+import { findFindings } from '../core/analysis/findings.js';
+import { checkBudget, hasLimits, type Budget } from '../core/budget.js';
+import { DatabaseError, UsageError, maskUrl } from '../core/errors.js';
+import { startWireProxy, type ProxiedStatement, type ProxyRecording, type WireProxy } from '../core/net/wire-proxy.js';
+import { figuresOf, percentiles } from '../core/runner.js';
+import type { StatementRecord } from '../core/types.js';
+import { REPORT_VERSION, type Figures, type Report, type StrategyReport, type TurnDetail } from '../report/model.js';
+import { TOOL_VERSION } from '../version.js';
+
+export {
+  startWireProxy,
+  type ProxiedConnection,
+  type ProxiedStatement,
+  type ProxyRecording,
+  type WireProxy,
+  type WireProxyOptions,
+} from '../core/net/wire-proxy.js';
+
+/** A statement of a recording, as a report shows it: the usual record plus its connection. */
+export interface RecordedStatement extends StatementRecord {
+  connectionId: number;
+}
+
+/** A unit of work of a recording: a TurnDetail plus what only a recording has. */
+export interface RecordedTurn extends TurnDetail {
+  statements: RecordedStatement[];
+  /** The marker statement that opened this unit (not counted in its figures). */
+  marker: RecordedStatement | null;
+}
+
+/** How statements were grouped into units. */
+export type UnitMode = 'markers' | 'transactions';
+
+/** Options of {@link recordingReport}. */
+export interface RecordingReportOptions {
+  /** The strategy name in the report (default `recording`). */
+  name?: string;
+  /** The upstream URL, shown masked. */
+  upstreamUrl?: string | null;
+  /** Checked when given (and not empty), like `compare --max-queries`. */
+  budget?: Budget | null;
+}
+
+const MARKER_SELECT = /^\s*select\s+'ctxbench:turn\s+((?:[^']|'')*)'\s*;?\s*$/i;
+const MARKER_COMMENT = /\/\*\s*ctxbench_turn\s*=\s*'((?:[^'\\]|\\.)*)'\s*\*\//i;
+
+/**
+ * The unit label a statement's SQL carries, if any, and whether the statement is only a marker.
+ *
+ * @example
+ * markerOf("SELECT 'ctxbench:turn checkout'") // { label: 'checkout', only: true }
+ * markerOf("select 1 /* ctxbench_turn='a' *\/") // { label: 'a', only: false }
+ */
+export function markerOf(sql: string): { label: string; only: boolean } | null {
+  const select = MARKER_SELECT.exec(sql);
+  if (select) return { label: select[1]!.replace(/''/g, "'").trim(), only: true };
+  const comment = MARKER_COMMENT.exec(sql);
+  if (!comment) return null;
+  let label = comment[1]!;
+  try {
+    // sqlcommenter URL-encodes values.
+    label = decodeURIComponent(label);
+  } catch {
+    // Not encoded: keep it as written.
+  }
+  const rest = sql.replace(MARKER_COMMENT, '').replace(/[\s;]/g, '');
+  return { label, only: rest.length === 0 };
+}
+
+interface Unit {
+  label: string | null;
+  connectionId: number;
+  statements: ProxiedStatement[];
+  marker: ProxiedStatement | null;
+}
+
+/**
+ * Groups statements into units of work. With markers (if any statement carries one): each
+ * `SELECT 'ctxbench:turn x'` starts unit x across all connections, and a comment marker starts
+ * one when its label differs from the current unit's (sqlcommenter tags every statement);
+ * statements before the first marker form a unit `(before first marker)`. Without markers:
+ * each transaction (per connection, from the ReadyForQuery status) or lone statement is a unit.
+ */
+function unitsOf(statements: readonly ProxiedStatement[]): { mode: UnitMode; units: Unit[] } {
+  const bySend = [...statements].sort((a, b) => a.sentAt - b.sentAt);
+  const markers = bySend.map((s) => markerOf(s.sql));
+  if (markers.some((m) => m !== null)) {
+    const units: Unit[] = [];
+    let current: Unit | null = null;
+    bySend.forEach((s, i) => {
+      const m = markers[i];
+      if (m && (m.only || current === null || current.label !== m.label)) {
+        current = { label: m.label, connectionId: s.connectionId, statements: [], marker: null };
+        units.push(current);
+      }
+      if (current === null) {
+        current = { label: null, connectionId: s.connectionId, statements: [], marker: null };
+        units.push(current);
+      }
+      if (m?.only) current.marker ??= s;
+      else current.statements.push(s);
+    });
+    return { mode: 'markers', units: units.filter((u) => u.statements.length > 0 || u.marker !== null) };
+  }
+  const units: Unit[] = [];
+  const openUnits = new Map<number, Unit>();
+  for (const s of bySend) {
+    let unit = openUnits.get(s.connectionId);
+    if (unit === undefined) {
+      unit = { label: null, connectionId: s.connectionId, statements: [], marker: null };
+      units.push(unit);
+      openUnits.set(s.connectionId, unit);
+    }
+    unit.statements.push(s);
+    // Idle after it (or unknown): the transaction, or the lone statement, is over.
+    if (s.status === 'I' || s.status === null) openUnits.delete(s.connectionId);
+  }
+  return { mode: 'transactions', units };
+}
+
+/** Numbers a unit's statements and their round trips (as the in-process recorder does) and fingerprints them. */
+function toRecords(statements: readonly ProxiedStatement[]): RecordedStatement[] {
+  let roundTrip = 0;
+  return statements.map((s, i) => {
+    if (s.startsRoundTrip || roundTrip === 0) roundTrip += 1;
+    return toRecord(s, i + 1, roundTrip);
+  });
+}
+
+function toRecord(s: ProxiedStatement, seq: number, roundTrip: number): RecordedStatement {
+  return {
+    seq,
+    sql: s.sql,
+    params: s.params,
+    fingerprint: fingerprintSql(s.sql),
+    section: null,
+    durationMs: round3(s.doneAt - s.sentAt),
+    rows: s.rows,
+    wireBytes: s.wireBytes,
+    payloadBytes: s.payloadBytes,
+    command: s.command,
+    error: s.error,
+    roundTrip,
+    connectionId: s.connectionId,
+  };
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+/**
+ * Turns a proxy recording into a ctxbench Report with one strategy (`recording`), one
+ * TurnDetail per unit of work. Prompt fields are empty: a recording has no prompt.
+ *
+ * @example
+ * const report = await recordingReport(proxy.recording(), { budget: budgetFromLimits({ queries: 10 }) });
+ * process.stdout.write(renderTable(report, { color: false }));
+ */
+export async function recordingReport(
+  recording: ProxyRecording,
+  options: RecordingReportOptions = {},
+): Promise<Report & { recording: RecordingInfo }> {
+  await initFingerprinting();
+  const { mode, units } = unitsOf(recording.statements);
+  const turnDetails: RecordedTurn[] = units.map((u, i) => {
+    const statements = toRecords(u.statements);
+    const all = u.marker ? [u.marker, ...u.statements] : u.statements;
+    // reduce, not Math.min(...): a long unit would overflow the argument list.
+    const start = all.reduce((a, s) => Math.min(a, s.sentAt), Infinity);
+    const end = all.reduce((a, s) => Math.max(a, s.doneAt), -Infinity);
+    return {
+      turn: u.label ?? (mode === 'markers' ? '(before first marker)' : `#${i + 1} (connection ${u.connectionId})`),
+      conversationId: null,
+      messageId: null,
+      ...figuresOf(statements),
+      promptBytes: 0,
+      promptSha256: '',
+      latencyMs: [round3(end - start)],
+      contextIdentical: true,
+      statements,
+      marker: u.marker ? toRecord(u.marker, 0, 0) : null,
+    };
+  });
+  const name = options.name ?? 'recording';
+  const n = Math.max(1, turnDetails.length);
+  const totals: Figures = { queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0 };
+  for (const t of turnDetails) {
+    totals.queries += t.queries;
+    totals.roundTrips += t.roundTrips;
+    totals.bytes += t.bytes;
+    totals.payloadBytes += t.payloadBytes;
+    totals.rows += t.rows;
+  }
+  const mean = (v: number): number => round3(v / n);
+  const strategy: StrategyReport = {
+    name,
+    source: null,
+    turns: turnDetails.length,
+    perTurn: {
+      queries: mean(totals.queries),
+      roundTrips: mean(totals.roundTrips),
+      bytes: mean(totals.bytes),
+      payloadBytes: mean(totals.payloadBytes),
+      rows: mean(totals.rows),
+      promptBytes: 0,
+      latencyMs: percentiles(turnDetails.flatMap((t) => t.latencyMs)),
+    },
+    totals,
+    contextIdentical: true,
+    difference: null,
+    findings: findFindings(turnDetails),
+    sections: [],
+    turnDetails,
+  };
+  const report: Report & { recording: RecordingInfo } = {
+    version: REPORT_VERSION,
+    tool: { name: 'ctxbench', version: TOOL_VERSION },
+    database: {
+      kind: 'postgres',
+      serverVersion: recording.serverVersion ?? 'unknown',
+      url: options.upstreamUrl ? maskUrl(options.upstreamUrl) : null,
+    },
+    dataset: null,
+    repeat: 1,
+    baseline: name,
+    strategies: [strategy],
+    contextIdentical: true,
+    recording: {
+      units: mode,
+      upstream: `${recording.upstream.host}:${recording.upstream.port}`,
+      connections: recording.connections.map((c) => ({
+        id: c.id,
+        kind: c.kind,
+        encrypted: c.encrypted,
+        user: c.user,
+        database: c.database,
+        application: c.application,
+        statements: c.statements,
+        abandoned: c.abandoned,
+        upstreamError: c.upstreamError,
+        startupMessages: c.startupMessages,
+      })),
+    },
+  };
+  if (options.budget && hasLimits(options.budget)) report.budget = checkBudget(report, options.budget);
+  return report;
+}
+
+/** What a recording report carries beyond a Report: how units were formed and the connections seen. */
+export interface RecordingInfo {
+  units: UnitMode;
+  upstream: string;
+  connections: {
+    id: number;
+    kind: string;
+    encrypted: boolean;
+    user: string | null;
+    database: string | null;
+    application: string | null;
+    statements: number;
+    abandoned: number;
+    upstreamError: string | null;
+    startupMessages: number;
+  }[];
+}
+
+/** Host and port of a postgres:// URL (default port 5432); a UsageError naming `flag` otherwise. */
+export function upstreamOf(url: string, flag = '--upstream'): { host: string; port: number } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`${flag}: expected a postgres:// URL, got "${maskUrl(url)}"`);
+  }
+  if (!/^postgres(ql)?:$/i.test(parsed.protocol))
+    throw new UsageError(`${flag}: expected a postgres:// URL, got "${maskUrl(url)}"`);
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
+  return { host, port: parsed.port ? Number(parsed.port) : 5432 };
+}
+
+/** The upstream URL with host and port replaced by the proxy's (user, password, database and query kept). */
+export function proxiedUrl(upstreamUrl: string, port: number): string {
+  const url = new URL(upstreamUrl);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return url.toString();
+}
+
+/** Options of {@link record}. */
+export interface RecordOptions extends RecordingReportOptions {
+  upstreamUrl: string;
+  /** The command and its arguments. */
+  command: string[];
+  /** Base environment of the command (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** How the command's output is wired (default inherit). */
+  stdio?: 'inherit' | 'pipe' | 'ignore';
+}
+
+/** What {@link record} returns. */
+export interface RecordResult {
+  report: Report & { recording: RecordingInfo };
+  /** The command's exit code (128 + signal number when killed by a signal). */
+  exitCode: number;
+  /** Its output, when stdio is `pipe`. */
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command against a recording proxy (DATABASE_URL, PGHOST and PGPORT point at it) and
+ * returns the report of what it sent and its exit code.
+ *
+ * @example
+ * const { report, exitCode } = await record({ upstreamUrl: 'postgres://app@db/app', command: ['node', 'job.js'] });
+ */
+export async function record(options: RecordOptions): Promise<RecordResult> {
+  const upstream = upstreamOf(options.upstreamUrl);
+  const proxy = await startWireProxy({ upstreamHost: upstream.host, upstreamPort: upstream.port });
+  try {
+    const base = options.env ?? process.env;
+    const env: NodeJS.ProcessEnv = {
+      ...base,
+      DATABASE_URL: proxiedUrl(options.upstreamUrl, proxy.port),
+      PGHOST: '127.0.0.1',
+      PGPORT: String(proxy.port),
+    };
+    // libpq prefers TLS when offered; an encrypted stream cannot be measured. The user's own choice wins.
+    env.PGSSLMODE ??= 'disable';
+    const [file, ...args] = options.command;
+    if (file === undefined) throw new UsageError('record: give the command to run after --, e.g. ctxbench record -- node app.js');
+    const { exitCode, stdout, stderr } = await runCommand(file, args, env, options.stdio ?? 'inherit');
+    await settle(proxy);
+    const report = await recordingReport(proxy.recording(), options);
+    return { report, exitCode, stdout, stderr };
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** Waits (briefly) for the command's connections to finish passing through the proxy. */
+async function settle(proxy: WireProxy, timeoutMs = 2000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (proxy.openConnections > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+}
+
+function runCommand(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdio: 'inherit' | 'pipe' | 'ignore',
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (t: string) => void (stdout += t));
+    child.stderr?.setEncoding('utf8').on('data', (t: string) => void (stderr += t));
+    child.once('error', (error) => reject(new UsageError(`record: cannot run "${file}": ${error.message}`)));
+    child.once('close', (code, signal) => {
+      const signalNumber = signal ? (osSignals[signal] ?? 1) : 0;
+      resolve({ exitCode: code ?? 128 + signalNumber, stdout, stderr });
+    });
+  });
+}
+
+const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+
+/** Options of {@link serveProxy}. */
+export interface ServeProxyOptions extends RecordingReportOptions {
+  upstreamUrl: string;
+  listenHost?: string;
+  listenPort?: number;
+  /** Stops the proxy when aborted (the CLI aborts on SIGINT/SIGTERM). */
+  signal: AbortSignal;
+  /** Called once listening. */
+  onListening?: (proxy: WireProxy) => void;
+}
+
+/**
+ * Runs a recording proxy until `signal` aborts, then returns the report of what it saw.
+ *
+ * @example
+ * const stop = new AbortController();
+ * const pending = serveProxy({ upstreamUrl: url, listenPort: 6432, signal: stop.signal });
+ * // … later: stop.abort(); const report = await pending;
+ */
+export async function serveProxy(options: ServeProxyOptions): Promise<Report & { recording: RecordingInfo }> {
+  const upstream = upstreamOf(options.upstreamUrl);
+  let proxy: WireProxy;
+  try {
+    proxy = await startWireProxy({
+      upstreamHost: upstream.host,
+      upstreamPort: upstream.port,
+      listenHost: options.listenHost,
+      listenPort: options.listenPort,
+    });
+  } catch (error) {
+    throw new DatabaseError(
+      `proxy: cannot listen on ${options.listenHost ?? '127.0.0.1'}:${options.listenPort ?? 0}: ${(error as Error).message}`,
+    );
+  }
+  try {
+    options.onListening?.(proxy);
+    if (!options.signal.aborted) {
+      await new Promise<void>((resolve) => options.signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    return await recordingReport(proxy.recording(), options);
+  } finally {
+    await proxy.close();
+  }
+}

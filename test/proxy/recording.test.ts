@@ -1,0 +1,261 @@
+/**
+ * The recording proxy without a database: units of work and budgets on synthetic recordings,
+ * and the startup phase (SSL/GSS negotiation, cancel requests) against a fake upstream.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { markerOf, recordingReport } from '../../src/commands/record.js';
+import { budgetFromLimits, checkBudget } from '../../src/core/budget.js';
+import { startWireProxy, type ProxiedStatement, type ProxyRecording, type WireProxy } from '../../src/core/net/wire-proxy.js';
+import { renderTable } from '../../src/report/table.js';
+
+let clock = 0;
+function stmt(
+  connectionId: number,
+  sql: string,
+  status: 'I' | 'T' | 'E',
+  extra: Partial<ProxiedStatement> = {},
+): ProxiedStatement {
+  clock += 1;
+  return {
+    connectionId,
+    sql,
+    params: [],
+    sentAt: clock,
+    doneAt: clock + 0.5,
+    startsRoundTrip: true,
+    rows: 1,
+    wireBytes: 60,
+    payloadBytes: 1,
+    command: 'SELECT 1',
+    error: null,
+    status,
+    ...extra,
+  };
+}
+
+function recordingOf(statements: ProxiedStatement[]): ProxyRecording {
+  return { upstream: { host: '127.0.0.1', port: 5432 }, serverVersion: '15.0', statements, connections: [] };
+}
+
+describe('markers', () => {
+  it('recognises a marker SELECT and a marker comment', () => {
+    expect(markerOf("SELECT 'ctxbench:turn checkout'")).toEqual({ label: 'checkout', only: true });
+    expect(markerOf("select 'ctxbench:turn it''s';")).toEqual({ label: "it's", only: true });
+    expect(markerOf("select * from t /* ctxbench_turn='a%20b' */")).toEqual({ label: 'a b', only: false });
+    expect(markerOf("/* ctxbench_turn='x' */")).toEqual({ label: 'x', only: true });
+    expect(markerOf('select 1')).toBeNull();
+  });
+});
+
+describe('units of work in a recording', () => {
+  it('without markers, each transaction or lone statement is a unit, per connection', async () => {
+    const report = await recordingReport(
+      recordingOf([
+        stmt(1, 'select 1', 'I'),
+        stmt(1, 'begin', 'T', { rows: 0 }),
+        stmt(2, 'select 2', 'I'),
+        stmt(1, 'select 3', 'T'),
+        stmt(1, 'select 4', 'E', { error: 'boom', command: null, rows: 0 }),
+        stmt(1, 'rollback', 'I', { rows: 0 }),
+      ]),
+    );
+    expect(report.recording.units).toBe('transactions');
+    const turns = report.strategies[0]!.turnDetails;
+    expect(turns.map((t) => t.queries)).toEqual([1, 4, 1]);
+    expect(turns[1]!.statements.map((s) => s.sql)).toEqual(['begin', 'select 3', 'select 4', 'rollback']);
+    expect(turns[2]!.statements[0]!.sql).toBe('select 2');
+    expect(report.strategies[0]!.totals.queries).toBe(6);
+  });
+
+  it('with markers, a marker starts a labelled unit and is not counted', async () => {
+    const report = await recordingReport(
+      recordingOf([
+        stmt(1, 'set search_path = public', 'I'),
+        stmt(1, "select 'ctxbench:turn first'", 'I'),
+        stmt(1, 'select 1', 'I'),
+        stmt(2, 'select 2', 'I'),
+        stmt(1, "select 'ctxbench:turn second'", 'I'),
+        stmt(1, 'select 3', 'I'),
+        stmt(1, "select 4 /* ctxbench_turn='third' */", 'I'),
+        stmt(1, "select 5 /* ctxbench_turn='third' */", 'I'),
+      ]),
+      { name: 'app' },
+    );
+    expect(report.recording.units).toBe('markers');
+    const s = report.strategies[0]!;
+    expect(s.name).toBe('app');
+    expect(s.turnDetails.map((t) => [t.turn, t.queries])).toEqual([
+      ['(before first marker)', 1],
+      ['first', 2],
+      ['second', 1],
+      ['third', 2],
+    ]);
+    expect((s.turnDetails[1] as unknown as { marker: { sql: string } | null }).marker?.sql).toBe("select 'ctxbench:turn first'");
+    expect(renderTable(report, { color: false })).toContain('app');
+  });
+
+  it('an empty recording renders in every format', async () => {
+    const report = await recordingReport(recordingOf([]));
+    expect(report.strategies[0]!.turns).toBe(0);
+    const { renderJson } = await import('../../src/report/json.js');
+    const { renderMarkdown } = await import('../../src/report/markdown.js');
+    const { renderJunit } = await import('../../src/report/junit.js');
+    for (const text of [renderTable(report, { color: false }), renderJson(report), renderMarkdown(report), renderJunit(report)]) {
+      expect(text.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('a budget gate on a recording trips a queries limit', async () => {
+    const statements = [
+      stmt(1, 'begin', 'T'),
+      ...Array.from({ length: 5 }, (_, i) => stmt(1, `select * from t where id = ${i}`, 'T')),
+      stmt(1, 'commit', 'I'),
+    ];
+    const report = await recordingReport(recordingOf(statements));
+    const result = checkBudget(report, budgetFromLimits({ queries: 3 }));
+    expect(result.passed).toBe(false);
+    expect(result.violations[0]).toMatchObject({ metric: 'queries', strategy: 'recording', budget: 3, actual: 7 });
+    const gated = await recordingReport(recordingOf(statements), { budget: budgetFromLimits({ queries: 10 }) });
+    expect(gated.budget?.passed).toBe(true);
+    // The N+1 shape shows up as a finding, as it would for a strategy.
+    expect(report.strategies[0]!.findings.some((f) => f.kind === 'n-plus-one')).toBe(true);
+  });
+});
+
+describe('startup phase against a fake upstream', () => {
+  let upstream: net.Server;
+  let proxy: WireProxy | undefined;
+  afterEach(async () => {
+    await proxy?.close();
+    await new Promise((r) => upstream.close(r));
+  });
+
+  async function fakeUpstream(onConnection: (socket: net.Socket) => void): Promise<number> {
+    upstream = net.createServer(onConnection);
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    return (upstream.address() as net.AddressInfo).port;
+  }
+
+  function untyped(code: number, extra = Buffer.alloc(0)): Buffer {
+    const b = Buffer.alloc(8);
+    b.writeInt32BE(8 + extra.length, 0);
+    b.writeInt32BE(code, 4);
+    return Buffer.concat([b, extra]);
+  }
+
+  it('after an SSLRequest answered S, forwards bytes unchanged and records the connection as encrypted', async () => {
+    const received: Buffer[] = [];
+    const port = await fakeUpstream((s) => {
+      let answered = false;
+      s.on('data', (c) => {
+        received.push(c);
+        if (!answered) {
+          answered = true;
+          s.write('S');
+        } else {
+          s.write(c); // echo the "TLS" bytes
+        }
+      });
+    });
+    proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
+    const client = net.connect(proxy.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    client.on('data', (c) => got.push(c));
+    client.write(untyped(80877103));
+    await until(() => Buffer.concat(got).length >= 1);
+    expect(Buffer.concat(got).toString()).toBe('S');
+    // Looks like a Query message, but it is inside TLS: it must not be measured.
+    const fake = Buffer.concat([Buffer.from('Q'), Buffer.from([0, 0, 0, 13]), Buffer.from('select 1\0')]);
+    client.write(fake);
+    await until(() => Buffer.concat(got).length >= 1 + fake.length);
+    expect(Buffer.concat(got).subarray(1)).toEqual(fake);
+    expect(Buffer.concat(received)).toEqual(Buffer.concat([untyped(80877103), fake]));
+    const rec = proxy.recording();
+    expect(rec.connections[0]).toMatchObject({ kind: 'encrypted', encrypted: true });
+    expect(rec.statements).toEqual([]);
+    client.destroy();
+  });
+
+  it('forwards a CancelRequest and survives the upstream closing', async () => {
+    const received: Buffer[] = [];
+    const port = await fakeUpstream((s) => {
+      s.on('data', (c) => {
+        received.push(c);
+        s.end();
+      });
+    });
+    proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
+    const cancel = untyped(80877102, Buffer.from([0, 0, 0, 42, 1, 2, 3, 4]));
+    const client = net.connect(proxy.port, '127.0.0.1');
+    const closed = new Promise((r) => client.on('close', r));
+    client.write(cancel);
+    await closed;
+    expect(Buffer.concat(received)).toEqual(cancel);
+    expect(proxy.recording().connections[0]!.kind).toBe('cancel');
+    await until(() => proxy!.openConnections === 0);
+  });
+
+  it('destroys the client when the upstream refuses, and keeps listening', async () => {
+    const port = await fakeUpstream(() => undefined);
+    await new Promise((r) => upstream.close(r));
+    upstream = net.createServer();
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
+    for (let i = 0; i < 2; i++) {
+      const client = net.connect(proxy.port, '127.0.0.1');
+      client.on('error', () => undefined);
+      await new Promise((r) => client.on('close', r));
+    }
+    await until(() => proxy!.openConnections === 0);
+    expect(proxy.recording().connections).toHaveLength(2);
+    expect(proxy.recording().connections[0]!.upstreamError).toMatch(/ECONNREFUSED/);
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('proxy and record commands: usage errors', () => {
+  async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+    const { runCli } = await import('../../src/cli/main.js');
+    let stderr = '';
+    const code = await runCli(args, {
+      stdout: () => undefined,
+      stderr: (t) => void (stderr += t),
+      env,
+      stdoutIsTTY: false,
+      stderrIsTTY: false,
+    });
+    return { code, stderr };
+  }
+
+  it('rejects a missing upstream, a bad listen address and a missing command with exit 2, passwords masked', async () => {
+    const noUpstream = await run(['record', '--', 'true']);
+    expect(noUpstream.code).toBe(2);
+    expect(noUpstream.stderr).toContain('--upstream');
+    const badListen = await run([
+      'proxy',
+      '--upstream',
+      'postgres://u:hunter2@127.0.0.1/db',
+      '--listen',
+      'nowhere',
+      '--max-queries',
+      'x',
+    ]);
+    expect(badListen.code).toBe(2);
+    expect(badListen.stderr).toContain('--listen');
+    expect(badListen.stderr).toContain('--max-queries');
+    const noCommand = await run(['record', '--upstream', 'postgres://u:hunter2@127.0.0.1/db']);
+    expect(noCommand.code).toBe(2);
+    expect(noCommand.stderr).toContain('after --');
+    const badUrl = await run(['record', '--upstream', 'mysql://u:hunter2@h/db', '--', 'true']);
+    expect(badUrl.code).toBe(2);
+    for (const r of [noUpstream, badListen, noCommand, badUrl]) expect(r.stderr).not.toContain('hunter2');
+  });
+});

@@ -1,0 +1,295 @@
+/**
+ * The recording proxy against real databases: what it measures per statement equals what the
+ * in-process instrumentation measures on the same client socket, on PGlite and (when
+ * CTXBENCH_TEST_DATABASE_URL is set) PostgreSQL; psql, `ctxbench record`, and a client that
+ * disconnects mid-result on the real server.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { proxiedUrl, recordingReport, serveProxy, upstreamOf } from '../../src/commands/record.js';
+import { startWireProxy, type WireProxy } from '../../src/core/net/wire-proxy.js';
+import { Recorder } from '../../src/core/recorder.js';
+import type { Report } from '../../src/report/model.js';
+import { backendKinds, emptyBackend, type TestBackend } from '../support/backends.js';
+
+const execFileAsync = promisify(execFile);
+const serverUrl = process.env.CTXBENCH_TEST_DATABASE_URL;
+
+function socketOf(client: pg.Client): Duplex {
+  return (client as unknown as { connection: { stream: Duplex } }).connection.stream;
+}
+
+/** The figures both instruments must agree on. */
+function figures(s: { sql: string; rows: number; wireBytes: number; payloadBytes: number; command: string | null }) {
+  return { sql: s.sql, rows: s.rows, wireBytes: s.wireBytes, payloadBytes: s.payloadBytes, command: s.command };
+}
+
+async function startProxyFor(url: string): Promise<WireProxy> {
+  const { host, port } = upstreamOf(url);
+  return startWireProxy({ upstreamHost: host, upstreamPort: port });
+}
+
+describe.each(backendKinds)('wire proxy on %s', (kind) => {
+  let backend: TestBackend;
+  let proxy: WireProxy;
+  beforeAll(async () => {
+    backend = await emptyBackend(kind);
+    proxy = await startProxyFor(backend.url);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await backend?.close();
+  });
+
+  /** Runs `work` on a pg client connected through the proxy, tapped by a Recorder too; returns both measurements. */
+  async function measureBoth(work: (client: pg.Client) => Promise<void>) {
+    const client = new pg.Client({ connectionString: proxiedUrl(backend.url, proxy.port) });
+    await client.connect();
+    const connectionId = proxy.recording().connections.at(-1)!.id;
+    const recorder = new Recorder();
+    recorder.attach(socketOf(client));
+    const recording = recorder.start();
+    try {
+      await work(client);
+      await recording.settle();
+    } finally {
+      await client.end();
+    }
+    const inProcess = recording.stop();
+    const proxied = proxy.recording().statements.filter((s) => s.connectionId === connectionId);
+    return { inProcess, proxied };
+  }
+
+  it('measures simple and extended-protocol statements exactly as the in-process recorder does', async () => {
+    const { inProcess, proxied } = await measureBoth(async (client) => {
+      expect((await client.query('select 1 as a')).rows).toEqual([{ a: 1 }]);
+      expect((await client.query('select $1::text as t', ['secret-value'])).rows).toEqual([{ t: 'secret-value' }]);
+      const named = { name: 'plus_one', text: 'select $1::int + 1 as n', values: [41] };
+      expect((await client.query(named)).rows).toEqual([{ n: 42 }]);
+      expect((await client.query({ ...named, values: [1] })).rows).toEqual([{ n: 2 }]);
+      const many = await client.query("select g, repeat('y', g) as r from generate_series(1, 300) g");
+      expect(many.rowCount).toBe(300);
+      await client.query('select nope').catch(() => undefined);
+    });
+    expect(proxied).toHaveLength(6);
+    expect(proxied.map(figures)).toEqual(inProcess.map(figures));
+    expect(proxied[3]!.sql).toBe('select $1::int + 1 as n');
+    expect(proxied[5]!.error).toMatch(/nope/);
+    // Parameter values never reach the recording: equal values hash equally, nothing more.
+    expect(JSON.stringify(proxied)).not.toContain('secret-value');
+    expect(proxied[1]!.params[0]).toMatch(/^<param:[0-9a-f]{12}>$/);
+  });
+
+  it('streams a 10 MB result and measures it exactly', async () => {
+    const { inProcess, proxied } = await measureBoth(async (client) => {
+      const r = await client.query("select repeat('x', 10*1024*1024) as big");
+      expect((r.rows[0] as { big: string }).big.length).toBe(10 * 1024 * 1024);
+    });
+    expect(proxied).toHaveLength(1);
+    expect(proxied.map(figures)).toEqual(inProcess.map(figures));
+    expect(proxied[0]!.payloadBytes).toBe(10 * 1024 * 1024);
+    expect(proxied[0]!.wireBytes).toBeGreaterThan(10 * 1024 * 1024);
+  });
+
+  it('serveProxy runs until aborted, then reports what went through it', async () => {
+    const stop = new AbortController();
+    let port = 0;
+    let listened: () => void = () => undefined;
+    const listening = new Promise<void>((resolve) => (listened = resolve));
+    const pending = serveProxy({
+      upstreamUrl: backend.url,
+      signal: stop.signal,
+      name: 'app',
+      onListening: (p) => {
+        port = p.port;
+        listened();
+      },
+    });
+    await listening;
+    const client = new pg.Client({ connectionString: proxiedUrl(backend.url, port) });
+    await client.connect();
+    await client.query('select 1');
+    await client.query('select 2');
+    await client.end();
+    stop.abort();
+    const report = await pending;
+    expect(report.strategies[0]!.name).toBe('app');
+    expect(report.strategies[0]!.totals.queries).toBe(2);
+    expect(report.recording.connections).toHaveLength(1);
+  });
+
+  it('groups by marker statements when the application sends them', async () => {
+    const { proxied } = await measureBoth(async (client) => {
+      await client.query("select 'ctxbench:turn first'");
+      await client.query('select 1');
+      await client.query('select 2');
+      await client.query("select 'ctxbench:turn second'");
+      await client.query('select 3');
+    });
+    const report = await recordingReport({ ...proxy.recording(), statements: proxied });
+    expect(report.strategies[0]!.turnDetails.map((t) => [t.turn, t.queries])).toEqual([
+      ['first', 2],
+      ['second', 1],
+    ]);
+  });
+});
+
+describe.skipIf(!serverUrl)('wire proxy on a real PostgreSQL server', () => {
+  let proxy: WireProxy;
+  beforeAll(async () => {
+    proxy = await startProxyFor(serverUrl!);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  function psqlArgs(...commands: string[]): string[] {
+    const url = new URL(serverUrl!);
+    const args = [
+      '-X',
+      '-At',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(proxy.port),
+      '-U',
+      decodeURIComponent(url.username || 'postgres'),
+      '-d',
+      url.pathname.slice(1) || 'postgres',
+    ];
+    for (const c of commands) args.push('-c', c);
+    return args;
+  }
+
+  it('psql through the proxy returns the right rows, and the proxy records its statements', async () => {
+    const before = proxy.recording().statements.length;
+    const env = { ...process.env, PGSSLMODE: 'disable', PGPASSWORD: decodeURIComponent(new URL(serverUrl!).password) };
+    const { stdout } = await execFileAsync(
+      'psql',
+      psqlArgs('select 1', '\\copy (select g from generate_series(1, 5) g) to stdout'),
+      { env },
+    );
+    expect(stdout).toBe('1\n1\n2\n3\n4\n5\n');
+    const statements = proxy.recording().statements.slice(before);
+    expect(statements.map((s) => s.command)).toEqual(['SELECT 1', 'COPY 5']);
+    expect(statements[0]).toMatchObject({ sql: 'select 1', rows: 1, payloadBytes: 1, status: 'I' });
+    expect(proxy.recording().connections.at(-1)).toMatchObject({ kind: 'session', encrypted: false, application: 'psql' });
+    // sslmode=prefer: the proxy forwards the SSLRequest; a server without TLS answers N and the session is measured.
+    const preferred = await execFileAsync('psql', psqlArgs('select 3'), { env: { ...env, PGSSLMODE: 'prefer' } });
+    expect(preferred.stdout).toBe('3\n');
+    expect(proxy.recording().statements.at(-1)).toMatchObject({ sql: 'select 3', rows: 1 });
+  });
+
+  it('survives a client that disconnects mid-result, and serves the next client', async () => {
+    const client = new pg.Client({
+      connectionString: proxiedUrl(serverUrl!, proxy.port),
+      application_name: 'ctxbench_midresult',
+    });
+    await client.connect();
+    client.on('error', () => undefined);
+    const socket = socketOf(client);
+    let received = 0;
+    const cut = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > 1024 * 1024) {
+          socket.destroy();
+          resolve();
+        }
+      });
+    });
+    const failed = client.query("select repeat('x', 1024*1024) from generate_series(1, 500)").then(
+      () => 'completed',
+      () => 'failed',
+    );
+    await cut;
+    expect(await failed).toBe('failed');
+
+    const next = new pg.Client({ connectionString: proxiedUrl(serverUrl!, proxy.port) });
+    await next.connect();
+    try {
+      expect((await next.query('select 2 as n')).rows).toEqual([{ n: 2 }]);
+      // The upstream side of the dropped client was destroyed: its backend goes away too.
+      const deadline = Date.now() + 10_000;
+      let left = 1;
+      while (left > 0 && Date.now() < deadline) {
+        const r = await next.query(
+          "select count(*)::int as n from pg_stat_activity where application_name = 'ctxbench_midresult'",
+        );
+        left = (r.rows[0] as { n: number }).n;
+        if (left > 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(left).toBe(0);
+    } finally {
+      await next.end();
+    }
+    const dropped = proxy.recording().connections.find((c) => c.application === 'ctxbench_midresult')!;
+    expect(dropped.closedAt).not.toBeNull();
+    expect(dropped.abandoned).toBe(1);
+  });
+
+  it("ctxbench record -- node script.js reports the script's statements and exits with its code", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-record-'));
+    try {
+      const pgPath = createRequire(import.meta.url).resolve('pg');
+      const script = path.join(dir, 'script.cjs');
+      await writeFile(
+        script,
+        `const pg = require(${JSON.stringify(pgPath)});
+(async () => {
+  if (process.env.PGHOST !== '127.0.0.1' || !process.env.PGPORT) process.exit(99);
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  await client.query('select 1 as one');
+  await client.query('begin');
+  for (let i = 0; i < 3; i++) await client.query('select $1::int as id', [i]);
+  await client.query('commit');
+  await client.end();
+  process.exit(7);
+})().catch((e) => { console.error(e); process.exit(98); });
+`,
+      );
+      const output = path.join(dir, 'recording.json');
+      let stdout = '';
+      let stderr = '';
+      const io: CliIo = {
+        stdout: (t) => void (stdout += t),
+        stderr: (t) => void (stderr += t),
+        env: { DATABASE_URL: serverUrl },
+        stdoutIsTTY: false,
+        stderrIsTTY: false,
+      };
+      const code = await runCli(
+        ['record', '--format', 'json', '--output', output, '--max-queries', '10', '--', process.execPath, script],
+        io,
+      );
+      expect(stderr).not.toContain('internal error');
+      expect(code).toBe(7);
+      const report = JSON.parse(stdout) as Report;
+      const s = report.strategies[0]!;
+      expect(s.name).toBe('recording');
+      expect(s.turnDetails.map((t) => t.queries)).toEqual([1, 5]);
+      expect(s.turnDetails[1]!.statements.map((x) => x.sql)).toEqual([
+        'begin',
+        'select $1::int as id',
+        'select $1::int as id',
+        'select $1::int as id',
+        'commit',
+      ]);
+      expect(s.findings.some((f) => f.kind === 'n-plus-one')).toBe(true);
+      expect(report.budget?.passed).toBe(true);
+      expect(JSON.parse(await readFile(output, 'utf8'))).toEqual(report);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
