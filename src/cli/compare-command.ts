@@ -57,18 +57,24 @@ export function registerCompare(program: Command, io: CliIo): void {
     { strategies: DEFAULT_STRATEGIES.join(',') },
   )
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
-    .action(async (flags: RunFlags & { format: string }) => {
+    .option('--before <file>', 'with --after: compare two saved reports or recordings (--format json, ctxbench record) instead of running')
+    .option('--after <file>', 'the report or recording after the change')
+    .action(async (flags: RunFlags & { format: string; before?: string; after?: string }) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { compare } = await import('../commands/compare.js');
       const { applySilence } = await import('../commands/check.js');
       const problems = new Problems();
-      const options = await parseRunOptions(flags, io, problems);
+      if ((flags.before === undefined) !== (flags.after === undefined)) problems.add('--before and --after: give both files');
+      const saved = flags.before !== undefined && flags.after !== undefined;
+      const options = await parseRunOptions(saved ? { ...flags, strategies: flags.strategies ?? 'naive' } : flags, io, problems);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
       problems.done();
       const progress = createProgress(io);
       let report: Report;
       try {
-        report = await compare({ ...options.compare, ...progressHandlers(progress) });
+        report = saved
+          ? await (await import('../commands/compare-recordings.js')).compareRecordings(flags.before!, flags.after!)
+          : await compare({ ...options.compare, ...progressHandlers(progress) });
       } finally {
         progress.stop();
       }
