@@ -4,7 +4,7 @@
  * CTXBENCH_TEST_DATABASE_URL is set) PostgreSQL; psql, `ctxbench record`, and a client that
  * disconnects mid-result on the real server.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -182,11 +182,39 @@ describe.skipIf(!serverUrl)('wire proxy on a real PostgreSQL server', () => {
     const statements = proxy.recording().statements.slice(before);
     expect(statements.map((s) => s.command)).toEqual(['SELECT 1', 'COPY 5']);
     expect(statements[0]).toMatchObject({ sql: 'select 1', rows: 1, payloadBytes: 1, status: 'I' });
+    // COPY TO STDOUT: a CopyData message per row; payload is the row text ("1\n" … "5\n").
+    expect(statements[1]).toMatchObject({ rows: 5, payloadBytes: 10 });
     expect(proxy.recording().connections.at(-1)).toMatchObject({ kind: 'session', encrypted: false, application: 'psql' });
     // sslmode=prefer: the proxy forwards the SSLRequest; a server without TLS answers N and the session is measured.
     const preferred = await execFileAsync('psql', psqlArgs('select 3'), { env: { ...env, PGSSLMODE: 'prefer' } });
     expect(preferred.stdout).toBe('3\n');
     expect(proxy.recording().statements.at(-1)).toMatchObject({ sql: 'select 3', rows: 1 });
+  });
+
+  it('forwards the cancel request of psql (Ctrl-C): the server cancels, the proxy records the cancelled statement', async () => {
+    const env = { ...process.env, PGSSLMODE: 'disable', PGPASSWORD: decodeURIComponent(new URL(serverUrl!).password) };
+    const child = spawn('psql', psqlArgs('select pg_sleep(30)'), { env });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const deadline = Date.now() + 10_000;
+    while (!proxy.recording().statements.some((s) => s.sql === 'select pg_sleep(30)') && Date.now() < deadline) {
+      // The statement is recorded only when it ends: wait until the server is running it.
+      const admin = new pg.Client({ connectionString: serverUrl });
+      await admin.connect();
+      const { rows } = await admin.query(`select count(*)::int as n from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'`);
+      await admin.end();
+      if (rows[0].n > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const started = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(stderr).toContain('canceling statement due to user request');
+    expect(code).not.toBe(0);
+    const cancelled = proxy.recording().statements.find((s) => s.sql === 'select pg_sleep(30)');
+    expect(cancelled?.error).toMatch(/canceling statement due to user request/);
+    expect(proxy.recording().connections.some((c) => c.kind === 'cancel')).toBe(true);
   });
 
   it('survives a client that disconnects mid-result, and serves the next client', async () => {

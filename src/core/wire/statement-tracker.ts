@@ -234,6 +234,11 @@ export class StatementTracker<Tag> {
         head.payloadBytes += dataRowPayloadBytes(m.bodyBytes, m.head.readInt16BE(0));
         if (head.values !== undefined) captureRow(head.values, m);
         break;
+      case 'd':
+        // COPY … TO STDOUT: one CopyData message per row in text and CSV formats.
+        head.rows += 1;
+        head.payloadBytes += m.bodyBytes;
+        break;
       case 'C':
         head.command = readCString(m.head, 0)[0];
         break;
