@@ -56,6 +56,8 @@ function sections(results) {
         'tap CPU (replay)',
         'closing records',
         'wire bytes',
+        'via wire proxy p50',
+        'proxy adds',
       ],
       rows: overhead.backends.map((b) => [
         server(b.kind, b.serverVersion),
@@ -66,6 +68,8 @@ function sections(results) {
         us(b.tapReplay.tapCpuUs),
         us(b.finaliseUsPerStatement),
         int(b.wireBytesPerStatement),
+        b.proxiedMedianUs === undefined ? '—' : us(b.proxiedMedianUs),
+        b.proxyDifferenceUs === undefined ? '—' : us(b.proxyDifferenceUs),
       ]),
     });
   }
@@ -155,6 +159,13 @@ function meaning(results) {
       `replayed without a server, the tap's own CPU time is ${us(tap)} per statement (framing and tracking ${int((pgb ?? lite).wireBytesPerStatement)} wire bytes), ` +
         `which is what a turn's latency grows by per statement it sends`,
     );
+    const viaProxy = pgb ?? lite;
+    if (viaProxy?.proxyDifferenceUs !== undefined) {
+      parts.push(
+        `through the recording wire proxy (\`ctxbench proxy\`, 0 ms RTT) a statement takes ${us(viaProxy.proxyDifferenceUs)} longer than direct ` +
+          `(${viaProxy.proxyDifferenceUs <= (overhead.proxyGoalUs ?? 50) ? 'within' : 'above'} the goal of ${us(overhead.proxyGoalUs ?? 50)})`,
+      );
+    }
     said.overhead = `${parts.join('; ')}.`.replace(/^./, (c) => c.toUpperCase());
   }
   if (startup) {

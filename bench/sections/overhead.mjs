@@ -10,6 +10,9 @@ import { initFingerprinting } from '../../dist/core/analysis/fingerprint.js';
 import { Recorder } from '../../dist/core/recorder.js';
 import { pgClientSocket } from '../../dist/core/session.js';
 import { startEmbeddedEmpty } from '../../dist/db/embedded-server.js';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { withTempDatabase } from '../lib/postgres.mjs';
 import { median, percentile, ratio, round } from '../lib/stats.mjs';
 
@@ -138,12 +141,64 @@ function replayTapCost(bytes, { blocks, perBlock }) {
   };
 }
 
+/** A free loopback port (briefly bound, then released). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `ctxbench proxy` in a child process in front of `url`; resolves when it accepts connections. */
+async function startProxyProcess(url) {
+  const port = await freePort();
+  const bin = fileURLToPath(new URL('../../bin/ctxbench.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'proxy', '--upstream', url, '--listen', `127.0.0.1:${port}`, '--format', 'json'], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('ctxbench proxy did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(port);
+  return {
+    url: proxied.toString(),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      }),
+  };
+}
+
 /** Measures raw vs instrumented on the server at `url` (which already holds the products table). */
-export async function measureOverhead(url, { statements, blockSize, warmup, replay }) {
+export async function measureOverhead(url, { statements, blockSize, warmup, replay, withProxy = true }) {
   // Recordings end with fingerprinting: have the parser loaded before anything is timed.
   await initFingerprinting();
   const raw = await connect(url);
   const tapped = await connect(url);
+  // Third side: the same statements through ctxbench's recording wire proxy (issue: profile any
+  // application), whose cost per statement at 0 ms RTT is the figure that matters there.
+  // The proxy runs as users run it, `ctxbench proxy` in a process of its own: in this process it
+  // would share the event loop with the client and be charged twice.
+  // (The embedded server takes two connections, so there the proxy side is left out.)
+  const proxy = withProxy ? await startProxyProcess(url) : null;
+  const proxied = proxy === null ? null : await connect(proxy.url);
   const recorder = new Recorder();
   recorder.attach(pgClientSocket(tapped));
   let recording = recorder.start();
@@ -168,20 +223,27 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
   try {
     await timedBlock(raw, warmup, 0, null);
     await timedBlock(tapped, warmup, 0, null);
+    if (proxied !== null) await timedBlock(proxied, warmup, 0, null);
     rotate();
     recorded = wireBytes = rows = finaliseMs = 0;
 
-    const times = { raw: [], instrumented: [] };
+    const times = { raw: [], instrumented: [], proxied: [] };
+    const clients = { raw, instrumented: tapped, proxied };
+    const orders = [
+      ['raw', 'instrumented', 'proxied'],
+      ['proxied', 'raw', 'instrumented'],
+      ['instrumented', 'proxied', 'raw'],
+    ];
     const blocks = Math.ceil(statements / blockSize);
     for (let b = 0; b < blocks; b++) {
       const count = Math.min(blockSize, statements - b * blockSize);
-      // A,B then B,A: neither side always runs right after the other.
-      const order = b % 2 === 0 ? ['raw', 'instrumented'] : ['instrumented', 'raw'];
-      for (const side of order) {
-        await timedBlock(side === 'raw' ? raw : tapped, count, b * blockSize, times[side]);
+      // Rotating orders: no side always runs right after another.
+      for (const side of orders[b % orders.length].filter((x) => x !== 'proxied' || proxied !== null)) {
+        await timedBlock(clients[side], count, b * blockSize, times[side]);
         if (side === 'instrumented') rotate();
       }
     }
+    const proxiedMs = proxied === null ? null : median(times.proxied);
     const rawMs = median(times.raw);
     const instrumentedMs = median(times.instrumented);
     const tapReplay = replayTapCost(await captureWireBytes(raw), replay);
@@ -195,6 +257,13 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
       instrumentedP95Us: round(percentile(times.instrumented, 95) * 1000, 1),
       differenceUs: round((instrumentedMs - rawMs) * 1000, 1),
       ratio: ratio(instrumentedMs, rawMs),
+      ...(proxiedMs === null
+        ? {}
+        : {
+            proxiedMedianUs: round(proxiedMs * 1000, 1),
+            proxyDifferenceUs: round((proxiedMs - rawMs) * 1000, 1),
+
+          }),
       recordedStatements: recorded,
       rowsPerStatement: round(rows / Math.max(1, recorded), 2),
       wireBytesPerStatement: round(wireBytes / Math.max(1, recorded), 1),
@@ -205,6 +274,8 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
     recorder.detachAll();
     await raw.end().catch(() => undefined);
     await tapped.end().catch(() => undefined);
+    await proxied?.end().catch(() => undefined);
+    await proxy?.stop();
   }
 }
 
@@ -225,7 +296,7 @@ export async function overheadSection({ postgres, statements, blockSize, warmup,
     const probe = await connect(server.url);
     const { rows } = await probe.query('show server_version');
     await probe.end();
-    const figures = await measureOverhead(server.url, { statements, blockSize, warmup, replay });
+    const figures = await measureOverhead(server.url, { statements, blockSize, warmup, replay, withProxy: false });
     backends.push({ kind: 'pglite', serverVersion: String(rows[0].server_version), ...figures });
   } finally {
     await server.close();
@@ -233,6 +304,7 @@ export async function overheadSection({ postgres, statements, blockSize, warmup,
   return {
     sql: OVERHEAD_SQL,
     goalRatio: 1.05,
+    proxyGoalUs: 50,
     backends,
     postgresSkipped: postgres.url ? null : postgres.reason,
   };
