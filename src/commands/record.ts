@@ -9,7 +9,7 @@ import { findFindings } from '../core/analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from '../core/budget.js';
 import { DatabaseError, UsageError, maskUrl } from '../core/errors.js';
 import { startWireProxy, type ProxiedStatement, type ProxyRecording, type WireProxy } from '../core/net/wire-proxy.js';
-import { figuresOf, percentiles } from '../core/runner.js';
+import { figuresOf, percentiles, sumFigures } from '../core/runner.js';
 import type { StatementRecord } from '../core/types.js';
 import { REPORT_VERSION, type Figures, type Report, type StrategyReport, type TurnDetail } from '../report/model.js';
 import { TOOL_VERSION } from '../version.js';
@@ -191,14 +191,7 @@ export async function recordingReport(
   });
   const name = options.name ?? 'recording';
   const n = Math.max(1, turnDetails.length);
-  const totals: Figures = { queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0 };
-  for (const t of turnDetails) {
-    totals.queries += t.queries;
-    totals.roundTrips += t.roundTrips;
-    totals.bytes += t.bytes;
-    totals.payloadBytes += t.payloadBytes;
-    totals.rows += t.rows;
-  }
+  const totals: Figures = sumFigures(turnDetails);
   const mean = (v: number): number => round3(v / n);
   const strategy: StrategyReport = {
     name,

@@ -326,7 +326,8 @@ export function figuresOf(statements: readonly StatementRecord[]): Figures {
   };
 }
 
-function sumFigures(items: readonly Figures[]): Figures {
+/** Adds figures up (the totals of turns). */
+export function sumFigures(items: readonly Figures[]): Figures {
   const total: Figures = { queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0 };
   for (const f of items) {
     total.queries += f.queries;

@@ -16,24 +16,10 @@ import { StatementTracker, type TrackedStatement } from '../wire/statement-track
 /** Transaction status from a ReadyForQuery: idle, in a transaction block, in a failed one. */
 export type TransactionStatus = 'I' | 'T' | 'E';
 
-/** One statement measured by the proxy (parameter values already hashed). */
-export interface ProxiedStatement {
+/** One statement measured by the proxy (parameter values already hashed): the tracker's figures, plus where it came from. */
+export interface ProxiedStatement extends Omit<TrackedStatement<unknown>, 'tag'> {
   /** The client connection (from 1, in order of connection) that sent it. */
   connectionId: number;
-  sql: string;
-  /** Parameters as `<param:hash>` (equal values, equal hashes within one proxy), NULL as null. */
-  params: (string | null)[];
-  /** Monotonic ms (performance.now) when the client's bytes reached the proxy. */
-  sentAt: number;
-  /** Monotonic ms when its ReadyForQuery reached the proxy. */
-  doneAt: number;
-  /** Whether nothing was outstanding on any proxied connection when it was sent. */
-  startsRoundTrip: boolean;
-  rows: number;
-  wireBytes: number;
-  payloadBytes: number;
-  command: string | null;
-  error: string | null;
   /** The transaction status its ReadyForQuery reported, null if it could not be read. */
   status: TransactionStatus | null;
 }
