@@ -33,14 +33,6 @@ export interface CompareOptions extends OpenDatabaseOptions {
   rtt?: number[];
 }
 
-/**
- * Runs the comparison and returns the report (the JSON schema of `--format json`).
- *
- * @example
- * import { compare, naiveStrategy, optimizedStrategy } from 'ctxbench';
- * const report = await compare({ strategies: [naiveStrategy, optimizedStrategy], scale: 'tiny' });
- * console.log(report.strategies.map((s) => [s.name, s.perTurn.queries]));
- */
 /** Runs every strategy once more through a delay proxy of `rttMs` in front of the database. */
 async function runThroughProxy(
   url: string,
@@ -66,6 +58,14 @@ async function runThroughProxy(
   }
 }
 
+/**
+ * Runs the comparison and returns the report (the JSON schema of `--format json`).
+ *
+ * @example
+ * import { compare, naiveStrategy, optimizedStrategy } from 'ctxbench';
+ * const report = await compare({ strategies: [naiveStrategy, optimizedStrategy], scale: 'tiny' });
+ * console.log(report.strategies.map((s) => [s.name, s.perTurn.queries]));
+ */
 export async function compare(options: CompareOptions): Promise<Report> {
   // With custom turns the database may have any schema: don't insist on the reference one.
   const db = await openDatabase({ ...options, anySchema: options.anySchema ?? options.turns !== undefined });

@@ -3,7 +3,12 @@
  * is an internal error and is reported as one.
  */
 
-/** Exit codes, as documented in the README and `--help`. */
+/**
+ * Exit codes, as documented in the README and `--help`.
+ *
+ * @example
+ * process.exitCode = ExitCode.usage; // 2
+ */
 export const ExitCode = {
   ok: 0,
   /** A budget was exceeded, a context differs, or a strategy failed. */
@@ -17,7 +22,12 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Base class: a one-line message meant for the user, and the exit code it maps to. */
+/**
+ * Base class: a one-line message meant for the user, and the exit code it maps to.
+ *
+ * @example
+ * if (error instanceof CtxbenchError) process.exitCode = error.exitCode;
+ */
 export class CtxbenchError extends Error {
   readonly exitCode: ExitCodeValue;
   constructor(message: string, exitCode: ExitCodeValue, options?: { cause?: unknown }) {
@@ -42,14 +52,24 @@ export class UsageError extends CtxbenchError {
   }
 }
 
-/** The database could not be reached, refused us, or timed out (exit 3). */
+/**
+ * The database could not be reached, refused us, or timed out (exit 3).
+ *
+ * @example
+ * throw new DatabaseError('cannot connect to postgres://app:***@db/app: connection refused');
+ */
 export class DatabaseError extends CtxbenchError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, ExitCode.database, options);
   }
 }
 
-/** A strategy failed while building a turn (exit 1): names the strategy, the turn and the SQL. */
+/**
+ * A strategy failed while building a turn (exit 1): names the strategy, the turn and the SQL.
+ *
+ * @example
+ * throw new StrategyError('strategy "mine" failed on turn c1/m1: …');
+ */
 export class StrategyError extends CtxbenchError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, ExitCode.failed, options);

@@ -70,7 +70,14 @@ export interface ProfilingSession {
   close(): Promise<void>;
 }
 
-/** Opens a session on `url`. Connection failures become a DatabaseError (exit 3) with the URL masked. */
+/**
+ * Opens a session on `url`. Connection failures become a DatabaseError (exit 3) with the URL masked.
+ *
+ * @example
+ * const session = await openSession('postgres://postgres@127.0.0.1:5432/app');
+ * const { statements } = await session.measure((db) => db.query('select 1'));
+ * await session.close();
+ */
 export async function openSession(url: string, options: SessionOptions = {}): Promise<ProfilingSession> {
   // Fingerprints come from the PostgreSQL parser (WASM): load it once, before any recording ends.
   await initFingerprinting();

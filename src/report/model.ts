@@ -6,7 +6,12 @@ import type { BaselineResult } from '../core/baseline.js';
 import type { BudgetResult } from '../core/budget.js';
 import type { StatementRecord } from '../core/types.js';
 
-/** Version of the JSON report schema; bumped on any incompatible change. */
+/**
+ * Version of the JSON report schema; bumped on any incompatible change.
+ *
+ * @example
+ * if (report.version !== REPORT_VERSION) throw new Error('unsupported report');
+ */
 export const REPORT_VERSION = 1;
 
 /** Latency percentiles in milliseconds over turns × repeats (after warm-up). */

@@ -129,12 +129,22 @@ export function renderPrompt(context: PromptContext): string {
   return out.join('\n');
 }
 
-/** Hex sha256 of the prompt's UTF-8 bytes. */
+/**
+ * Hex sha256 of the prompt's UTF-8 bytes.
+ *
+ * @example
+ * promptSha256(renderPrompt(context)) // 64 hex digits
+ */
 export function promptSha256(prompt: string): string {
   return createHash('sha256').update(prompt, 'utf8').digest('hex');
 }
 
-/** UTF-8 size of the prompt in bytes (never its string length). */
+/**
+ * UTF-8 size of the prompt in bytes (never its string length).
+ *
+ * @example
+ * promptBytes('é') // 2
+ */
 export function promptBytes(prompt: string): number {
   return Buffer.byteLength(prompt, 'utf8');
 }

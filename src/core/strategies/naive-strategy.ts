@@ -19,7 +19,12 @@ export const WEBSITES = 2;
 export const PAGES_PER_WEBSITE = 5;
 export const FAQS = 8;
 
-/** The naive strategy (the baseline). */
+/**
+ * The naive strategy (the baseline).
+ *
+ * @example
+ * const report = await compare({ strategies: [naiveStrategy, optimizedStrategy] });
+ */
 export const naiveStrategy: Strategy = defineStrategy({
   name: 'naive',
   requires: REFERENCE_SCHEMA,

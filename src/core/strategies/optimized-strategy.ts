@@ -12,7 +12,12 @@ import { FAQS, HISTORY_MESSAGES, PAGES_PER_WEBSITE, PRODUCTS, WEBSITES } from '.
 
 type Row = Record<string, any>;
 
-/** The optimized strategy. */
+/**
+ * The optimized strategy.
+ *
+ * @example
+ * const report = await compare({ strategies: [naiveStrategy, optimizedStrategy] });
+ */
 export const optimizedStrategy: Strategy = defineStrategy({
   name: 'optimized',
   requires: REFERENCE_SCHEMA,
