@@ -3,11 +3,9 @@
  * which strategies, which turns, how often, and the budget flags. Parsed and validated in one
  * pass, every problem reported at once.
  */
-import { writeFile, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import type { CompareOptions } from '../commands/compare.js';
+import { writeAtomically } from '../core/atomic-write.js';
 import { budgetFromLimits, loadBudgetFile, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
 import { UsageError } from '../core/errors.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
@@ -51,7 +49,10 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
     )
     .option('--conversation <ids>', 'comma-separated conversation ids (default: the fixture conversations)')
     .option('--turns <file>', 'turns as a JSON array or NDJSON of objects handed to each strategy unchanged (for other schemas)')
-    .option('--setup <file>', 'embedded only: build a fresh database from this .sql script or .ts/.js module (your own schema) instead of the reference dataset')
+    .option(
+      '--setup <file>',
+      'embedded only: build a fresh database from this .sql script or .ts/.js module (your own schema) instead of the reference dataset',
+    )
     .option('--baseline-strategy <name>', 'the strategy others are compared with (default: the first listed)')
     .option('--scale <scale>', `embedded dataset scale: tiny, default, large or a multiplier (default: ${DEFAULT_SCALE})`)
     .option('--seed <n>', `embedded dataset seed (default: ${DEFAULT_SEED})`)
@@ -63,7 +64,10 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
     .option('--max-payload-bytes <n>', 'budget: payload bytes per turn')
     .option('--max-rows <n>', 'budget: rows per turn')
     .option('--per <turn|total>', 'whether --max-* limits apply to each turn or to the whole run', 'turn')
-    .option('--rtt <ms>', 'also measure latency through a loopback proxy adding this round-trip time; a list runs each (e.g. 0,1,5)')
+    .option(
+      '--rtt <ms>',
+      'also measure latency through a loopback proxy adding this round-trip time; a list runs each (e.g. 0,1,5)',
+    )
     .option('--output <file>', 'write the report to this file instead of stdout');
 }
 
@@ -80,7 +84,9 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
   const seed = parseWholeNumber(problems, '--seed', flags.seed, 0);
   checkScale(problems, flags.scale);
   if (url !== undefined && (flags.scale !== undefined || flags.seed !== undefined)) {
-    problems.add('--scale/--seed: only apply to the embedded database; a --db database is measured as it is (seed it with "ctxbench seed --db URL --scale …")');
+    problems.add(
+      '--scale/--seed: only apply to the embedded database; a --db database is measured as it is (seed it with "ctxbench seed --db URL --scale …")',
+    );
   }
 
   const limits: Limits = {};
@@ -116,16 +122,22 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
   if (budget !== null) {
     const names = new Set(strategies.map((s) => s.name));
     for (const name of Object.keys(budget.strategies)) {
-      if (strategies.length > 0 && !names.has(name)) problems.add(`${budget.source}: strategies.${name}: not among the strategies run (${[...names].join(', ')})`);
+      if (strategies.length > 0 && !names.has(name))
+        problems.add(`${budget.source}: strategies.${name}: not among the strategies run (${[...names].join(', ')})`);
     }
   }
 
   const conversations = parseList(flags.conversation);
-  if (flags.conversation !== undefined && conversations?.length === 0) problems.add('--conversation: name at least one conversation id');
-  if (flags.setup !== undefined && url !== undefined) problems.add('--setup: only for the embedded database; ctxbench never writes to a --db database it profiles');
-  if (flags.setup !== undefined && (flags.scale !== undefined || flags.seed !== undefined)) problems.add('--setup: --scale/--seed apply to the reference dataset, not to a --setup database');
-  if (flags.setup !== undefined && flags.turns === undefined) problems.add('--setup: give the turns to replay on that database with --turns FILE');
-  if (flags.turns !== undefined && flags.conversation !== undefined) problems.add('--turns and --conversation: give one or the other');
+  if (flags.conversation !== undefined && conversations?.length === 0)
+    problems.add('--conversation: name at least one conversation id');
+  if (flags.setup !== undefined && url !== undefined)
+    problems.add('--setup: only for the embedded database; ctxbench never writes to a --db database it profiles');
+  if (flags.setup !== undefined && (flags.scale !== undefined || flags.seed !== undefined))
+    problems.add('--setup: --scale/--seed apply to the reference dataset, not to a --setup database');
+  if (flags.setup !== undefined && flags.turns === undefined)
+    problems.add('--setup: give the turns to replay on that database with --turns FILE');
+  if (flags.turns !== undefined && flags.conversation !== undefined)
+    problems.add('--turns and --conversation: give one or the other');
   let turns: unknown[] | undefined;
   if (flags.turns !== undefined) {
     try {
@@ -134,8 +146,14 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
       collect(problems, error);
     }
   }
-  if (flags.baselineStrategy !== undefined && strategies.length > 0 && !strategies.some((s) => s.name === flags.baselineStrategy)) {
-    problems.add(`--baseline-strategy: "${flags.baselineStrategy}" is not one of the strategies (${strategies.map((s) => s.name).join(', ')})`);
+  if (
+    flags.baselineStrategy !== undefined &&
+    strategies.length > 0 &&
+    !strategies.some((s) => s.name === flags.baselineStrategy)
+  ) {
+    problems.add(
+      `--baseline-strategy: "${flags.baselineStrategy}" is not one of the strategies (${strategies.map((s) => s.name).join(', ')})`,
+    );
   }
   let rtt: number[] | undefined;
   if (flags.rtt !== undefined) {
@@ -179,13 +197,5 @@ export async function emit(text: string, output: string | undefined, io: CliIo):
     io.stdout(text);
     return;
   }
-  const target = path.resolve(output);
-  const partial = `${target}.${randomBytes(4).toString('hex')}.partial`;
-  try {
-    await writeFile(partial, text);
-    await rename(partial, target);
-  } catch (error) {
-    await rm(partial, { force: true });
-    throw new UsageError(`--output: cannot write ${output}: ${(error as Error).message}`);
-  }
+  await writeAtomically(output, text, '--output');
 }

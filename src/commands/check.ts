@@ -2,9 +2,16 @@
  * `check` and `snapshot`: the CI gate. `check` runs the budgeted strategies and compares them
  * with budgets and with a committed baseline; `snapshot` writes that baseline.
  */
-import { writeFile, rename, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { compareWithBaseline, loadBaseline, renderBaseline, snapshot, tighten, type Baseline, type Tolerance } from '../core/baseline.js';
+import {
+  compareWithBaseline,
+  loadBaseline,
+  renderBaseline,
+  snapshot,
+  tighten,
+  type Baseline,
+  type Tolerance,
+} from '../core/baseline.js';
+import { writeAtomically } from '../core/atomic-write.js';
 import { checkBudget, type Budget } from '../core/budget.js';
 import { UsageError } from '../core/errors.js';
 import type { Report } from '../report/model.js';
@@ -78,14 +85,4 @@ export async function snapshotBaseline(options: CompareOptions): Promise<{ repor
   return { report, baseline: snapshot(report) };
 }
 
-/** Writes a file aside and renames it over the target: readers never see half of it. */
-export async function writeAtomically(file: string, text: string): Promise<void> {
-  const partial = `${file}.${randomBytes(4).toString('hex')}.partial`;
-  try {
-    await writeFile(partial, text);
-    await rename(partial, file);
-  } catch (error) {
-    await rm(partial, { force: true });
-    throw new UsageError(`cannot write ${file}: ${(error as Error).message}`);
-  }
-}
+export { writeAtomically } from '../core/atomic-write.js';

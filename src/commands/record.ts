@@ -9,7 +9,8 @@ import { findFindings } from '../core/analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from '../core/budget.js';
 import { DatabaseError, UsageError, maskUrl } from '../core/errors.js';
 import { startWireProxy, type ProxiedStatement, type ProxyRecording, type WireProxy } from '../core/net/wire-proxy.js';
-import { figuresOf, percentiles, sumFigures } from '../core/runner.js';
+import { figuresOf, meanFigures, round, sumFigures } from '../core/figures.js';
+import { percentiles } from '../core/runner.js';
 import type { StatementRecord } from '../core/types.js';
 import { REPORT_VERSION, type Figures, type Report, type StrategyReport, type TurnDetail } from '../report/model.js';
 import { TOOL_VERSION } from '../version.js';
@@ -141,7 +142,7 @@ function toRecord(s: ProxiedStatement, seq: number, roundTrip: number): Recorded
     params: s.params,
     fingerprint: fingerprintSql(s.sql),
     section: null,
-    durationMs: round3(s.doneAt - s.sentAt),
+    durationMs: round(s.doneAt - s.sentAt, 3),
     rows: s.rows,
     wireBytes: s.wireBytes,
     payloadBytes: s.payloadBytes,
@@ -150,10 +151,6 @@ function toRecord(s: ProxiedStatement, seq: number, roundTrip: number): Recorded
     roundTrip,
     connectionId: s.connectionId,
   };
-}
-
-function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }
 
 /**
@@ -183,7 +180,7 @@ export async function recordingReport(
       ...figuresOf(statements),
       promptBytes: 0,
       promptSha256: '',
-      latencyMs: [round3(end - start)],
+      latencyMs: [round(end - start, 3)],
       contextIdentical: true,
       statements,
       marker: u.marker ? toRecord(u.marker, 0, 0) : null,
@@ -192,17 +189,12 @@ export async function recordingReport(
   const name = options.name ?? 'recording';
   const n = Math.max(1, turnDetails.length);
   const totals: Figures = sumFigures(turnDetails);
-  const mean = (v: number): number => round3(v / n);
   const strategy: StrategyReport = {
     name,
     source: null,
     turns: turnDetails.length,
     perTurn: {
-      queries: mean(totals.queries),
-      roundTrips: mean(totals.roundTrips),
-      bytes: mean(totals.bytes),
-      payloadBytes: mean(totals.payloadBytes),
-      rows: mean(totals.rows),
+      ...meanFigures(totals, n),
       promptBytes: 0,
       latencyMs: percentiles(turnDetails.flatMap((t) => t.latencyMs)),
     },

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { UsageError } from './errors.js';
+import { figuresOf } from './figures.js';
 import type { StatementRecord } from './types.js';
 import type { Figures, Report, StrategyReport } from '../report/model.js';
 
@@ -117,7 +118,9 @@ export async function loadBudgetFile(file: string): Promise<Budget> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`--budget: cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error)}`);
+    throw new UsageError(
+      `--budget: cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error)}`,
+    );
   }
   let json: unknown;
   try {
@@ -137,7 +140,8 @@ export function parseBudget(file: string, json: unknown): Budget {
     throw new UsageError(`${file}: expected a JSON object with "strategies" (and optionally "per", "default", "silence")`);
   }
   for (const key of Object.keys(json)) {
-    if (!['$schema', 'per', 'default', 'strategies', 'silence'].includes(key)) at(key, 'unknown field (expected per, default, strategies, silence)');
+    if (!['$schema', 'per', 'default', 'strategies', 'silence'].includes(key))
+      at(key, 'unknown field (expected per, default, strategies, silence)');
   }
   if (json.per !== undefined) {
     if (json.per === 'turn' || json.per === 'total') budget.per = json.per;
@@ -166,7 +170,8 @@ export function parseBudget(file: string, json: unknown): Budget {
       });
     }
   }
-  if (problems.length === 0 && !hasLimits(budget) && budget.silence.length === 0) problems.push(`${file}: no limits: add "strategies": { "<name>": { "queries": … } }`);
+  if (problems.length === 0 && !hasLimits(budget) && budget.silence.length === 0)
+    problems.push(`${file}: no limits: add "strategies": { "<name>": { "queries": … } }`);
   if (problems.length > 0) throw new UsageError(problems);
   return budget;
 }
@@ -183,7 +188,8 @@ function parseStrategyBudget(value: unknown, path: string, at: (path: string, me
         at(`${path}.sections`, 'expected an object: section name → limits');
         continue;
       }
-      for (const [section, limits] of Object.entries(v)) out.sections[section] = parseLimits(limits, `${path}.sections.${section}`, at);
+      for (const [section, limits] of Object.entries(v))
+        out.sections[section] = parseLimits(limits, `${path}.sections.${section}`, at);
     } else if ((METRICS as readonly string[]).includes(key)) {
       const limit = parseLimit(v, `${path}.${key}`, at);
       if (limit !== undefined) out.limits[key as Metric] = limit;
@@ -244,7 +250,8 @@ export function checkBudget(report: Report, budget: Budget): BudgetResult {
   for (const strategy of report.strategies) {
     const own = budgetFor(budget, strategy.name);
     check(strategy, null, own.limits, budget.per, checks, violations);
-    for (const [section, limits] of Object.entries(own.sections)) check(strategy, section, limits, budget.per, checks, violations);
+    for (const [section, limits] of Object.entries(own.sections))
+      check(strategy, section, limits, budget.per, checks, violations);
   }
   return { passed: violations.length === 0, per: budget.per, source: budget.source, checks, violations };
 }
@@ -262,13 +269,24 @@ function check(
     if (limit === undefined) continue;
     const turns = strategy.turnDetails.map((t) => {
       const statements = section === null ? t.statements : t.statements.filter((s) => s.section === section);
-      return { turn: t.turn, statements, figures: section === null ? (t as Figures) : figuresOfStatements(statements) };
+      return { turn: t.turn, statements, figures: section === null ? (t as Figures) : figuresOf(statements) };
     });
     if (per === 'total') {
       const actual = turns.reduce((a, t) => a + t.figures[metric], 0);
       checks.push({ strategy: strategy.name, section, metric, budget: limit, worst: actual, passed: actual <= limit });
       if (actual > limit) {
-        violations.push({ metric, strategy: strategy.name, section, turn: null, budget: limit, actual, statements: responsible(metric, turns.flatMap((t) => t.statements)) });
+        violations.push({
+          metric,
+          strategy: strategy.name,
+          section,
+          turn: null,
+          budget: limit,
+          actual,
+          statements: responsible(
+            metric,
+            turns.flatMap((t) => t.statements),
+          ),
+        });
       }
       continue;
     }
@@ -277,21 +295,19 @@ function check(
       const actual = t.figures[metric];
       worst = Math.max(worst, actual);
       if (actual > limit) {
-        violations.push({ metric, strategy: strategy.name, section, turn: t.turn, budget: limit, actual, statements: responsible(metric, t.statements) });
+        violations.push({
+          metric,
+          strategy: strategy.name,
+          section,
+          turn: t.turn,
+          budget: limit,
+          actual,
+          statements: responsible(metric, t.statements),
+        });
       }
     }
     checks.push({ strategy: strategy.name, section, metric, budget: limit, worst, passed: worst <= limit });
   }
-}
-
-function figuresOfStatements(statements: readonly StatementRecord[]): Figures {
-  return {
-    queries: statements.length,
-    roundTrips: new Set(statements.map((s) => s.roundTrip)).size,
-    bytes: statements.reduce((a, s) => a + s.wireBytes, 0),
-    payloadBytes: statements.reduce((a, s) => a + s.payloadBytes, 0),
-    rows: statements.reduce((a, s) => a + s.rows, 0),
-  };
 }
 
 const RESPONSIBLE_LIMIT = 20;
@@ -302,7 +318,8 @@ function responsible(metric: Metric, statements: readonly StatementRecord[]): Re
     const groups = new Map<string, ResponsibleStatement>();
     for (const s of statements) {
       const g = groups.get(s.fingerprint);
-      if (g === undefined) groups.set(s.fingerprint, { seq: s.seq, count: 1, sql: s.sql, section: s.section, rows: s.rows, bytes: s.wireBytes });
+      if (g === undefined)
+        groups.set(s.fingerprint, { seq: s.seq, count: 1, sql: s.sql, section: s.section, rows: s.rows, bytes: s.wireBytes });
       else {
         g.count += 1;
         g.rows += s.rows;
@@ -311,7 +328,8 @@ function responsible(metric: Metric, statements: readonly StatementRecord[]): Re
     }
     return [...groups.values()].sort((a, b) => b.count - a.count || a.seq - b.seq).slice(0, RESPONSIBLE_LIMIT);
   }
-  const key = (s: StatementRecord): number => (metric === 'bytes' ? s.wireBytes : metric === 'payloadBytes' ? s.payloadBytes : s.rows);
+  const key = (s: StatementRecord): number =>
+    metric === 'bytes' ? s.wireBytes : metric === 'payloadBytes' ? s.payloadBytes : s.rows;
   return [...statements]
     .sort((a, b) => key(b) - key(a) || a.seq - b.seq)
     .slice(0, RESPONSIBLE_LIMIT)

@@ -2,6 +2,7 @@
  * The measuring loop: every turn, every strategy, side by side on one instrumented connection.
  * Knows nothing of where the database came from or how the result will be printed.
  */
+import { figuresOf, mean, meanFigures, round, sumFigures } from './figures.js';
 import { diffPrompts } from './analysis/prompt-diff.js';
 import { columnUsage, type CapturedStatement, type ColumnUse } from './analysis/column-usage.js';
 import { findFindings } from './analysis/findings.js';
@@ -75,7 +76,10 @@ export async function runStrategies(
   strategies: readonly Strategy<any>[],
   options: RunOptions = {},
 ): Promise<StrategyReport[]> {
-  const inputs = turns.length > 0 && 'label' in (turns[0] as object) ? (turns as readonly TurnInput[]) : referenceTurnInputs(turns as readonly Turn[]);
+  const inputs =
+    turns.length > 0 && 'label' in (turns[0] as object)
+      ? (turns as readonly TurnInput[])
+      : referenceTurnInputs(turns as readonly Turn[]);
   const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
   const baselineName = options.baseline ?? strategies[0]?.name;
   const baselineIndex = strategies.findIndex((s) => s.name === baselineName);
@@ -121,12 +125,11 @@ export async function runStrategies(
       source: strategy.source ?? null,
       turns: details.length,
       perTurn: {
-        queries: mean(totals.queries, n),
-        roundTrips: mean(totals.roundTrips, n),
-        bytes: mean(totals.bytes, n),
-        payloadBytes: mean(totals.payloadBytes, n),
-        rows: mean(totals.rows, n),
-        promptBytes: mean(details.reduce((a, d) => a + d.promptBytes, 0), n),
+        ...meanFigures(totals, n),
+        promptBytes: mean(
+          details.reduce((a, d) => a + d.promptBytes, 0),
+          n,
+        ),
         latencyMs: percentiles(details.flatMap((d) => d.latencyMs)),
       },
       totals,
@@ -234,15 +237,24 @@ function strategyName(strategy: Strategy<any>): string {
 /** Errors that mean the connection itself is gone, not that the strategy did something wrong. */
 function isConnectionLoss(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
-  if (['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08006', '08003', '08000'].includes(e?.code ?? '')) return true;
+  if (['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08006', '08003', '08000'].includes(e?.code ?? ''))
+    return true;
   return /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error/i.test(e?.message ?? '');
 }
 
-function strategyFailure(strategy: Strategy<any>, input: TurnInput, error: unknown, statements: StatementRecord[]): CtxbenchError {
+function strategyFailure(
+  strategy: Strategy<any>,
+  input: TurnInput,
+  error: unknown,
+  statements: StatementRecord[],
+): CtxbenchError {
   const failed = statements.find((s) => s.error !== null) ?? statements.at(-1);
   const message = error instanceof Error ? error.message : String(error);
   if (isConnectionLoss(error)) {
-    return new DatabaseError(`lost the connection to the database during turn ${input.label} (${strategyName(strategy)}): ${maskSecrets(message)}`, { cause: error });
+    return new DatabaseError(
+      `lost the connection to the database during turn ${input.label} (${strategyName(strategy)}): ${maskSecrets(message)}`,
+      { cause: error },
+    );
   }
   if ((error as { code?: string })?.code === '25006') {
     return new StrategyError(
@@ -278,13 +290,7 @@ function sectionFigures(details: readonly TurnDetail[]): SectionFigures[] {
     return {
       name,
       totals,
-      perTurn: {
-        queries: mean(totals.queries, n),
-        roundTrips: mean(totals.roundTrips, n),
-        bytes: mean(totals.bytes, n),
-        payloadBytes: mean(totals.payloadBytes, n),
-        rows: mean(totals.rows, n),
-      },
+      perTurn: meanFigures(totals, n),
     };
   });
 }
@@ -315,39 +321,6 @@ export function describeDifference(baseline: string, other: string): string {
   );
 }
 
-/** Figures of one turn's statements. */
-export function figuresOf(statements: readonly StatementRecord[]): Figures {
-  return {
-    queries: statements.length,
-    roundTrips: new Set(statements.map((s) => s.roundTrip)).size,
-    bytes: statements.reduce((a, s) => a + s.wireBytes, 0),
-    payloadBytes: statements.reduce((a, s) => a + s.payloadBytes, 0),
-    rows: statements.reduce((a, s) => a + s.rows, 0),
-  };
-}
-
-/** Adds figures up (the totals of turns). */
-export function sumFigures(items: readonly Figures[]): Figures {
-  const total: Figures = { queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0 };
-  for (const f of items) {
-    total.queries += f.queries;
-    total.roundTrips += f.roundTrips;
-    total.bytes += f.bytes;
-    total.payloadBytes += f.payloadBytes;
-    total.rows += f.rows;
-  }
-  return total;
-}
-
-function round(value: number, decimals: number): number {
-  const f = 10 ** decimals;
-  return Math.round(value * f) / f;
-}
-
-function mean(total: number, n: number): number {
-  return round(total / n, 3);
-}
-
 /** Nearest-rank percentiles. */
 export function percentiles(values: readonly number[]): LatencySummary {
   if (values.length === 0) return { p50: 0, p95: 0, max: 0 };
@@ -355,3 +328,5 @@ export function percentiles(values: readonly number[]): LatencySummary {
   const rank = (p: number): number => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
   return { p50: round(rank(0.5), 3), p95: round(rank(0.95), 3), max: round(sorted.at(-1)!, 3) };
 }
+
+export { figuresOf, meanFigures, sumFigures } from './figures.js';
