@@ -226,15 +226,16 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
 }
 
 /**
- * Forwards `from` to `to` chunk by chunk, observing each chunk first; pauses `from` while
+ * Forwards `from` to `to` chunk by chunk, observing each chunk once it is on its way; pauses `from` while
  * `to` is full, so memory stays bounded whatever the result size.
  */
 function pump(from: net.Socket, to: net.Socket, observe: (chunk: Buffer) => void): void {
   from.on('data', (chunk: Buffer) => {
+    // Forward first, measure after: the other side is not kept waiting while the chunk is parsed
+    // (a statement's time then ends when its ReadyForQuery was forwarded, microseconds later).
     // The session never throws (it stops measuring instead): forwarding never depends on parsing.
+    if (!to.destroyed && !to.write(chunk)) from.pause();
     observe(chunk);
-    if (to.destroyed) return;
-    if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
   // A half-close (the client's Terminate, then FIN) is passed on as one.
