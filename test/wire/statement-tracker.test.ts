@@ -4,6 +4,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatementTracker, type TrackedStatement } from '../../src/core/wire/statement-tracker.js';
 import { tapSocket } from '../../src/core/wire/socket-tap.js';
 import { backendKinds, emptyBackend, type TestBackend } from '../support/backends.js';
+import {
+  bindComplete,
+  complete,
+  dataRow,
+  errorResponse,
+  extended,
+  int16,
+  int32,
+  msg,
+  noData,
+  parseComplete,
+  ready,
+  sync,
+} from '../support/wire-messages.js';
 
 type Event = { from: 'client' | 'server'; bytes: Buffer };
 
@@ -185,6 +199,80 @@ describe('round trips', () => {
       ['select 1', true, 6],
       ['select 2', false, 6],
       ['select 3', true, 6],
+    ]);
+  });
+});
+
+describe('pipelines and function calls', () => {
+  function track() {
+    const seen: TrackedStatement<null>[] = [];
+    const tracker = new StatementTracker<null>(() => null, (s) => seen.push(s));
+    return { tracker, seen };
+  }
+
+  it('reports each Execute of a pipeline (one Sync) as its own statement, in one round trip', () => {
+    const { tracker, seen } = track();
+    tracker.fromClient(Buffer.concat([extended('select $1', 'a'), extended('select $1 || $1', 'bb'), sync]));
+    const first = Buffer.concat([parseComplete, bindComplete, noData, dataRow('a'), complete('SELECT 1')]);
+    const second = Buffer.concat([parseComplete, bindComplete, noData, dataRow('bbbb'), dataRow('x'), complete('SELECT 2')]);
+    tracker.fromServer(first);
+    // Nothing is reported before the ReadyForQuery closes the cycle.
+    expect(seen).toHaveLength(0);
+    tracker.fromServer(Buffer.concat([second, ready('I')]));
+    expect(tracker.outstanding).toBe(0);
+    expect(seen.map((s) => [s.sql, s.params, s.rows, s.payloadBytes, s.wireBytes, s.command, s.startsRoundTrip, s.status])).toEqual([
+      ['select $1', ['a'], 1, 1, first.length, 'SELECT 1', true, 'T'],
+      ['select $1 || $1', ['bb'], 2, 5, second.length + 6, 'SELECT 2', false, 'I'],
+    ]);
+  });
+
+  it('gives the error to the failing Execute and marks the ones the server skipped', () => {
+    const { tracker, seen } = track();
+    tracker.fromClient(Buffer.concat([extended('select 1/$1', '0'), extended('select $1', 'never'), sync]));
+    tracker.fromServer(Buffer.concat([parseComplete, bindComplete, noData, errorResponse('division by zero'), ready('I')]));
+    expect(seen.map((s) => [s.sql, s.error, s.status])).toEqual([
+      ['select 1/$1', 'division by zero (SQLSTATE 22012)', 'E'],
+      ['select $1', 'not executed: an earlier statement of the same pipeline failed', 'I'],
+    ]);
+    expect(seen[0]!.wireBytes + seen[1]!.wireBytes).toBe(5 + 5 + 5 + errorResponse('division by zero').length + 6);
+  });
+
+  it('a Sync that executed nothing (a prepare) is one statement named by what it parsed', () => {
+    const { tracker, seen } = track();
+    tracker.fromClient(Buffer.concat([msg('P', 'stmt1', 'select 42', int16(0)), msg('D', Buffer.from('S'), 'stmt1'), sync]));
+    tracker.fromServer(Buffer.concat([parseComplete, msg('t', int16(0)), noData, ready('I')]));
+    // Then the prepared statement runs by name.
+    tracker.fromClient(
+      Buffer.concat([msg('B', '', 'stmt1', int16(0), int16(0), int16(0)), msg('E', '', int32(0)), sync]),
+    );
+    tracker.fromServer(Buffer.concat([bindComplete, dataRow('42'), complete('SELECT 1'), ready('I')]));
+    expect(seen.map((s) => [s.sql, s.rows, s.command, s.wireBytes])).toEqual([
+      ['select 42', 0, null, 5 + 7 + 5 + 6],
+      ['select 42', 1, 'SELECT 1', 5 + dataRow('42').length + complete('SELECT 1').length + 6],
+    ]);
+  });
+
+  it('reports a FunctionCall (libpq large objects) with its result as payload', () => {
+    const { tracker, seen } = track();
+    // FunctionCall loread(fd 0, 5 bytes): OID 954, two int4 arguments in binary, binary result.
+    const call = msg('F', int32(954), int16(1), int16(1), int16(2), int32(4), int32(0), int32(4), int32(5), int16(1));
+    tracker.fromClient(call);
+    const response = msg('V', int32(5), Buffer.from('hello'));
+    tracker.fromServer(Buffer.concat([response, ready('T')]));
+    expect(seen.map((s) => [s.sql, s.rows, s.payloadBytes, s.wireBytes, s.status])).toEqual([
+      ['/* FunctionCall loread (oid 954) */', 0, 5, response.length + 6, 'T'],
+    ]);
+  });
+
+  it('gives early responses (before their Execute is sent) to that Execute', () => {
+    const { tracker, seen } = track();
+    // Parse and Flush first; the server answers ParseComplete; then Bind, Execute, Sync.
+    tracker.fromClient(Buffer.concat([msg('P', '', 'select 1', int16(0)), msg('H')]));
+    tracker.fromServer(parseComplete);
+    tracker.fromClient(Buffer.concat([msg('B', '', '', int16(0), int16(0), int16(0)), msg('E', '', int32(0)), sync]));
+    tracker.fromServer(Buffer.concat([bindComplete, dataRow('1'), complete('SELECT 1'), ready('I')]));
+    expect(seen.map((s) => [s.sql, s.rows, s.wireBytes])).toEqual([
+      ['select 1', 1, 5 + 5 + dataRow('1').length + complete('SELECT 1').length + 6],
     ]);
   });
 });

@@ -13,15 +13,12 @@ import net from 'node:net';
 import { MessageFramer, readCString } from '../wire/message-framer.js';
 import { StatementTracker, type TrackedStatement } from '../wire/statement-tracker.js';
 
-/** Transaction status from a ReadyForQuery: idle, in a transaction block, in a failed one. */
-export type TransactionStatus = 'I' | 'T' | 'E';
+export type { TransactionStatus } from '../wire/statement-tracker.js';
 
 /** One statement measured by the proxy (parameter values already hashed): the tracker's figures, plus where it came from. */
 export interface ProxiedStatement extends Omit<TrackedStatement<unknown>, 'tag'> {
   /** The client connection (from 1, in order of connection) that sent it. */
   connectionId: number;
-  /** The transaction status its ReadyForQuery reported, null if it could not be read. */
-  status: TransactionStatus | null;
 }
 
 /** What the proxy knows about one client connection. */
@@ -137,7 +134,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     sockets.add(upstream);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    const session = new ProxySession(info, state, inFlight, (tracked, status) => {
+    const session = new ProxySession(info, state, inFlight, (tracked) => {
       const s: ProxiedStatement = {
         connectionId: info.id,
         sql: tracked.sql,
@@ -150,7 +147,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
         payloadBytes: tracked.payloadBytes,
         command: tracked.command,
         error: tracked.error,
-        status,
+        status: tracked.status,
       };
       info.statements += 1;
       statements.push(s);
@@ -272,15 +269,12 @@ class ProxySession {
   private startupReadyAt = -1;
   private serverSeen = 0;
   private tracker: StatementTracker<null> | null = null;
-  /** Status bytes of the ReadyForQuery messages in the current server chunk, in order. */
-  private statuses: TransactionStatus[] = [];
-  private statusFramer: MessageFramer | null = null;
 
   constructor(
     private readonly info: ProxiedConnection,
     private readonly shared: { serverVersion: string | null },
     private readonly inFlight: { count: number },
-    private readonly onStatement: (s: TrackedStatement<null>, status: TransactionStatus | null) => void,
+    private readonly onStatement: (s: TrackedStatement<null>) => void,
   ) {}
 
   /** Statements left unanswered (the connection closed); releases their share of the in-flight count. */
@@ -434,23 +428,13 @@ class ProxySession {
     this.phase = 'tracking';
     this.tracker = new StatementTracker<null>(
       () => null,
-      (s) => this.onStatement(s, this.statuses.shift() ?? null),
+      (s) => this.onStatement(s),
       { sharedInFlight: this.inFlight },
-    );
-    this.statusFramer = new MessageFramer(
-      (type) => (type === 'Z' ? 1 : 0),
-      (m) => {
-        if (m.type === 'Z') this.statuses.push(String.fromCharCode(m.head[0]!) as TransactionStatus);
-      },
     );
     if (cut < chunk.length) this.serverTracking(chunk.subarray(cut));
   }
 
   private serverTracking(chunk: Buffer): void {
-    // Statuses first, then the tracker: each statement it closes takes the next status in order.
-    this.statusFramer!.push(chunk);
     this.tracker!.fromServer(chunk);
-    // A ReadyForQuery that closed nothing (e.g. after a FunctionCall) must not shift later statuses.
-    this.statuses.length = 0;
   }
 }

@@ -1,10 +1,14 @@
 /**
  * Turns the two framed message streams of one PostgreSQL connection into measured statements.
  *
- * A statement is what the server closes with one ReadyForQuery: a simple Query, or an
- * extended-protocol sequence ending in Sync. Every backend byte between two ReadyForQuery
- * messages belongs to the oldest statement still waiting, so pipelined statements are
- * attributed exactly. A statement sent while none is outstanding starts a new round trip;
+ * A statement is what the client asks the server to run: a simple Query, a FunctionCall, or
+ * an extended-protocol Execute. Each ReadyForQuery closes one cycle — a Query, a FunctionCall,
+ * or everything up to a Sync, which may hold several Executes when the client pipelines them
+ * (libpq's pipeline mode) — and reports its statements. Backend messages belong to the oldest
+ * statement whose result is not complete, so pipelined statements are attributed exactly; an
+ * Execute the server skipped after an earlier error in its pipeline is reported with that
+ * reason. A Sync that executed nothing (a prepare) is a statement of its own: it is still a
+ * wait for the server. A statement sent while none is unanswered starts a new round trip;
  * trackers of several connections can share that count, so overlapping waits count once.
  *
  * Optionally (`captureValues`) it also keeps what a statement returned — column names and
@@ -12,6 +16,9 @@
  * bounded per statement, because measuring alone never holds more than a message header.
  */
 import { MessageFramer, dataRowPayloadBytes, readCString, type FramedMessage } from './message-framer.js';
+
+/** Transaction status from a ReadyForQuery: idle, in a transaction block, in a failed one. */
+export type TransactionStatus = 'I' | 'T' | 'E';
 
 /** A statement closed by its ReadyForQuery, before it is placed in a turn. */
 export interface TrackedStatement<Tag> {
@@ -28,6 +35,12 @@ export interface TrackedStatement<Tag> {
   payloadBytes: number;
   command: string | null;
   error: string | null;
+  /**
+   * The transaction status after it: what the closing ReadyForQuery reported (idle, in a
+   * transaction block, in a failed one) for the last statement of a cycle; `T` (or `E` after an
+   * error) for the statements before it in a pipeline, whose transaction was still open.
+   */
+  status: TransactionStatus | null;
   /** Whatever the owner attached when the statement was sent (e.g. the turn it belongs to). */
   tag: Tag;
   /** What the statement returned; present only when values were captured for it. */
@@ -78,10 +91,32 @@ export interface StatementTrackerOptions<Tag> {
   captureLimitBytes?: number;
 }
 
-interface Pending<Tag> extends Omit<TrackedStatement<Tag>, 'doneAt'> {}
+/** A statement sent and not yet reported. */
+type Pending<Tag> = TrackedStatement<Tag>;
 
-/** Frontend types whose whole body we need (SQL text, parameters, statement names). */
-const FRONTEND_KEEP = new Set(['Q', 'P', 'B', 'C']);
+/**
+ * What one ReadyForQuery answers: a simple Query, a FunctionCall, or the extended-protocol
+ * messages up to a Sync. An extended cycle holds one statement per Execute (several when the
+ * client pipelines them before one Sync), or a single one for a Sync that executed nothing.
+ */
+interface Cycle<Tag> {
+  extended: boolean;
+  /** The client sent the Sync that ends it (always true for Query and FunctionCall). */
+  synced: boolean;
+  statements: Pending<Tag>[];
+  /**
+   * Index of the first statement not yet answered — its result not complete (CommandComplete,
+   * EmptyQueryResponse, PortalSuspended or an error); statements.length when all are.
+   */
+  next: number;
+  /** Backend bytes that arrived while no statement of the cycle could take them (e.g. a ParseComplete before its Execute was sent). */
+  carry: number;
+  /** An error that arrived while no statement could take it. */
+  carryError: string | null;
+}
+
+/** Frontend types whose whole body we need (SQL text, parameters, statement and portal names, function OIDs). */
+const FRONTEND_KEEP = new Set(['Q', 'P', 'B', 'E', 'C', 'F']);
 
 function frontendKeep(type: string): number {
   return FRONTEND_KEEP.has(type) ? Infinity : 0;
@@ -95,6 +130,9 @@ function backendKeep(type: string, captureRoom: number): number {
       return Math.max(2, captureRoom);
     case 'T':
       return captureRoom;
+    case 'V':
+      // FunctionCallResponse: the result's length word.
+      return 4;
     case 'C':
     case 'E':
     case 'Z':
@@ -104,6 +142,9 @@ function backendKeep(type: string, captureRoom: number): number {
   }
 }
 
+/** Why an Execute of a pipeline got no answer. */
+const SKIPPED = 'not executed: an earlier statement of the same pipeline failed';
+
 /**
  * @example
  * const tracker = new StatementTracker(() => currentTurn, (s) => log.push(s));
@@ -112,12 +153,14 @@ function backendKeep(type: string, captureRoom: number): number {
 export class StatementTracker<Tag> {
   private readonly frontend: MessageFramer;
   private readonly backend: MessageFramer;
-  private readonly pending: Pending<Tag>[] = [];
+  /** Cycles sent (or being sent) and not yet closed by their ReadyForQuery, oldest first. */
+  private readonly cycles: Cycle<Tag>[] = [];
   /** Named prepared statements: name → SQL. The unnamed one is ''. */
   private readonly prepared = new Map<string, string>();
-  /** Extended-protocol parts accumulated since the last Sync. */
-  private batchSql: string[] = [];
-  private batchParams: (string | null)[] = [];
+  /** Bound portals: name → the SQL and parameters an Execute of it runs. The unnamed one is ''. */
+  private readonly portals = new Map<string, { sql: string; params: (string | null)[] }>();
+  /** SQL parsed in the open extended cycle (names a Sync that executed nothing). */
+  private parsedSql: string[] = [];
   private readonly now: () => number;
 
   /** Statements outstanding on every connection that shares this counter (round trips span them). */
@@ -137,16 +180,16 @@ export class StatementTracker<Tag> {
     this.capture = typeof capture === 'function' ? capture : () => capture;
     this.captureLimit = Math.max(0, options.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES);
     this.frontend = new MessageFramer(frontendKeep, (m) => this.onFrontend(m));
-    // Messages arrive in order, so the oldest pending statement is the one this message is for.
+    // Messages arrive in order, so the oldest unanswered statement is the one this message is for.
     this.backend = new MessageFramer(
       (type) => backendKeep(type, this.captureRoom()),
       (m) => this.onBackend(m),
     );
   }
 
-  /** Bytes the oldest pending statement may still capture (0 when it captures nothing). */
+  /** Bytes the statement now receiving may still capture (0 when it captures nothing). */
   private captureRoom(): number {
-    const values = this.pending[0]?.values;
+    const values = this.target()?.values;
     return values === undefined || values.truncated ? 0 : Math.max(0, this.captureLimit - values.bytes);
   }
 
@@ -162,10 +205,12 @@ export class StatementTracker<Tag> {
 
   /** Statements sent and not yet closed by the server. */
   get outstanding(): number {
-    return this.pending.length;
+    let n = 0;
+    for (const cycle of this.cycles) n += cycle.statements.length;
+    return n;
   }
 
-  private enqueue(sql: string, params: (string | null)[]): void {
+  private pending(sql: string, params: (string | null)[]): Pending<Tag> {
     const startsRoundTrip = this.inFlight.count === 0;
     this.inFlight.count += 1;
     const tag = this.tagNow();
@@ -173,46 +218,115 @@ export class StatementTracker<Tag> {
       sql,
       params,
       sentAt: this.now(),
+      doneAt: 0,
       startsRoundTrip,
       rows: 0,
       wireBytes: 0,
       payloadBytes: 0,
       command: null,
       error: null,
+      status: null,
       tag,
     };
     // Only when capturing, so statements measured without it look exactly as before.
     if (this.capture(tag)) pending.values = { results: [], truncated: false, bytes: 0 };
-    this.pending.push(pending);
+    return pending;
+  }
+
+  /** A cycle of one statement that the ReadyForQuery answers (Query, FunctionCall). */
+  private single(sql: string, params: (string | null)[]): void {
+    const statement = this.pending(sql, params);
+    this.cycles.push({ extended: false, synced: true, statements: [statement], next: 0, carry: 0, carryError: null });
+  }
+
+  /** The extended cycle the client is still sending (opened by its first extended message). */
+  private openCycle(): Cycle<Tag> {
+    const last = this.cycles[this.cycles.length - 1];
+    if (last !== undefined && last.extended && !last.synced) return last;
+    const cycle: Cycle<Tag> = { extended: true, synced: false, statements: [], next: 0, carry: 0, carryError: null };
+    this.cycles.push(cycle);
+    this.parsedSql = [];
+    return cycle;
+  }
+
+  /** The statement the next backend message belongs to, if any. */
+  private target(): Pending<Tag> | undefined {
+    const cycle = this.cycles[0];
+    if (cycle === undefined) return undefined;
+    const next = cycle.statements[cycle.next];
+    if (next !== undefined) return next;
+    // Everything answered (or nothing sent yet): what is left before the Sync's ReadyForQuery
+    // belongs to the cycle's last statement, once the client has sent its Sync.
+    return cycle.synced ? cycle.statements[cycle.statements.length - 1] : undefined;
+  }
+
+  /** Marks the cycle's current statement answered (its result is complete). */
+  private answer(cycle: Cycle<Tag>, statement: Pending<Tag>): void {
+    if (cycle.statements[cycle.next] !== statement) return;
+    statement.doneAt = this.now();
+    this.inFlight.count -= 1;
+    cycle.next += 1;
   }
 
   private onFrontend(m: FramedMessage): void {
     switch (m.type) {
       case 'Q':
-        this.enqueue(readCString(m.head, 0)[0], []);
+        this.single(readCString(m.head, 0)[0], []);
+        break;
+      case 'F':
+        this.single(functionCallSql(m.head.readUInt32BE(0)), []);
         break;
       case 'P': {
+        this.openCycle();
         const [name, next] = readCString(m.head, 0);
         const [sql] = readCString(m.head, next);
         this.prepared.set(name, sql);
+        this.parsedSql.push(sql);
         break;
       }
       case 'B': {
-        const { statement, params } = parseBind(m.head);
-        this.batchSql.push(this.prepared.get(statement) ?? `/* prepared statement "${statement}" */`);
-        this.batchParams.push(...params);
+        this.openCycle();
+        const { portal, statement, params } = parseBind(m.head);
+        this.portals.set(portal, { sql: this.prepared.get(statement) ?? `/* prepared statement "${statement}" */`, params });
+        break;
+      }
+      case 'E': {
+        const cycle = this.openCycle();
+        const portal = readCString(m.head, 0)[0];
+        const bound = this.portals.get(portal) ?? { sql: `/* portal "${portal}" */`, params: [] };
+        const statement = this.pending(bound.sql, bound.params);
+        cycle.statements.push(statement);
+        if (cycle.carry > 0 && cycle.next === cycle.statements.length - 1) {
+          // Responses that came before this Execute (its ParseComplete, say) are its own.
+          statement.wireBytes += cycle.carry;
+          cycle.carry = 0;
+        }
         break;
       }
       case 'C': {
+        this.openCycle();
         // Close: 'S' statement or 'P' portal, then the name.
-        if (m.head[0] === 0x53) this.prepared.delete(readCString(m.head, 1)[0]);
+        const name = readCString(m.head, 1)[0];
+        if (m.head[0] === 0x53) this.prepared.delete(name);
+        else this.portals.delete(name);
         break;
       }
+      case 'D':
+      case 'H':
+        this.openCycle();
+        break;
       case 'S': {
-        const sql = this.batchSql.length > 0 ? this.batchSql.join(';\n') : '/* sync */';
-        this.enqueue(sql, this.batchParams);
-        this.batchSql = [];
-        this.batchParams = [];
+        const cycle = this.openCycle();
+        cycle.synced = true;
+        if (cycle.statements.length === 0) {
+          // A Sync that executed nothing (a prepare, a describe) still waits for the server.
+          const statement = this.pending(this.parsedSql.length > 0 ? this.parsedSql.join(';\n') : '/* sync */', []);
+          statement.wireBytes += cycle.carry;
+          cycle.carry = 0;
+          cycle.statements.push(statement);
+        }
+        // Unnamed portals do not outlive their transaction; named ones rarely matter: forget them all.
+        this.portals.clear();
         break;
       }
       default:
@@ -221,9 +335,19 @@ export class StatementTracker<Tag> {
   }
 
   private onBackend(m: FramedMessage): void {
-    const head = this.pending[0];
+    const cycle = this.cycles[0];
     // Asynchronous messages (notices, parameter status) with nothing outstanding belong to no statement.
-    if (head === undefined) return;
+    if (cycle === undefined) return;
+    if (m.type === 'Z') {
+      this.close(cycle, m);
+      return;
+    }
+    const head = this.target();
+    if (head === undefined) {
+      cycle.carry += m.wireBytes;
+      if (m.type === 'E') cycle.carryError = parseErrorMessage(m.head);
+      return;
+    }
     head.wireBytes += m.wireBytes;
     switch (m.type) {
       case 'T':
@@ -239,26 +363,86 @@ export class StatementTracker<Tag> {
         head.rows += 1;
         head.payloadBytes += m.bodyBytes;
         break;
+      case 'V': {
+        // FunctionCallResponse: the result's bytes are its payload (-1 is NULL).
+        const length = m.head.readInt32BE(0);
+        if (length > 0) head.payloadBytes += length;
+        break;
+      }
       case 'C':
         head.command = readCString(m.head, 0)[0];
+        if (cycle.extended) this.answer(cycle, head);
+        break;
+      case 'I':
+      case 's':
+        if (cycle.extended) this.answer(cycle, head);
         break;
       case 'E':
         head.error = parseErrorMessage(m.head);
+        // The server skips the rest of the cycle up to its Sync: this statement is answered.
+        if (cycle.extended) this.answer(cycle, head);
         break;
-      case 'Z': {
-        this.pending.shift();
-        this.inFlight.count -= 1;
-        // Completed in place: no copy of the record on the hot path.
-        const done = head as TrackedStatement<Tag>;
-        done.doneAt = this.now();
-        this.onStatement(done);
-        break;
-      }
       default:
         break;
     }
   }
+
+  /** A ReadyForQuery: the oldest cycle is over; report its statements in the order sent. */
+  private close(cycle: Cycle<Tag>, z: FramedMessage): void {
+    this.cycles.shift();
+    const status = STATUSES[z.head[0] ?? 0] ?? null;
+    const last = cycle.statements[cycle.statements.length - 1];
+    if (last === undefined) return;
+    last.wireBytes += z.wireBytes + cycle.carry;
+    if (cycle.carryError !== null) last.error ??= cycle.carryError;
+    const failed = cycle.statements.some((s) => s.error !== null);
+    const doneAt = this.now();
+    const lastIndex = cycle.statements.length - 1;
+    let failedYet = false;
+    cycle.statements.forEach((statement, i) => {
+      if (i >= cycle.next) {
+        statement.doneAt = doneAt;
+        this.inFlight.count -= 1;
+        // An Execute the server skipped after an earlier failure in the same pipeline.
+        if (cycle.extended && failed && statement.error === null) statement.error = SKIPPED;
+      }
+      // Before the last statement of a pipeline the implicit (or explicit) transaction is still open.
+      failedYet ||= statement.error !== null;
+      statement.status = i === lastIndex ? status : failedYet ? 'E' : 'T';
+      // Completed in place: no copy of the record on the hot path.
+      this.onStatement(statement);
+    });
+  }
 }
+
+/**
+ * Built-in functions clients call with FunctionCall (libpq's large-object API): their OIDs are
+ * fixed in every PostgreSQL release, so the recording can name them.
+ */
+const KNOWN_FUNCTIONS: Record<number, string> = {
+  715: 'lo_create',
+  952: 'lo_open',
+  953: 'lo_close',
+  954: 'loread',
+  955: 'lowrite',
+  956: 'lo_lseek',
+  957: 'lo_creat',
+  958: 'lo_tell',
+  964: 'lo_unlink',
+  1004: 'lo_truncate',
+  3170: 'lo_lseek64',
+  3171: 'lo_tell64',
+  3172: 'lo_truncate64',
+};
+
+/** How a FunctionCall appears as a statement: a comment naming the function. */
+function functionCallSql(oid: number): string {
+  const name = KNOWN_FUNCTIONS[oid];
+  return name === undefined ? `/* FunctionCall oid ${oid} */` : `/* FunctionCall ${name} (oid ${oid}) */`;
+}
+
+/** Transaction status byte of a ReadyForQuery → its letter. */
+const STATUSES: Record<number, TransactionStatus> = { 0x49: 'I', 0x54: 'T', 0x45: 'E' };
 
 /** Starts a result set from a RowDescription, unless the capture limit cut it short. */
 function captureDescription(values: CapturedValues, m: FramedMessage): void {
@@ -319,9 +503,10 @@ export function dataRowValues(body: Buffer): (Buffer | null)[] {
   return out;
 }
 
-/** Parses a Bind body far enough to recover the statement name and text parameters. */
-function parseBind(body: Buffer): { statement: string; params: (string | null)[] } {
-  let offset = readCString(body, 0)[1]; // portal name
+/** Parses a Bind body far enough to recover the portal and statement names and text parameters. */
+function parseBind(body: Buffer): { portal: string; statement: string; params: (string | null)[] } {
+  const [portal, afterPortal] = readCString(body, 0);
+  let offset = afterPortal;
   const [statement, afterName] = readCString(body, offset);
   offset = afterName;
   const formatCount = body.readInt16BE(offset);
@@ -342,7 +527,7 @@ function parseBind(body: Buffer): { statement: string; params: (string | null)[]
     params.push(format === 1 ? `<binary ${length} bytes>` : body.toString('utf8', offset, offset + length));
     offset += length;
   }
-  return { statement, params };
+  return { portal, statement, params };
 }
 
 /** The `M` (message) field of an ErrorResponse, prefixed by its SQLSTATE. */
