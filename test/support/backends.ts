@@ -58,11 +58,15 @@ export async function createServerDatabase(): Promise<TestBackend> {
   };
 }
 
-/** An empty database of the given kind (PGlite in memory behind a socket, or a fresh server database). */
-export async function emptyBackend(kind: BackendKind): Promise<TestBackend> {
+/**
+ * An empty database of the given kind (PGlite in memory behind a socket, or a fresh server
+ * database). PGlite's socket takes one connection unless told more (`maxConnections`), for
+ * clients such as pgbench that keep one open while opening the next.
+ */
+export async function emptyBackend(kind: BackendKind, options: { maxConnections?: number } = {}): Promise<TestBackend> {
   if (kind === 'postgres') return createServerDatabase();
   const db = await PGlite.create();
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: options.maxConnections ?? 1 });
   await server.start();
   return {
     kind,
