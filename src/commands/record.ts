@@ -145,6 +145,7 @@ function toRecord(s: ProxiedStatement, seq: number, roundTrip: number): Recorded
     durationMs: round(s.doneAt - s.sentAt, 3),
     rows: s.rows,
     wireBytes: s.wireBytes,
+    sentBytes: s.sentBytes,
     payloadBytes: s.payloadBytes,
     command: s.command,
     error: s.error,

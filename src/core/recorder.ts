@@ -189,6 +189,7 @@ function toRecords(tracked: readonly TrackedStatement<Tag>[]): StatementRecord[]
       durationMs: s.doneAt - s.sentAt,
       rows: s.rows,
       wireBytes: s.wireBytes,
+      sentBytes: s.sentBytes,
       payloadBytes: s.payloadBytes,
       command: s.command,
       error: s.error,

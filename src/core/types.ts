@@ -151,6 +151,8 @@ export interface StatementRecord {
   rows: number;
   /** Every backend message byte attributed to this statement, headers included. */
   wireBytes: number;
+  /** Every frontend message byte the client sent for it (query text, parameters, Sync), headers included. */
+  sentBytes: number;
   /** Sum of the non-NULL field values of its DataRows. */
   payloadBytes: number;
   /** Backend command tag (`SELECT 6`), or null when the statement failed. */

@@ -93,6 +93,7 @@ export function renderStatementsNdjson(turns: TurnStatements[]): string {
           durationMs: s.durationMs,
           rows: s.rows,
           wireBytes: s.wireBytes,
+          sentBytes: s.sentBytes,
           payloadBytes: s.payloadBytes,
           command: s.command,
           error: s.error,

@@ -18,6 +18,7 @@ function st(seq: number, sql: string, params: (string | null)[] = [], wireBytes 
     durationMs: 0.1,
     rows: 1,
     wireBytes,
+    sentBytes: 40,
     payloadBytes: 50,
     command: 'SELECT 1',
     error: null,

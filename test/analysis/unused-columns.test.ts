@@ -404,6 +404,7 @@ describe.each(backendKinds)('unused columns of naive and optimized on tiny (%s)'
               'durationMs',
               'rows',
               'wireBytes',
+              'sentBytes',
               'payloadBytes',
               'command',
               'error',

@@ -19,6 +19,7 @@ function record(sql: string, params: (string | null)[] = []): StatementRecord {
     durationMs: 0,
     rows: 0,
     wireBytes: 0,
+    sentBytes: 0,
     payloadBytes: 0,
     command: 'SELECT 0',
     error: null,

@@ -25,6 +25,7 @@ function record(sql: string, rows = 1): StatementRecord {
     durationMs: 0,
     rows,
     wireBytes: 0,
+    sentBytes: 0,
     payloadBytes: 0,
     command: `SELECT ${rows}`,
     error: null,

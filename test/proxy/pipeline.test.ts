@@ -76,6 +76,7 @@ describe.each(backendKinds)('pipelines through the proxy on %s', (kind) => {
       sql: string;
       rows: number;
       wireBytes: number;
+      sentBytes: number;
       payloadBytes: number;
       command: string | null;
       error: string | null;
@@ -85,6 +86,7 @@ describe.each(backendKinds)('pipelines through the proxy on %s', (kind) => {
       sql: s.sql,
       rows: s.rows,
       wireBytes: s.wireBytes,
+      sentBytes: s.sentBytes,
       payloadBytes: s.payloadBytes,
       command: s.command,
       error: s.error,

@@ -26,6 +26,7 @@ function stmt(
     startsRoundTrip: true,
     rows: 1,
     wireBytes: 60,
+    sentBytes: 20,
     payloadBytes: 1,
     command: 'SELECT 1',
     error: null,

@@ -29,8 +29,8 @@ function socketOf(client: pg.Client): Duplex {
 }
 
 /** The figures both instruments must agree on. */
-function figures(s: { sql: string; rows: number; wireBytes: number; payloadBytes: number; command: string | null }) {
-  return { sql: s.sql, rows: s.rows, wireBytes: s.wireBytes, payloadBytes: s.payloadBytes, command: s.command };
+function figures(s: { sql: string; rows: number; wireBytes: number; sentBytes: number; payloadBytes: number; command: string | null }) {
+  return { sql: s.sql, rows: s.rows, wireBytes: s.wireBytes, sentBytes: s.sentBytes, payloadBytes: s.payloadBytes, command: s.command };
 }
 
 async function startProxyFor(url: string): Promise<WireProxy> {

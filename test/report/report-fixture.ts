@@ -12,6 +12,7 @@ export function statement(seq: number, sql: string, params: (string | null)[] = 
     durationMs: 0.25,
     rows: 1,
     wireBytes: 100,
+    sentBytes: 40,
     payloadBytes: 60,
     command: 'SELECT 1',
     error: null,

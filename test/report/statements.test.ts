@@ -60,6 +60,7 @@ describe('renderStatementsNdjson', () => {
       'durationMs',
       'rows',
       'wireBytes',
+      'sentBytes',
       'payloadBytes',
       'command',
       'error',

@@ -25,7 +25,10 @@ type Event = { from: 'client' | 'server'; bytes: Buffer };
 function recordingTracker() {
   const statements: TrackedStatement<null>[] = [];
   const events: Event[] = [];
-  const tracker = new StatementTracker<null>(() => null, (s) => statements.push(s));
+  const tracker = new StatementTracker<null>(
+    () => null,
+    (s) => statements.push(s),
+  );
   const fromClient = tracker.fromClient.bind(tracker);
   const fromServer = tracker.fromServer.bind(tracker);
   tracker.fromClient = (chunk) => {
@@ -41,8 +44,8 @@ function recordingTracker() {
 
 /** What must not depend on how the stream was cut (timings do). */
 function shape(s: TrackedStatement<null>) {
-  const { sql, params, rows, wireBytes, payloadBytes, command, error, startsRoundTrip } = s;
-  return { sql, params, rows, wireBytes, payloadBytes, command, error, startsRoundTrip };
+  const { sql, params, rows, wireBytes, sentBytes, payloadBytes, command, error, startsRoundTrip } = s;
+  return { sql, params, rows, wireBytes, sentBytes, payloadBytes, command, error, startsRoundTrip };
 }
 
 /** Merges consecutive chunks of one direction into segments: requests, then their responses. */
@@ -59,7 +62,10 @@ function segments(events: Event[]): Event[] {
 /** Feeds segments to a fresh tracker, each segment cut by `cut` into chunks. */
 function replay(segs: Event[], cut: (segment: Buffer, index: number) => Buffer[]) {
   const statements: TrackedStatement<null>[] = [];
-  const tracker = new StatementTracker<null>(() => null, (s) => statements.push(s));
+  const tracker = new StatementTracker<null>(
+    () => null,
+    (s) => statements.push(s),
+  );
   segs.forEach((seg, i) => {
     for (const piece of cut(seg.bytes, i)) {
       if (seg.from === 'client') tracker.fromClient(piece);
@@ -92,7 +98,10 @@ describe.each(backendKinds)('statement tracker on %s', (kind) => {
     client = new pg.Client({ connectionString: backend.url });
     await client.connect();
     rec = recordingTracker();
-    untap = tapSocket((client as unknown as { connection: { stream: Duplex } }).connection.stream, rec.tracker as StatementTracker<unknown>);
+    untap = tapSocket(
+      (client as unknown as { connection: { stream: Duplex } }).connection.stream,
+      rec.tracker as StatementTracker<unknown>,
+    );
   });
 
   afterAll(async () => {
@@ -181,7 +190,10 @@ describe.each(backendKinds)('statement tracker on %s', (kind) => {
 describe('round trips', () => {
   it('counts pipelined statements as one round trip and sequential ones as one each', () => {
     const seen: TrackedStatement<null>[] = [];
-    const tracker = new StatementTracker<null>(() => null, (s) => seen.push(s));
+    const tracker = new StatementTracker<null>(
+      () => null,
+      (s) => seen.push(s),
+    );
     const q = (sql: string) => {
       const body = Buffer.from(sql + '\0');
       const head = Buffer.alloc(5);
@@ -206,7 +218,10 @@ describe('round trips', () => {
 describe('pipelines and function calls', () => {
   function track() {
     const seen: TrackedStatement<null>[] = [];
-    const tracker = new StatementTracker<null>(() => null, (s) => seen.push(s));
+    const tracker = new StatementTracker<null>(
+      () => null,
+      (s) => seen.push(s),
+    );
     return { tracker, seen };
   }
 
@@ -220,7 +235,14 @@ describe('pipelines and function calls', () => {
     expect(seen).toHaveLength(0);
     tracker.fromServer(Buffer.concat([second, ready('I')]));
     expect(tracker.outstanding).toBe(0);
-    expect(seen.map((s) => [s.sql, s.params, s.rows, s.payloadBytes, s.wireBytes, s.command, s.startsRoundTrip, s.status])).toEqual([
+    // What each sent: its Parse/Bind/Describe/Execute, and the Sync (5 bytes) on the last.
+    expect(seen.map((s) => s.sentBytes)).toEqual([
+      extended('select $1', 'a').length,
+      extended('select $1 || $1', 'bb').length + 5,
+    ]);
+    expect(
+      seen.map((s) => [s.sql, s.params, s.rows, s.payloadBytes, s.wireBytes, s.command, s.startsRoundTrip, s.status]),
+    ).toEqual([
       ['select $1', ['a'], 1, 1, first.length, 'SELECT 1', true, 'T'],
       ['select $1 || $1', ['bb'], 2, 5, second.length + 6, 'SELECT 2', false, 'I'],
     ]);
@@ -242,9 +264,7 @@ describe('pipelines and function calls', () => {
     tracker.fromClient(Buffer.concat([msg('P', 'stmt1', 'select 42', int16(0)), msg('D', Buffer.from('S'), 'stmt1'), sync]));
     tracker.fromServer(Buffer.concat([parseComplete, msg('t', int16(0)), noData, ready('I')]));
     // Then the prepared statement runs by name.
-    tracker.fromClient(
-      Buffer.concat([msg('B', '', 'stmt1', int16(0), int16(0), int16(0)), msg('E', '', int32(0)), sync]),
-    );
+    tracker.fromClient(Buffer.concat([msg('B', '', 'stmt1', int16(0), int16(0), int16(0)), msg('E', '', int32(0)), sync]));
     tracker.fromServer(Buffer.concat([bindComplete, dataRow('42'), complete('SELECT 1'), ready('I')]));
     expect(seen.map((s) => [s.sql, s.rows, s.command, s.wireBytes])).toEqual([
       ['select 42', 0, null, 5 + 7 + 5 + 6],
@@ -259,8 +279,8 @@ describe('pipelines and function calls', () => {
     tracker.fromClient(call);
     const response = msg('V', int32(5), Buffer.from('hello'));
     tracker.fromServer(Buffer.concat([response, ready('T')]));
-    expect(seen.map((s) => [s.sql, s.rows, s.payloadBytes, s.wireBytes, s.status])).toEqual([
-      ['/* FunctionCall loread (oid 954) */', 0, 5, response.length + 6, 'T'],
+    expect(seen.map((s) => [s.sql, s.rows, s.payloadBytes, s.wireBytes, s.sentBytes, s.status])).toEqual([
+      ['/* FunctionCall loread (oid 954) */', 0, 5, response.length + 6, call.length, 'T'],
     ]);
   });
 

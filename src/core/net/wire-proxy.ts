@@ -144,6 +144,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
         startsRoundTrip: tracked.startsRoundTrip,
         rows: tracked.rows,
         wireBytes: tracked.wireBytes,
+        sentBytes: tracked.sentBytes,
         payloadBytes: tracked.payloadBytes,
         command: tracked.command,
         error: tracked.error,

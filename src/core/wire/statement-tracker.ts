@@ -31,7 +31,14 @@ export interface TrackedStatement<Tag> {
   /** Whether the client had nothing outstanding when it sent it (a new wait for the server). */
   startsRoundTrip: boolean;
   rows: number;
+  /** Backend message bytes attributed to it, headers included. */
   wireBytes: number;
+  /**
+   * Frontend message bytes the client sent for it, headers included: its Query or FunctionCall;
+   * for an Execute, the Parse/Bind/Describe before it and the cycle's Sync (on its last
+   * statement); COPY data the client streams to it.
+   */
+  sentBytes: number;
   payloadBytes: number;
   command: string | null;
   error: string | null;
@@ -161,6 +168,8 @@ export class StatementTracker<Tag> {
   private readonly portals = new Map<string, { sql: string; params: (string | null)[] }>();
   /** SQL parsed in the open extended cycle (names a Sync that executed nothing). */
   private parsedSql: string[] = [];
+  /** Frontend bytes not yet given to a statement (a Parse, Bind… before their Execute). */
+  private sentCarry = 0;
   private readonly now: () => number;
 
   /** Statements outstanding on every connection that shares this counter (round trips span them). */
@@ -222,12 +231,14 @@ export class StatementTracker<Tag> {
       startsRoundTrip,
       rows: 0,
       wireBytes: 0,
+      sentBytes: this.sentCarry,
       payloadBytes: 0,
       command: null,
       error: null,
       status: null,
       tag,
     };
+    this.sentCarry = 0;
     // Only when capturing, so statements measured without it look exactly as before.
     if (this.capture(tag)) pending.values = { results: [], truncated: false, bytes: 0 };
     return pending;
@@ -269,6 +280,7 @@ export class StatementTracker<Tag> {
   }
 
   private onFrontend(m: FramedMessage): void {
+    this.sentCarry += m.wireBytes;
     switch (m.type) {
       case 'Q':
         this.single(readCString(m.head, 0)[0], []);
@@ -315,10 +327,24 @@ export class StatementTracker<Tag> {
       case 'H':
         this.openCycle();
         break;
+      case 'd':
+      case 'c':
+      case 'f': {
+        // COPY … FROM STDIN: the rows the client streams belong to the COPY statement running.
+        const running = this.cycles[this.cycles.length - 1]?.statements.at(-1);
+        if (running !== undefined) {
+          running.sentBytes += this.sentCarry;
+          this.sentCarry = 0;
+        }
+        break;
+      }
       case 'S': {
         const cycle = this.openCycle();
         cycle.synced = true;
-        if (cycle.statements.length === 0) {
+        if (cycle.statements.length > 0) {
+          cycle.statements[cycle.statements.length - 1]!.sentBytes += this.sentCarry;
+          this.sentCarry = 0;
+        } else {
           // A Sync that executed nothing (a prepare, a describe) still waits for the server.
           const statement = this.pending(this.parsedSql.length > 0 ? this.parsedSql.join(';\n') : '/* sync */', []);
           statement.wireBytes += cycle.carry;
@@ -406,6 +432,8 @@ export class StatementTracker<Tag> {
         // An Execute the server skipped after an earlier failure in the same pipeline.
         if (cycle.extended && failed && statement.error === null) statement.error = SKIPPED;
       }
+      // The last one's time ends at the ReadyForQuery (the others' at their own results).
+      if (i === lastIndex) statement.doneAt = doneAt;
       // Before the last statement of a pipeline the implicit (or explicit) transaction is still open.
       failedYet ||= statement.error !== null;
       statement.status = i === lastIndex ? status : failedYet ? 'E' : 'T';
