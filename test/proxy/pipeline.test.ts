@@ -72,27 +72,18 @@ describe.each(backendKinds)('pipelines through the proxy on %s', (kind) => {
     }
     await until(() => proxy.recording().statements.filter((s) => s.connectionId === connectionId).length >= 5);
     const proxied = proxy.recording().statements.filter((s) => s.connectionId === connectionId);
-    const shape = (s: {
-      sql: string;
-      rows: number;
-      wireBytes: number;
-      sentBytes: number;
-      payloadBytes: number;
-      command: string | null;
-      error: string | null;
-      startsRoundTrip: boolean;
-      status: string | null;
-    }) => ({
-      sql: s.sql,
-      rows: s.rows,
-      wireBytes: s.wireBytes,
-      sentBytes: s.sentBytes,
-      payloadBytes: s.payloadBytes,
-      command: s.command,
-      error: s.error,
-      startsRoundTrip: s.startsRoundTrip,
-      status: s.status,
-    });
+    const fields = [
+      'sql',
+      'rows',
+      'wireBytes',
+      'sentBytes',
+      'payloadBytes',
+      'command',
+      'error',
+      'startsRoundTrip',
+      'status',
+    ] as const;
+    const shape = (s: Omit<TrackedStatement<unknown>, 'tag'>) => Object.fromEntries(fields.map((k) => [k, s[k]]));
     expect(proxied.map(shape)).toEqual(inProcess.map(shape));
     expect(proxied.map((s) => [s.sql, s.rows, s.payloadBytes, s.command, s.startsRoundTrip, s.status])).toEqual([
       ['select $1::text as a', 1, 1, 'SELECT 1', true, 'T'],
