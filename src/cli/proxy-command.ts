@@ -76,12 +76,6 @@ async function finish(
     io.stderr(`ctxbench: wrote the recording to ${flags.output}\n`);
   }
   io.stdout(renderReport(report, format, io, false));
-  const encrypted = report.recording.connections.filter((c) => c.encrypted).length;
-  if (encrypted > 0) {
-    io.stderr(
-      `ctxbench: ${encrypted} connection${encrypted === 1 ? ' was' : 's were'} TLS/GSS-encrypted and not recorded: connect to the proxy with sslmode=disable\n`,
-    );
-  }
   const failed = report.recording.connections.filter((c) => c.upstreamError !== null);
   if (failed.length > 0) {
     const first = maskSecrets(failed[0]!.upstreamError!);

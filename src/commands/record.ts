@@ -20,6 +20,8 @@ export {
   type ProxiedConnection,
   type ProxiedStatement,
   type ProxyRecording,
+  type UpstreamSslMode,
+  type UpstreamTls,
   type WireProxy,
   type WireProxyOptions,
 } from '../core/net/wire-proxy.js';
@@ -224,7 +226,7 @@ export async function recordingReport(
       connections: recording.connections.map((c) => ({
         id: c.id,
         kind: c.kind,
-        encrypted: c.encrypted,
+        upstreamTls: c.upstreamTls,
         user: c.user,
         database: c.database,
         application: c.application,
@@ -246,7 +248,8 @@ export interface RecordingInfo {
   connections: {
     id: number;
     kind: string;
-    encrypted: boolean;
+    /** Whether the proxy reached the upstream over TLS. */
+    upstreamTls: boolean;
     user: string | null;
     database: string | null;
     application: string | null;
@@ -318,7 +321,8 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
       PGHOST: '127.0.0.1',
       PGPORT: String(proxy.port),
     };
-    // libpq prefers TLS when offered; an encrypted stream cannot be measured. The user's own choice wins.
+    // The proxy's client side is plaintext: libpq's default (prefer) would ask it for TLS first and
+    // be told N; disable skips that round trip. The user's own choice wins.
     env.PGSSLMODE ??= 'disable';
     const [file, ...args] = options.command;
     if (file === undefined) throw new UsageError('record: give the command to run after --, e.g. ctxbench record -- node app.js');
