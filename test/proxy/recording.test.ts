@@ -5,10 +5,12 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { markerOf, recordingReport } from '../../src/commands/record.js';
+import { markerOf, proxiedUrl, recordingReport, sslModeOf, upstreamTlsOf } from '../../src/commands/record.js';
 import { budgetFromLimits, checkBudget } from '../../src/core/budget.js';
+import { UsageError } from '../../src/core/errors.js';
 import { startWireProxy, type ProxiedStatement, type ProxyRecording, type WireProxy } from '../../src/core/net/wire-proxy.js';
 import { renderTable } from '../../src/report/table.js';
+import { tlsFixtures } from '../support/tls-postgres.js';
 
 let clock = 0;
 function stmt(
@@ -288,5 +290,67 @@ describe('proxy and record commands: usage errors', () => {
     const badUrl = await run(['record', '--upstream', 'mysql://u:hunter2@h/db', '--', 'true']);
     expect(badUrl.code).toBe(2);
     for (const r of [noUpstream, badListen, noCommand, badUrl]) expect(r.stderr).not.toContain('hunter2');
+  });
+
+  it('rejects an unknown sslmode (with the other problems) and an unreadable sslrootcert with exit 2', async () => {
+    const bogus = await run(['proxy', '--upstream', 'postgres://u:hunter2@127.0.0.1/db?sslmode=bogus', '--listen', 'nowhere']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toContain(
+      '--upstream: sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, got "bogus"',
+    );
+    expect(bogus.stderr).toContain('--listen');
+    const fromEnv = await run(['record', '--', 'true'], { DATABASE_URL: 'postgres://u:hunter2@127.0.0.1/db?sslmode=verify' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toContain('--upstream: sslmode must be one of');
+    const noCa = await run([
+      'record',
+      '--upstream',
+      'postgres://u:hunter2@127.0.0.1/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem',
+      '--',
+      'true',
+    ]);
+    expect(noCa.code).toBe(2);
+    expect(noCa.stderr).toContain('--upstream: cannot read sslrootcert "/nonexistent/ca.pem"');
+    for (const r of [bogus, fromEnv, noCa]) expect(r.stderr).not.toContain('hunter2');
+  });
+});
+
+describe('upstream TLS settings from the URL', () => {
+  it('reads sslmode as libpq does: prefer by default, allow as prefer, anything unknown a UsageError', async () => {
+    expect(sslModeOf('postgres://h/db')).toBe('prefer');
+    expect(sslModeOf('postgres://h/db?sslmode=allow')).toBe('prefer');
+    for (const mode of ['disable', 'prefer', 'require', 'verify-ca', 'verify-full']) {
+      expect(sslModeOf(`postgres://h/db?sslmode=${mode}`)).toBe(mode);
+    }
+    expect(() => sslModeOf('postgres://h/db?sslmode=Require', '--db')).toThrow(UsageError);
+    expect(() => sslModeOf('postgres://h/db?sslmode=Require', '--db')).toThrow(/^--db: sslmode must be one of/);
+    expect(await upstreamTlsOf('postgres://db.internal:6543/app?sslmode=verify-full')).toEqual({
+      mode: 'verify-full',
+      servername: 'db.internal',
+    });
+  });
+
+  it('loads sslrootcert; with it, require verifies the chain like verify-ca (as libpq does)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const ca = await readFile(tlsFixtures.ca);
+    expect(await upstreamTlsOf(`postgres://h/db?sslmode=verify-full&sslrootcert=${encodeURIComponent(tlsFixtures.ca)}`)).toEqual({
+      mode: 'verify-full',
+      ca,
+      servername: 'h',
+    });
+    expect((await upstreamTlsOf(`postgres://h/db?sslmode=require&sslrootcert=${tlsFixtures.ca}`)).mode).toBe('verify-ca');
+    expect(await upstreamTlsOf('postgres://h/db?sslmode=verify-ca&sslrootcert=system')).toEqual({
+      mode: 'verify-ca',
+      servername: 'h',
+    });
+  });
+
+  it("the command's URL points at the proxy without the upstream's TLS parameters", () => {
+    expect(
+      proxiedUrl(
+        'postgres://u:p@db:5433/app?sslmode=verify-full&sslrootcert=%2Fca.pem&application_name=job&sslcert=c&ssl=true',
+        6432,
+      ),
+    ).toBe('postgres://u:p@127.0.0.1:6432/app?application_name=job');
   });
 });
