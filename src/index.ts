@@ -24,4 +24,4 @@ export { initFingerprinting, fingerprintSql } from './core/analysis/fingerprint.
 export { diagnose, type DiagnoseOptions, type Diagnosis } from './commands/diagnose.js';
 export { check, snapshotBaseline, type CheckOptions } from './commands/check.js';
 export { sweep, type SweepOptions, type SweepResult } from './commands/sweep.js';
-export { record, serveProxy, recordingReport, startWireProxy, markerOf, type RecordOptions, type RecordResult, type ServeProxyOptions, type RecordingReportOptions, type RecordedTurn, type RecordedStatement, type RecordingInfo, type ProxyRecording, type ProxiedStatement, type ProxiedConnection, type WireProxy, type WireProxyOptions } from './commands/record.js';
+export { record, serveProxy, recordingReport, startWireProxy, markerOf, type RecordOptions, type RecordResult, type ServeProxyOptions, type RecordingReportOptions, type RecordedTurn, type RecordedStatement, type RecordingInfo, type ProxyRecording, type ProxiedStatement, type ProxiedConnection, type UpstreamSslMode, type UpstreamTls, type WireProxy, type WireProxyOptions } from './commands/record.js';

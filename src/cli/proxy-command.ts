@@ -3,9 +3,9 @@
  * (run one command through it): flags in, recording report out, exit code set.
  */
 import type { Command } from 'commander';
-import { record, serveProxy, type RecordingInfo } from '../commands/record.js';
+import { record, serveProxy, sslModeOf, type RecordingInfo } from '../commands/record.js';
 import { budgetFromLimits, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
-import { ExitCode, maskSecrets, maskUrl } from '../core/errors.js';
+import { ExitCode, UsageError, maskSecrets, maskUrl } from '../core/errors.js';
 import type { Report } from '../report/model.js';
 import { renderJson } from '../report/json.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
@@ -51,6 +51,14 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
     problems.add('--upstream: give the server to forward to (a postgres:// URL), or set DATABASE_URL');
   else if (!/^postgres(ql)?:\/\//i.test(upstreamUrl))
     problems.add(`--upstream: expected a postgres:// or postgresql:// URL, got "${maskUrl(upstreamUrl)}"`);
+  else {
+    try {
+      sslModeOf(upstreamUrl);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      for (const problem of error.problems) problems.add(problem);
+    }
+  }
   const format = parseChoice(problems, '--format', flags.format, FORMATS);
   const per = parseChoice(problems, '--per', flags.per, ['turn', 'total'] as const);
   const limits: Limits = {};
@@ -76,12 +84,6 @@ async function finish(
     io.stderr(`ctxbench: wrote the recording to ${flags.output}\n`);
   }
   io.stdout(renderReport(report, format, io, false));
-  const encrypted = report.recording.connections.filter((c) => c.encrypted).length;
-  if (encrypted > 0) {
-    io.stderr(
-      `ctxbench: ${encrypted} connection${encrypted === 1 ? ' was' : 's were'} TLS/GSS-encrypted and not recorded: connect to the proxy with sslmode=disable\n`,
-    );
-  }
   const failed = report.recording.connections.filter((c) => c.upstreamError !== null);
   if (failed.length > 0) {
     const first = maskSecrets(failed[0]!.upstreamError!);

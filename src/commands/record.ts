@@ -4,11 +4,19 @@
  * one TurnDetail per unit of work), so every renderer and budget check works on it unchanged.
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { fingerprintSql, initFingerprinting } from '../core/analysis/fingerprint.js';
 import { findFindings } from '../core/analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from '../core/budget.js';
 import { DatabaseError, UsageError, maskUrl } from '../core/errors.js';
-import { startWireProxy, type ProxiedStatement, type ProxyRecording, type WireProxy } from '../core/net/wire-proxy.js';
+import {
+  startWireProxy,
+  type ProxiedStatement,
+  type ProxyRecording,
+  type UpstreamSslMode,
+  type UpstreamTls,
+  type WireProxy,
+} from '../core/net/wire-proxy.js';
 import { figuresOf, meanFigures, round, sumFigures } from '../core/figures.js';
 import { percentiles } from '../core/runner.js';
 import type { StatementRecord } from '../core/types.js';
@@ -20,6 +28,8 @@ export {
   type ProxiedConnection,
   type ProxiedStatement,
   type ProxyRecording,
+  type UpstreamSslMode,
+  type UpstreamTls,
   type WireProxy,
   type WireProxyOptions,
 } from '../core/net/wire-proxy.js';
@@ -225,7 +235,7 @@ export async function recordingReport(
       connections: recording.connections.map((c) => ({
         id: c.id,
         kind: c.kind,
-        encrypted: c.encrypted,
+        upstreamTls: c.upstreamTls,
         user: c.user,
         database: c.database,
         application: c.application,
@@ -247,7 +257,8 @@ export interface RecordingInfo {
   connections: {
     id: number;
     kind: string;
-    encrypted: boolean;
+    /** Whether the proxy reached the upstream over TLS. */
+    upstreamTls: boolean;
     user: string | null;
     database: string | null;
     application: string | null;
@@ -272,11 +283,58 @@ export function upstreamOf(url: string, flag = '--upstream'): { host: string; po
   return { host, port: parsed.port ? Number(parsed.port) : 5432 };
 }
 
-/** The upstream URL with host and port replaced by the proxy's (user, password, database and query kept). */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/**
+ * The sslmode of a postgres:// URL as the proxy uses it towards the upstream: libpq's default
+ * `prefer` when absent; `allow` (plaintext first, TLS if the server insists) is read as `prefer`,
+ * which reaches every server `allow` reaches. A UsageError naming `flag` for any other value.
+ *
+ * @example
+ * sslModeOf('postgres://db/app?sslmode=verify-full') // 'verify-full'
+ */
+export function sslModeOf(url: string, flag = '--upstream'): UpstreamSslMode {
+  const raw = new URL(url).searchParams.get('sslmode');
+  if (raw === null) return 'prefer';
+  if (!(SSL_MODES as readonly string[]).includes(raw))
+    throw new UsageError(`${flag}: sslmode must be one of ${SSL_MODES.join(', ')}, got "${raw}"`);
+  return raw === 'allow' ? 'prefer' : (raw as UpstreamSslMode);
+}
+
+/**
+ * How the proxy reaches the upstream of `url`: its sslmode, and the CA file its `sslrootcert`
+ * names (`system`, or none: Node's bundled CAs). As in libpq, `require` with an sslrootcert
+ * verifies the chain like `verify-ca`. UsageErrors name `flag`.
+ *
+ * @example
+ * await upstreamTlsOf('postgres://db/app?sslmode=verify-full&sslrootcert=/etc/ca.pem')
+ * // { mode: 'verify-full', ca: <the PEM>, servername: 'db' }
+ */
+export async function upstreamTlsOf(url: string, flag = '--upstream'): Promise<UpstreamTls> {
+  const { host } = upstreamOf(url, flag);
+  let mode = sslModeOf(url, flag);
+  const rootCert = new URL(url).searchParams.get('sslrootcert');
+  if (rootCert === null || rootCert === 'system') return { mode, servername: host };
+  let ca: Buffer;
+  try {
+    ca = await readFile(rootCert);
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read sslrootcert "${rootCert}": ${(error as Error).message}`);
+  }
+  if (mode === 'require') mode = 'verify-ca';
+  return { mode, ca, servername: host };
+}
+
+/**
+ * The upstream URL with host and port replaced by the proxy's (user, password, database and
+ * other parameters kept). TLS parameters are dropped: the proxy's client side is plaintext, and
+ * they describe the upstream, which the proxy reaches itself.
+ */
 export function proxiedUrl(upstreamUrl: string, port: number): string {
   const url = new URL(upstreamUrl);
   url.hostname = '127.0.0.1';
   url.port = String(port);
+  for (const name of [...url.searchParams.keys()]) if (/^(ssl|requiressl$)/i.test(name)) url.searchParams.delete(name);
   return url.toString();
 }
 
@@ -310,7 +368,8 @@ export interface RecordResult {
  */
 export async function record(options: RecordOptions): Promise<RecordResult> {
   const upstream = upstreamOf(options.upstreamUrl);
-  const proxy = await startWireProxy({ upstreamHost: upstream.host, upstreamPort: upstream.port });
+  const upstreamTls = await upstreamTlsOf(options.upstreamUrl);
+  const proxy = await startWireProxy({ upstreamHost: upstream.host, upstreamPort: upstream.port, upstreamTls });
   try {
     const base = options.env ?? process.env;
     const env: NodeJS.ProcessEnv = {
@@ -319,7 +378,8 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
       PGHOST: '127.0.0.1',
       PGPORT: String(proxy.port),
     };
-    // libpq prefers TLS when offered; an encrypted stream cannot be measured. The user's own choice wins.
+    // The proxy's client side is plaintext: libpq's default (prefer) would ask it for TLS first and
+    // be told N; disable skips that round trip. The user's own choice wins.
     env.PGSSLMODE ??= 'disable';
     const [file, ...args] = options.command;
     if (file === undefined) throw new UsageError('record: give the command to run after --, e.g. ctxbench record -- node app.js');
@@ -381,11 +441,13 @@ export interface ServeProxyOptions extends RecordingReportOptions {
  */
 export async function serveProxy(options: ServeProxyOptions): Promise<Report & { recording: RecordingInfo }> {
   const upstream = upstreamOf(options.upstreamUrl);
+  const upstreamTls = await upstreamTlsOf(options.upstreamUrl);
   let proxy: WireProxy;
   try {
     proxy = await startWireProxy({
       upstreamHost: upstream.host,
       upstreamPort: upstream.port,
+      upstreamTls,
       listenHost: options.listenHost,
       listenPort: options.listenPort,
     });

@@ -1,13 +1,16 @@
 /**
  * The recording proxy without a database: units of work and budgets on synthetic recordings,
- * and the startup phase (SSL/GSS negotiation, cancel requests) against a fake upstream.
+ * and the startup phase (the proxy refusing SSL/GSS encryption itself, cancel requests, an
+ * upstream that refuses) against a fake upstream.
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { markerOf, recordingReport } from '../../src/commands/record.js';
+import { markerOf, proxiedUrl, recordingReport, sslModeOf, upstreamTlsOf } from '../../src/commands/record.js';
 import { budgetFromLimits, checkBudget } from '../../src/core/budget.js';
+import { UsageError } from '../../src/core/errors.js';
 import { startWireProxy, type ProxiedStatement, type ProxyRecording, type WireProxy } from '../../src/core/net/wire-proxy.js';
 import { renderTable } from '../../src/report/table.js';
+import { tlsFixtures } from '../support/tls-postgres.js';
 
 let clock = 0;
 function stmt(
@@ -145,45 +148,67 @@ describe('startup phase against a fake upstream', () => {
     return Buffer.concat([b, extra]);
   }
 
-  it('after an SSLRequest answered S, forwards bytes unchanged and records the connection as encrypted', async () => {
+  /** A StartupMessage for user `app`, database `db`. */
+  function startupMessage(): Buffer {
+    return untyped(196608, Buffer.from('user\0app\0database\0db\0\0'));
+  }
+
+  it('answers SSLRequest and GSSENCRequest with N itself, even split across chunks, and forwards none of them', async () => {
     const received: Buffer[] = [];
     const port = await fakeUpstream((s) => {
-      let answered = false;
       s.on('data', (c) => {
+        // The proxy's own SSLRequest (sslmode prefer, the default): no TLS here.
+        if (received.length === 0) s.write('N');
         received.push(c);
-        if (!answered) {
-          answered = true;
-          s.write('S');
-        } else {
-          s.write(c); // echo the "TLS" bytes
-        }
       });
     });
     proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
     const client = net.connect(proxy.port, '127.0.0.1');
     const got: Buffer[] = [];
     client.on('data', (c) => got.push(c));
-    client.write(untyped(80877103));
+    const gss = untyped(80877104);
+    const ssl = untyped(80877103);
+    // libpq's order: GSS encryption first, then TLS; the requests cut at odd places.
+    client.write(gss.subarray(0, 3));
+    await new Promise((r) => setTimeout(r, 20));
+    client.write(Buffer.concat([gss.subarray(3), ssl.subarray(0, 4)]));
     await until(() => Buffer.concat(got).length >= 1);
-    expect(Buffer.concat(got).toString()).toBe('S');
-    // Looks like a Query message, but it is inside TLS: it must not be measured.
-    const fake = Buffer.concat([Buffer.from('Q'), Buffer.from([0, 0, 0, 13]), Buffer.from('select 1\0')]);
-    client.write(fake);
-    await until(() => Buffer.concat(got).length >= 1 + fake.length);
-    expect(Buffer.concat(got).subarray(1)).toEqual(fake);
-    expect(Buffer.concat(received)).toEqual(Buffer.concat([untyped(80877103), fake]));
-    const rec = proxy.recording();
-    expect(rec.connections[0]).toMatchObject({ kind: 'encrypted', encrypted: true });
-    expect(rec.statements).toEqual([]);
+    expect(Buffer.concat(got).toString()).toBe('N');
+    client.write(ssl.subarray(4));
+    await until(() => Buffer.concat(got).length >= 2);
+    expect(Buffer.concat(got).toString()).toBe('NN');
+    const startup = startupMessage();
+    client.write(startup);
+    await until(() => Buffer.concat(received).length >= 8 + startup.length);
+    // Only the proxy's own SSLRequest, then the client's StartupMessage: its two requests never left the proxy.
+    expect(Buffer.concat(received)).toEqual(Buffer.concat([ssl, startup]));
+    expect(Buffer.concat(got).toString()).toBe('NN');
+    expect(proxy.recording().connections[0]).toMatchObject({ kind: 'session', user: 'app', database: 'db', upstreamTls: false });
     client.destroy();
   });
 
-  it('forwards a CancelRequest and survives the upstream closing', async () => {
+  it("with sslmode disable, sends the upstream nothing before the client's StartupMessage", async () => {
+    const received: Buffer[] = [];
+    const port = await fakeUpstream((s) => s.on('data', (c) => received.push(c)));
+    proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: port, upstreamTls: { mode: 'disable' } });
+    const client = net.connect(proxy.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    client.on('data', (c) => got.push(c));
+    const startup = startupMessage();
+    client.write(Buffer.concat([untyped(80877103), startup]));
+    await until(() => Buffer.concat(received).length >= startup.length);
+    expect(Buffer.concat(received)).toEqual(startup);
+    expect(Buffer.concat(got).toString()).toBe('N');
+    client.destroy();
+  });
+
+  it('forwards a CancelRequest after negotiating with the upstream, and survives the upstream closing', async () => {
     const received: Buffer[] = [];
     const port = await fakeUpstream((s) => {
       s.on('data', (c) => {
         received.push(c);
-        s.end();
+        if (received.length === 1) s.write('N');
+        else s.end();
       });
     });
     proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
@@ -192,12 +217,12 @@ describe('startup phase against a fake upstream', () => {
     const closed = new Promise((r) => client.on('close', r));
     client.write(cancel);
     await closed;
-    expect(Buffer.concat(received)).toEqual(cancel);
+    expect(Buffer.concat(received)).toEqual(Buffer.concat([untyped(80877103), cancel]));
     expect(proxy.recording().connections[0]!.kind).toBe('cancel');
     await until(() => proxy!.openConnections === 0);
   });
 
-  it('destroys the client when the upstream refuses, and keeps listening', async () => {
+  it('tells a client that the upstream refuses with a FATAL ErrorResponse, and keeps listening', async () => {
     const port = await fakeUpstream(() => undefined);
     await new Promise((r) => upstream.close(r));
     upstream = net.createServer();
@@ -205,12 +230,20 @@ describe('startup phase against a fake upstream', () => {
     proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
     for (let i = 0; i < 2; i++) {
       const client = net.connect(proxy.port, '127.0.0.1');
-      client.on('error', () => undefined);
+      const got: Buffer[] = [];
+      client.on('data', (c) => got.push(c));
+      client.write(startupMessage());
       await new Promise((r) => client.on('close', r));
+      const reply = Buffer.concat(got);
+      expect(reply.subarray(0, 1).toString()).toBe('E');
+      expect(reply.readInt32BE(1)).toBe(reply.length - 1);
+      expect(reply.subarray(5).toString()).toBe(
+        `SFATAL\0VFATAL\0C08001\0Mctxbench proxy: cannot reach upstream 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\0\0`,
+      );
     }
     await until(() => proxy!.openConnections === 0);
     expect(proxy.recording().connections).toHaveLength(2);
-    expect(proxy.recording().connections[0]!.upstreamError).toMatch(/ECONNREFUSED/);
+    expect(proxy.recording().connections[0]!.upstreamError).toBe(`connect ECONNREFUSED 127.0.0.1:${port}`);
   });
 });
 
@@ -258,5 +291,67 @@ describe('proxy and record commands: usage errors', () => {
     const badUrl = await run(['record', '--upstream', 'mysql://u:hunter2@h/db', '--', 'true']);
     expect(badUrl.code).toBe(2);
     for (const r of [noUpstream, badListen, noCommand, badUrl]) expect(r.stderr).not.toContain('hunter2');
+  });
+
+  it('rejects an unknown sslmode (with the other problems) and an unreadable sslrootcert with exit 2', async () => {
+    const bogus = await run(['proxy', '--upstream', 'postgres://u:hunter2@127.0.0.1/db?sslmode=bogus', '--listen', 'nowhere']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toContain(
+      '--upstream: sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, got "bogus"',
+    );
+    expect(bogus.stderr).toContain('--listen');
+    const fromEnv = await run(['record', '--', 'true'], { DATABASE_URL: 'postgres://u:hunter2@127.0.0.1/db?sslmode=verify' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toContain('--upstream: sslmode must be one of');
+    const noCa = await run([
+      'record',
+      '--upstream',
+      'postgres://u:hunter2@127.0.0.1/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem',
+      '--',
+      'true',
+    ]);
+    expect(noCa.code).toBe(2);
+    expect(noCa.stderr).toContain('--upstream: cannot read sslrootcert "/nonexistent/ca.pem"');
+    for (const r of [bogus, fromEnv, noCa]) expect(r.stderr).not.toContain('hunter2');
+  });
+});
+
+describe('upstream TLS settings from the URL', () => {
+  it('reads sslmode as libpq does: prefer by default, allow as prefer, anything unknown a UsageError', async () => {
+    expect(sslModeOf('postgres://h/db')).toBe('prefer');
+    expect(sslModeOf('postgres://h/db?sslmode=allow')).toBe('prefer');
+    for (const mode of ['disable', 'prefer', 'require', 'verify-ca', 'verify-full']) {
+      expect(sslModeOf(`postgres://h/db?sslmode=${mode}`)).toBe(mode);
+    }
+    expect(() => sslModeOf('postgres://h/db?sslmode=Require', '--db')).toThrow(UsageError);
+    expect(() => sslModeOf('postgres://h/db?sslmode=Require', '--db')).toThrow(/^--db: sslmode must be one of/);
+    expect(await upstreamTlsOf('postgres://db.internal:6543/app?sslmode=verify-full')).toEqual({
+      mode: 'verify-full',
+      servername: 'db.internal',
+    });
+  });
+
+  it('loads sslrootcert; with it, require verifies the chain like verify-ca (as libpq does)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const ca = await readFile(tlsFixtures.ca);
+    expect(await upstreamTlsOf(`postgres://h/db?sslmode=verify-full&sslrootcert=${encodeURIComponent(tlsFixtures.ca)}`)).toEqual({
+      mode: 'verify-full',
+      ca,
+      servername: 'h',
+    });
+    expect((await upstreamTlsOf(`postgres://h/db?sslmode=require&sslrootcert=${tlsFixtures.ca}`)).mode).toBe('verify-ca');
+    expect(await upstreamTlsOf('postgres://h/db?sslmode=verify-ca&sslrootcert=system')).toEqual({
+      mode: 'verify-ca',
+      servername: 'h',
+    });
+  });
+
+  it("the command's URL points at the proxy without the upstream's TLS parameters", () => {
+    expect(
+      proxiedUrl(
+        'postgres://u:p@db:5433/app?sslmode=verify-full&sslrootcert=%2Fca.pem&application_name=job&sslcert=c&ssl=true',
+        6432,
+      ),
+    ).toBe('postgres://u:p@127.0.0.1:6432/app?application_name=job');
   });
 });

@@ -184,8 +184,8 @@ describe.skipIf(!serverUrl)('wire proxy on a real PostgreSQL server', () => {
     expect(statements[0]).toMatchObject({ sql: 'select 1', rows: 1, payloadBytes: 1, status: 'I' });
     // COPY TO STDOUT: a CopyData message per row; payload is the row text ("1\n" … "5\n").
     expect(statements[1]).toMatchObject({ rows: 5, payloadBytes: 10 });
-    expect(proxy.recording().connections.at(-1)).toMatchObject({ kind: 'session', encrypted: false, application: 'psql' });
-    // sslmode=prefer: the proxy forwards the SSLRequest; a server without TLS answers N and the session is measured.
+    expect(proxy.recording().connections.at(-1)).toMatchObject({ kind: 'session', upstreamTls: false, application: 'psql' });
+    // sslmode=prefer: the proxy answers the SSLRequest with N itself, and psql goes on in plaintext.
     const preferred = await execFileAsync('psql', psqlArgs('select 3'), { env: { ...env, PGSSLMODE: 'prefer' } });
     expect(preferred.stdout).toBe('3\n');
     expect(proxy.recording().statements.at(-1)).toMatchObject({ sql: 'select 3', rows: 1 });

@@ -4,12 +4,18 @@
  * StatementTracker the in-process instrumentation uses. Any application, in any language, is
  * then profiled by pointing it at the proxy instead of the database.
  *
+ * TLS is terminated, not passed through (an encrypted stream cannot be measured): the client
+ * side is plaintext on loopback (the proxy answers a client's SSLRequest / GSSENCRequest with
+ * `N` itself), and the proxy reaches the upstream in plaintext or over TLS as libpq's sslmode
+ * says, before it forwards the first byte of the client's.
+ *
  * Bytes are streamed chunk by chunk with backpressure: a large result is never held whole.
  * Parameter values are never kept in clear: they are replaced by a keyed hash at capture time,
  * so duplicate / N+1 detection still works but the recording (and any log) holds no values.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 import { MessageFramer, readCString } from '../wire/message-framer.js';
 import { StatementTracker, type TrackedStatement } from '../wire/statement-tracker.js';
 
@@ -24,13 +30,10 @@ export interface ProxiedStatement extends Omit<TrackedStatement<unknown>, 'tag'>
 /** What the proxy knows about one client connection. */
 export interface ProxiedConnection {
   id: number;
-  /**
-   * `session`: a StartupMessage was seen; `cancel`: a CancelRequest; `encrypted`: TLS or GSS
-   * encryption was accepted, so nothing was recorded; `unknown`: nothing recognisable yet.
-   */
-  kind: 'session' | 'cancel' | 'encrypted' | 'unknown';
-  /** True when the stream was encrypted after SSLRequest/GSSENCRequest: forwarded blindly, not recorded. */
-  encrypted: boolean;
+  /** `session`: a StartupMessage was seen; `cancel`: a CancelRequest; `unknown`: nothing recognisable yet. */
+  kind: 'session' | 'cancel' | 'unknown';
+  /** True when the proxy reached the upstream over TLS (the client side is always plaintext). */
+  upstreamTls: boolean;
   /** From the StartupMessage (never a password: passwords travel in later messages, not parsed). */
   user: string | null;
   database: string | null;
@@ -41,7 +44,10 @@ export interface ProxiedConnection {
   statements: number;
   /** Statements sent but never answered because the connection closed. */
   abandoned: number;
-  /** Why the upstream side failed (e.g. `connect ECONNREFUSED 127.0.0.1:5432`), if it did. */
+  /**
+   * Why the upstream side failed (e.g. `connect ECONNREFUSED 127.0.0.1:5432`, or
+   * `upstream db:5432 does not accept TLS (sslmode=require)`), if it did.
+   */
   upstreamError: string | null;
   openedAt: string;
   closedAt: string | null;
@@ -56,10 +62,29 @@ export interface ProxyRecording {
   connections: ProxiedConnection[];
 }
 
+/**
+ * How the proxy reaches its upstream, with libpq's meaning: `disable` plaintext; `prefer` TLS
+ * when the server offers it, else plaintext; `require` TLS without verifying the certificate;
+ * `verify-ca` TLS with a certificate signed by a trusted CA; `verify-full` that, and the
+ * certificate names the host.
+ */
+export type UpstreamSslMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+
+/** TLS towards the upstream (see {@link UpstreamSslMode}). */
+export interface UpstreamTls {
+  mode: UpstreamSslMode;
+  /** The CA certificates (PEM) verify-ca and verify-full trust; default Node's bundled CAs. */
+  ca?: Buffer | string;
+  /** The name verify-full checks the certificate against, also sent as SNI; default the upstream host. */
+  servername?: string;
+}
+
 /** Options of {@link startWireProxy}. */
 export interface WireProxyOptions {
   upstreamHost: string;
   upstreamPort: number;
+  /** Default `{ mode: 'prefer' }`, like libpq's default sslmode. */
+  upstreamTls?: UpstreamTls;
   /** Default 127.0.0.1: the proxy speaks plaintext, so it listens on loopback unless told otherwise. */
   listenHost?: string;
   /** Default 0: an ephemeral port (read it from `port`). */
@@ -116,7 +141,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     const info: ProxiedConnection = {
       id: connections.length + 1,
       kind: 'unknown',
-      encrypted: false,
+      upstreamTls: false,
       user: null,
       database: null,
       application: null,
@@ -154,6 +179,16 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       statements.push(s);
       options.onStatement?.(s);
     });
+    /** The TLS socket over `upstream`, once the server accepted TLS. */
+    let secure: tls.TLSSocket | null = null;
+    /** The socket to pump once negotiated: `upstream` itself, or `secure` over it. */
+    let ready: net.Socket | null = null;
+    /** The client's bytes from its first message that is not a negotiation request, held until the upstream is ready. */
+    let greeted: Buffer | null = null;
+    let failure: UpstreamFailure | null = null;
+    /** True once the pumps run (or the client was told the upstream failed). */
+    let started = false;
+    let upstreamClosed = false;
     let closedSockets = 0;
     const onClosed = (): void => {
       // Bookkeeping once both sides are gone, whichever went first.
@@ -163,32 +198,124 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       info.abandoned = session.abandon();
       sockets.delete(client);
       sockets.delete(upstream);
+      if (secure) sockets.delete(secure);
     };
     const destroyBoth = (): void => {
       client.destroy();
+      secure?.destroy();
       upstream.destroy();
     };
-    pump(client, upstream, (chunk) => session.fromClient(chunk));
-    pump(upstream, client, (chunk) => session.fromServer(chunk));
+
+    /** Forwards the held bytes, then pumps both ways; or, if the upstream could not be reached, tells the client why. */
+    const proceed = (): void => {
+      if (started || greeted === null || client.destroyed) return;
+      if (failure !== null) {
+        started = true;
+        refuse(greeted, failure);
+        return;
+      }
+      if (ready === null) return;
+      started = true;
+      info.upstreamTls = ready === secure;
+      const full = !ready.write(greeted);
+      session.fromClient(greeted);
+      pump(client, ready, (chunk) => session.fromClient(chunk));
+      pump(ready, client, (chunk) => session.fromServer(chunk));
+      // The client was paused while the upstream was negotiated; the upstream maybe after its answer.
+      ready.resume();
+      if (!full) client.resume();
+      if (client.readableEnded) ready.end();
+    };
+
+    /** The upstream is unusable: a client that sent a StartupMessage reads an ErrorResponse, any other is just closed. */
+    const refuse = (first: Buffer, why: UpstreamFailure): void => {
+      // Still parsed (user, database), never forwarded.
+      session.fromClient(first);
+      client.on('data', (chunk: Buffer) => session.fromClient(chunk));
+      if (first.readInt32BE(4) >> 16 === PROTOCOL_MAJOR_3) client.write(errorResponse(`ctxbench proxy: ${why.clientMessage}`));
+      // end, not destroy: closing with unread client bytes would reset the connection before the error is read.
+      client.end();
+      client.resume();
+    };
+
+    const fail = (why: UpstreamFailure): void => {
+      // A client already gone has nobody to tell, and its leaving is what closed the upstream.
+      if (started || failure !== null || client.destroyed) return;
+      failure = why;
+      info.upstreamError ??= why.message;
+      secure?.destroy();
+      upstream.destroy();
+      // A client that never sends its StartupMessage is not waited for forever.
+      setTimeout(() => client.destroy(), CLIENT_GRACE_MS).unref();
+      proceed();
+    };
+
+    const greeting = new ClientGreeting();
+    const onGreeting = (chunk: Buffer): void => {
+      const { refusals, rest } = greeting.push(chunk);
+      // The client side is plaintext: no to TLS, no to GSS encryption; libpq then sends its StartupMessage in clear.
+      if (refusals > 0 && !client.destroyed) client.write(Buffer.alloc(refusals, 'N'));
+      if (rest === null) return;
+      client.off('data', onGreeting);
+      client.pause();
+      greeted = rest;
+      proceed();
+    };
+    client.on('data', onGreeting);
+    // A client that leaves before its first real message: nothing to forward.
+    client.once('end', () => {
+      if (greeted === null) client.end();
+    });
+
+    negotiateUpstream(upstream, options.upstreamHost, options.upstreamPort, options.upstreamTls ?? { mode: 'prefer' }, (s) => {
+      secure = s;
+      sockets.add(s);
+      s.on('error', onUpstreamError);
+      s.once('close', onUpstreamClosed);
+    }).then(
+      (socket) => {
+        ready = socket;
+        proceed();
+      },
+      (error: unknown) =>
+        fail(error instanceof UpstreamFailure ? error : new UpstreamFailure(String(error), `upstream failed: ${String(error)}`)),
+    );
+
     // `on`, not `once`: a socket can emit more than one error, and an unhandled one would crash the proxy.
     client.on('error', destroyBoth);
-    upstream.on('error', (error) => {
+    function onUpstreamError(error: Error): void {
+      // Before the pumps start, negotiateUpstream reports the failure itself (with a better message).
+      if (!started) return;
       info.upstreamError ??= error.message;
       destroyBoth();
-    });
+    }
+    upstream.on('error', onUpstreamError);
     // The client gone, nothing can be delivered: drop the upstream at once, so the server stops
     // producing a result nobody reads (and its backend ends) instead of blocking on backpressure.
     client.once('close', () => {
+      secure?.destroy();
       upstream.destroy();
       onClosed();
     });
     // The server gone: let the client read what was already forwarded (e.g. a FATAL error), then
     // close it; a client that never reads is destroyed after a grace period.
-    upstream.once('close', () => {
-      client.end();
-      setTimeout(() => client.destroy(), CLIENT_GRACE_MS).unref();
+    function onUpstreamClosed(): void {
+      // The TLS socket and the TCP socket under it both close: count the upstream once.
+      if (upstreamClosed) return;
+      upstreamClosed = true;
+      if (started) {
+        client.end();
+        setTimeout(() => client.destroy(), CLIENT_GRACE_MS).unref();
+      } else if (ready !== null) {
+        // Negotiated, then closed before the client's StartupMessage came. (While negotiating,
+        // negotiateUpstream reports a close itself, with the reason.)
+        fail(
+          new UpstreamFailure('upstream closed the connection', 'the upstream closed the connection before the session started'),
+        );
+      }
       onClosed();
-    });
+    }
+    upstream.once('close', onUpstreamClosed);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -224,6 +351,177 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
 }
 
 /**
+ * Reads the client's first untyped messages and takes the negotiation requests out: the proxy
+ * answers each SSLRequest / GSSENCRequest itself, so none reaches the upstream.
+ */
+class ClientGreeting {
+  private head = Buffer.alloc(8);
+  private fill = 0;
+
+  /**
+   * Takes client bytes: how many requests to answer `N`, and, once the first other message has
+   * begun (a StartupMessage, a CancelRequest, anything else), its bytes and all after (null before).
+   */
+  push(chunk: Buffer): { refusals: number; rest: Buffer | null } {
+    let refusals = 0;
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(8 - this.fill, chunk.length - offset);
+      chunk.copy(this.head, this.fill, offset, offset + take);
+      this.fill += take;
+      offset += take;
+      if (this.fill < 8) break;
+      const length = this.head.readInt32BE(0);
+      const code = this.head.readInt32BE(4);
+      if (length === 8 && (code === SSL_REQUEST || code === GSSENC_REQUEST)) {
+        // libpq may try GSS encryption, then TLS, on the same connection: each gets its answer.
+        refusals += 1;
+        this.fill = 0;
+        continue;
+      }
+      return { refusals, rest: Buffer.concat([this.head, chunk.subarray(offset)]) };
+    }
+    return { refusals, rest: null };
+  }
+}
+
+/** Why the upstream could not be used: `message` for the recording, `clientMessage` for the client's ErrorResponse. */
+class UpstreamFailure extends Error {
+  constructor(
+    message: string,
+    readonly clientMessage: string = message,
+  ) {
+    super(message);
+  }
+}
+
+/** A FATAL ErrorResponse with SQLSTATE 08001 (sqlclient_unable_to_establish_sqlconnection), as a server sends it. */
+function errorResponse(message: string): Buffer {
+  const fields = Buffer.from(`SFATAL\0VFATAL\0C08001\0M${message.replace(/\0/g, '')}\0\0`, 'utf8');
+  const head = Buffer.alloc(5);
+  head.write('E', 0, 'latin1');
+  head.writeInt32BE(4 + fields.length, 1);
+  return Buffer.concat([head, fields]);
+}
+
+/**
+ * Waits for `raw` to connect, then negotiates TLS as `options.mode` says; resolves with the socket
+ * to pump (`raw`, or the TLS socket over it), rejects with an UpstreamFailure. Nothing of the
+ * client's is sent before it resolves.
+ */
+async function negotiateUpstream(
+  raw: net.Socket,
+  host: string,
+  port: number,
+  options: UpstreamTls,
+  onTls: (socket: tls.TLSSocket) => void,
+): Promise<net.Socket> {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { mode } = options;
+  try {
+    await nextEvent(raw, 'connect');
+  } catch (error) {
+    const reason = (error as Error).message;
+    throw new UpstreamFailure(reason, `cannot reach upstream ${where}: ${reason}`);
+  }
+  if (mode === 'disable') return raw;
+  const request = Buffer.alloc(8);
+  request.writeInt32BE(8, 0);
+  request.writeInt32BE(SSL_REQUEST, 4);
+  raw.write(request);
+  let answer: Buffer;
+  try {
+    answer = await firstChunk(raw);
+  } catch (error) {
+    throw new UpstreamFailure(`upstream ${where} failed during TLS negotiation: ${(error as Error).message}`);
+  }
+  const byte = String.fromCharCode(answer[0]!);
+  if (byte === 'N') {
+    if (mode !== 'prefer') throw new UpstreamFailure(`upstream ${where} does not accept TLS (sslmode=${mode})`);
+    // Nothing should follow an N before the StartupMessage; if something did, it is the server's to deliver.
+    if (answer.length > 1) raw.unshift(answer.subarray(1));
+    return raw;
+  }
+  if (byte !== 'S') {
+    throw new UpstreamFailure(`upstream ${where} answered the TLS request with ${JSON.stringify(byte)} instead of S or N`);
+  }
+  // Bytes after the S, before the handshake, would be read as if they had been encrypted (CVE-2021-23222).
+  if (answer.length > 1) throw new UpstreamFailure(`upstream ${where} sent unencrypted bytes after accepting TLS`);
+  const name = options.servername ?? host;
+  // Verified below rather than by Node, so that a rejected certificate is told apart from a
+  // failed handshake; nothing is sent on the socket before the checks passed.
+  const socket = tls.connect({
+    socket: raw,
+    servername: net.isIP(name) === 0 ? name : undefined,
+    ca: options.ca,
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+  });
+  onTls(socket);
+  try {
+    await nextEvent(socket, 'secureConnect');
+  } catch (error) {
+    throw new UpstreamFailure(`TLS handshake with upstream ${where} failed: ${(error as Error).message}`);
+  }
+  if (mode === 'verify-ca' || mode === 'verify-full') {
+    if (!socket.authorized) {
+      throw new UpstreamFailure(
+        `upstream ${where}: TLS certificate rejected (sslmode=${mode}): ${String(socket.authorizationError)}`,
+      );
+    }
+    // verify-ca trusts any certificate its CAs signed; verify-full also wants it to name the host.
+    const mismatch = mode === 'verify-full' ? tls.checkServerIdentity(name, socket.getPeerCertificate()) : undefined;
+    if (mismatch) throw new UpstreamFailure(`upstream ${where}: TLS certificate rejected (sslmode=${mode}): ${mismatch.message}`);
+  }
+  return socket;
+}
+
+/** Resolves on the first `event` of `socket`; rejects on an error, or a close, before it. */
+function nextEvent(socket: net.Socket, event: 'connect' | 'secureConnect'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error): void => {
+      socket.off(event, onEvent);
+      socket.off('error', done);
+      socket.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onEvent = (): void => done();
+    const onClose = (): void => done(new Error('connection closed'));
+    socket.on(event, onEvent);
+    socket.on('error', done);
+    socket.on('close', onClose);
+  });
+}
+
+/** The first chunk `socket` receives; the socket is paused right after it, so nothing later is lost. */
+function firstChunk(socket: net.Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const stop = (): void => {
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      socket.pause();
+      stop();
+      resolve(chunk);
+    };
+    const onError = (error: Error): void => {
+      stop();
+      reject(error);
+    };
+    const onClose = (): void => {
+      stop();
+      reject(new Error('connection closed'));
+    };
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  });
+}
+
+/**
  * Forwards `from` to `to` chunk by chunk, observing each chunk once it is on its way; pauses `from` while
  * `to` is full, so memory stays bounded whatever the result size.
  */
@@ -243,15 +541,13 @@ function pump(from: net.Socket, to: net.Socket, observe: (chunk: Buffer) => void
 }
 
 type ClientPhase =
-  /** Waiting for (the rest of) an untyped startup-phase message. */
+  /** Waiting for (the rest of) an untyped startup-phase message (never a negotiation request: the proxy answers those). */
   | 'untyped'
-  /** Sent SSLRequest/GSSENCRequest: the client waits for the server's one-byte answer. */
-  | 'negotiating'
   /** Typed messages of the startup phase (passwords, SASL): forwarded, never parsed. */
   | 'startup'
   /** Past the first ReadyForQuery: measured. */
   | 'tracking'
-  /** Encrypted, cancelled, or unreadable: forwarded blindly. */
+  /** Cancelled, or unreadable: forwarded blindly. */
   | 'blind';
 
 /** The protocol state of one proxied connection: what to do with each direction's bytes. */
@@ -315,7 +611,7 @@ class ProxySession {
           this.tracker!.fromClient(offset === 0 ? chunk : chunk.subarray(offset));
           return;
         default:
-          // negotiating (nothing legal to send), startup (passwords: never parsed), blind.
+          // startup (passwords: never parsed), blind.
           return;
       }
     }
@@ -323,20 +619,6 @@ class ProxySession {
 
   private serverBytes(chunk: Buffer): void {
     switch (this.phase) {
-      case 'negotiating': {
-        const answer = String.fromCharCode(chunk[0]!);
-        if (answer === 'S' || answer === 'G') {
-          // The rest of the stream is TLS/GSS: forward blindly, record nothing.
-          this.phase = 'blind';
-          this.info.kind = 'encrypted';
-          this.info.encrypted = true;
-        } else {
-          // 'N' (or an old server's error): the client goes on in plaintext with a new untyped message.
-          this.phase = 'untyped';
-          this.untypedFill = 0;
-        }
-        return;
-      }
       case 'startup':
         this.serverStartup(chunk);
         return;
@@ -359,10 +641,6 @@ class ProxySession {
       const length = this.untyped.readInt32BE(0);
       const code = this.untyped.readInt32BE(4);
       this.untypedRest = Math.max(0, length - 8);
-      if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
-        this.phase = 'negotiating';
-        return chunk.length;
-      }
       if (code === CANCEL_REQUEST) {
         this.info.kind = 'cancel';
         this.phase = 'blind';
