@@ -10,7 +10,7 @@
  */
 import { quietKnexLog } from './knex-quiet.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -111,12 +111,29 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Removes cached tarballs of the same scale and seed made by other versions of the code. */
-async function pruneStale(cacheRoot: string, keep: string, options: Pick<EmbeddedOptions, 'scale' | 'seed'>): Promise<void> {
+/** How long a cached tarball of another code version is kept after its last use. */
+const STALE_AFTER_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Removes cached tarballs of the same scale and seed made by other versions of the code and
+ * not used for a week. Not at once: two installs side by side (the sources under a test runner
+ * and the built bin hash differently) would otherwise evict each other's cache on every run.
+ */
+export async function pruneStale(
+  cacheRoot: string,
+  keep: string,
+  options: Pick<EmbeddedOptions, 'scale' | 'seed'>,
+): Promise<void> {
   const marker = `-${options.scale.name.replace(/[^\w.-]/g, '_')}-seed${options.seed}-`;
+  const before = Date.now() - STALE_AFTER_MS;
   for (const name of await readdir(cacheRoot).catch(() => [] as string[])) {
     if (name !== keep && name.startsWith('pglite-') && name.endsWith('.tar') && name.includes(marker)) {
-      await rm(path.join(cacheRoot, name), { force: true });
+      const file = path.join(cacheRoot, name);
+      const used = await stat(file).then(
+        (s) => s.mtimeMs,
+        () => 0,
+      );
+      if (used < before) await rm(file, { force: true });
     }
   }
 }
@@ -178,6 +195,9 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
   if (await exists(cached)) {
     options.onEvent?.({ kind: 'cache-hit', dir: cached });
     dataDir = new Blob([await readFile(cached)]);
+    // Its modification time is its last use (see pruneStale); a read-only cache is still usable.
+    const now = new Date();
+    await utimes(cached, now, now).catch(() => undefined);
   } else {
     dataDir = await seedToTarball(options);
     seededNow = true;
