@@ -1,6 +1,6 @@
 /**
- * The benchmark's own logic that needs no measuring: the order sides run in and reading a
- * process's CPU time.
+ * The benchmark's own logic that needs no measuring: the order sides run in, reading a
+ * process's CPU time, and how section 2b words its figures.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 const load = (file: string) => import(new URL(`../../bench/lib/${file}`, import.meta.url).href);
 const { blockOrder } = await load('interleave.mjs');
 const { cpuTicksFromStat } = await load('processes.mjs');
+const { renderMarkdown } = await load('render.mjs');
 
 describe('blockOrder', () => {
   const sides = ['raw', 'instrumented', 'forwarder', 'socat', 'proxied'];
@@ -40,5 +41,76 @@ describe('cpuTicksFromStat', () => {
 
   it('is null for a line it cannot read', () => {
     expect(cpuTicksFromStat('4242 (node) S 1 2')).toBeNull();
+  });
+});
+
+describe('section 2b in BENCHMARKS.md', () => {
+  const hop = {
+    kind: 'postgres',
+    serverVersion: '15.20',
+    statementsPerSide: 2000,
+    blockSize: 100,
+    rawMedianUs: 300,
+    rawP95Us: 400,
+    instrumentedMedianUs: 301,
+    instrumentedP95Us: 401,
+    differenceUs: 1,
+    ratio: 1.003,
+    proxiedMedianUs: 345,
+    proxiedP95Us: 500,
+    proxyDifferenceUs: 45,
+    forwarderMedianUs: 330,
+    forwarderP95Us: 450,
+    forwarderDifferenceUs: 30,
+    socatMedianUs: 320,
+    socatP95Us: 420,
+    socatDifferenceUs: 20,
+    socatSkipped: null,
+    proxyOverForwarderUs: 15,
+    proxyCpuUsPerStatement: 60,
+    forwarderCpuUsPerStatement: 40,
+    proxyCpuOverForwarderUs: 20,
+    cpuResolutionUs: 5,
+    wireBytesPerStatement: 454,
+    finaliseUsPerStatement: 1,
+    tapReplay: { statements: 20000, tapCpuUs: 6 },
+  };
+  const markdown = (backend: object) =>
+    renderMarkdown({
+      mode: 'full',
+      command: 'npm run bench',
+      startedAt: 'now',
+      durationMs: 1000,
+      jsonFile: 'bench/results.json',
+      machine: { memoryBytes: 2 ** 30 },
+      overhead: { sql: 'select 1', goalRatio: 1.05, proxyGoalUs: 50, backends: [backend] },
+    }) as string;
+
+  it('computes met / not met and splits the proxy figure into the hop and the measuring', () => {
+    const text = markdown(hop);
+    expect(text).toContain('### 2b. Through a process in front of the server');
+    expect(text).toContain('a statement takes 45.0 µs longer than direct (goal ≤ 50.0 µs: met)');
+    expect(text).toContain('a bare Node forwarder that parses nothing adds 30.0 µs and socat (C) 20.0 µs');
+    expect(text).toContain('costs 20.0–30.0 µs before anything is measured (within the goal)');
+    expect(text).toContain("ctxbench's measuring adds 15.0 µs over the bare forwarder");
+    expect(text).toContain('the proxy process spends 60.0 µs of CPU per statement and the forwarder 40.0 µs');
+    expect(markdown({ ...hop, proxyDifferenceUs: 50.1 })).toContain('(goal ≤ 50.0 µs: not met)');
+  });
+
+  it('says what was not measured instead of a figure', () => {
+    const text = markdown({
+      ...hop,
+      socatMedianUs: null,
+      socatP95Us: null,
+      socatDifferenceUs: null,
+      socatSkipped: 'socat is not on PATH',
+      proxyCpuUsPerStatement: null,
+      forwarderCpuUsPerStatement: null,
+      proxyCpuOverForwarderUs: null,
+      cpuResolutionUs: null,
+    });
+    expect(text).toContain('(socat not measured: socat is not on PATH)');
+    expect(text).toContain('socat skipped: socat is not on PATH');
+    expect(text).toContain("the processes' CPU time was not read");
   });
 });

@@ -148,6 +148,7 @@ describe('bench/bench.mjs --smoke', () => {
     const cpu = [b.proxyCpuUsPerStatement, b.forwarderCpuUsPerStatement, b.proxyCpuOverForwarderUs];
     if (b.cpuResolutionUs === null) expect(cpu).toEqual([null, null, null]);
     else for (const value of cpu) expect(value).toEqual(expect.any(Number));
+    expect(run.stdout).toContain('2b. Through a process in front of the server');
   });
 
   it('overhead on PGlite: no hop sides (the embedded server takes two connections)', () => {
