@@ -15,6 +15,14 @@ const one = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 /** A database as people name it: `PGlite 18.6`, `PostgreSQL 15.20`. */
 const server = (kind, version) => `${kind === 'pglite' ? 'PGlite' : 'PostgreSQL'} ${String(version ?? '').split(' ')[0]}`.trim();
 
+/** How the report names each section. */
+const SECTION_NAMES = {
+  latency: '§1 latency',
+  overhead: '§2 instrumentation overhead',
+  startup: '§3 embedded start',
+  seeding: '§4 seeding',
+};
+
 /** a − b, or null when either is missing. */
 const diff = (a, b) => (a == null || b == null ? null : Math.round((a - b) * 10) / 10);
 
@@ -301,6 +309,16 @@ export function renderMarkdown(results) {
     '',
     `Mode \`${results.mode}\`, run ${results.startedAt}, took ${secs(results.durationMs / 1000)}. Raw figures: \`${results.jsonFile}\`.`,
     '',
+    ...(results.updates ?? []).flatMap((u) => [
+      `Re-measured later (the other sections' figures are the run above): ${u.sections.map((key) => SECTION_NAMES[key] ?? key).join(', ')} ` +
+        `on ${u.startedAt}, in ${secs(u.durationMs / 1000)}, load average ${u.loadAverageAtStart?.join(' / ') ?? '?'} at the start and ` +
+        `${u.loadAverageAtEnd?.join(' / ') ?? '?'} at the end, with:`,
+      '',
+      '```sh',
+      u.command,
+      '```',
+      '',
+    ]),
     '## Machine',
     '',
     markdownTable(

@@ -1,6 +1,6 @@
 /**
  * The benchmark's own logic that needs no measuring: the order sides run in, reading a
- * process's CPU time, and how section 2b words its figures.
+ * process's CPU time, merging re-measured sections, and how section 2b words its figures.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 const load = (file: string) => import(new URL(`../../bench/lib/${file}`, import.meta.url).href);
 const { blockOrder } = await load('interleave.mjs');
 const { cpuTicksFromStat } = await load('processes.mjs');
+const { mergeProblems, mergeResults } = await load('merge.mjs');
 const { renderMarkdown } = await load('render.mjs');
 
 describe('blockOrder', () => {
@@ -41,6 +42,89 @@ describe('cpuTicksFromStat', () => {
 
   it('is null for a line it cannot read', () => {
     expect(cpuTicksFromStat('4242 (node) S 1 2')).toBeNull();
+  });
+});
+
+describe('merging re-measured sections', () => {
+  const machine = { cpuModel: 'CPU', cores: 2, node: 'v20.0.0', postgresServerVersion: '15.20', postgresSkipped: null };
+  const base = {
+    version: 1,
+    mode: 'full',
+    command: 'npm run bench',
+    machine,
+    latency: { kept: true },
+    overhead: { old: true },
+    startup: { kept: true },
+    seeding: { kept: true },
+  };
+  const run = {
+    version: 1,
+    mode: 'full',
+    command: 'npm run bench -- --only overhead --merge',
+    startedAt: 'then',
+    finishedAt: 'later',
+    durationMs: 1000,
+    machine: { ...machine, loadAverageAtStart: [1, 1, 1], loadAverageAtEnd: [2, 2, 2] },
+    latency: null,
+    overhead: { new: true },
+    startup: null,
+    seeding: null,
+  };
+
+  it('replaces only the sections run and lists the run as an update', () => {
+    const merged = mergeResults(base, run, ['overhead']);
+    expect(merged).toMatchObject({
+      command: 'npm run bench',
+      latency: { kept: true },
+      overhead: { new: true },
+      seeding: { kept: true },
+    });
+    expect(merged.updates).toEqual([
+      {
+        command: 'npm run bench -- --only overhead --merge',
+        sections: ['overhead'],
+        startedAt: 'then',
+        finishedAt: 'later',
+        durationMs: 1000,
+        loadAverageAtStart: [1, 1, 1],
+        loadAverageAtEnd: [2, 2, 2],
+      },
+    ]);
+    expect(mergeResults(merged, run, ['overhead']).updates).toHaveLength(2);
+  });
+
+  it('says in BENCHMARKS.md which sections were re-measured, when and how', () => {
+    const { updates } = mergeResults(base, run, ['overhead']);
+    const text = renderMarkdown({
+      mode: 'full',
+      command: 'npm run bench',
+      startedAt: 'now',
+      durationMs: 1000,
+      machine: {},
+      updates,
+    });
+    expect(text).toContain('Re-measured later');
+    expect(text).toContain('§2 instrumentation overhead on then, in 1.0 s, load average 1 / 1 / 1 at the start');
+    expect(text).toContain('npm run bench -- --only overhead --merge');
+  });
+
+  it('accepts figures from the same mode, machine and PostgreSQL', () => {
+    expect(mergeProblems(base, run, ['overhead'])).toEqual([]);
+  });
+
+  it('names every mismatch at once', () => {
+    const other = {
+      ...run,
+      mode: 'smoke',
+      machine: { ...run.machine, cores: 4, postgresServerVersion: null, postgresSkipped: 'off' },
+    };
+    expect(mergeProblems(base, other, ['overhead'])).toEqual([
+      'a full run (this one is smoke)',
+      'machine.cores 2 (this run: 4)',
+      'figures of PostgreSQL 15.20 (this run: none, off)',
+    ]);
+    // Sections that never touch PostgreSQL do not care which one there was.
+    expect(mergeProblems(base, { ...other, mode: 'full', machine: { ...other.machine, cores: 2 } }, ['startup'])).toEqual([]);
   });
 });
 
