@@ -2,10 +2,11 @@
 /**
  * ctxbench's benchmarks (`npm run bench`, which builds first; never part of `npm test`).
  *
- *   node bench/bench.mjs [--smoke] [--json FILE] [--markdown FILE] [--repeat N] [--no-postgres] [--only LIST] [--from FILE]
+ *   node bench/bench.mjs [--smoke] [--json FILE] [--markdown FILE] [--repeat N] [--no-postgres] [--only LIST [--merge]] [--from FILE]
  *
  * Sections: 1. latency per turn of naive / optimized / batched at RTT 0, 1, 5 ms;
- * 2. instrumentation overhead (tapped vs raw pg.Client); 3. embedded start, cold vs warm;
+ * 2. instrumentation overhead (tapped vs raw pg.Client, and on PostgreSQL through `ctxbench proxy`,
+ * a bare Node forwarder and socat, each a process of its own); 3. embedded start, cold vs warm;
  * 4. seeding throughput of `large` (full mode only; `tiny` in smoke mode).
  * Tables go to stdout, progress to stderr, figures to the JSON file (default
  * bench/results.json) and, in full mode, BENCHMARKS.md.
@@ -14,6 +15,8 @@
  * postgres://postgres@127.0.0.1:5432/test when it answers; every use is a database created and
  * dropped by the benchmark. --smoke is a quick check that everything runs (< 60 s): tiny
  * scale, 1 repeat, RTT 0 only, no `large` seeding; its figures are not meant to be quoted.
+ * --only LIST --merge re-measures some sections of an earlier run: their figures replace that
+ * run's in the JSON file, the others are kept, and the run is listed among the file's updates.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findPostgres } from './lib/postgres.mjs';
 import { machineFacts, pgliteServerVersion } from './lib/machine.mjs';
+import { mergeProblems, mergeResults } from './lib/merge.mjs';
 import { renderMarkdown, renderTables } from './lib/render.mjs';
 import { latencySection } from './sections/latency.mjs';
 import { overheadSection } from './sections/overhead.mjs';
@@ -32,14 +36,16 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_VERSION = 1;
 const SECTIONS = ['latency', 'overhead', 'startup', 'seeding'];
 
-const USAGE = `usage: node bench/bench.mjs [--smoke] [--json FILE] [--markdown FILE] [--repeat N] [--no-postgres] [--only LIST] [--from FILE]
+const USAGE = `usage: node bench/bench.mjs [--smoke] [--json FILE] [--markdown FILE] [--repeat N] [--no-postgres] [--only LIST [--merge]] [--from FILE]
 
   --smoke          quick check (< 60 s): tiny scale, 1 repeat, RTT 0 only, no large seeding
   --json FILE      where to write the figures (default bench/results.json)
-  --markdown FILE  where to write the report (default BENCHMARKS.md; with --smoke or --only, none unless given)
+  --markdown FILE  where to write the report (default BENCHMARKS.md; with --smoke or --only, none unless given,
+                   and with --merge or --from, BENCHMARKS.md when the file holds a full run)
   --repeat N       measured builds per turn in the latency section (default 3; smoke 1)
   --no-postgres    measure the embedded database only
   --only LIST      run only these sections (comma-separated: ${SECTIONS.join(', ')})
+  --merge          with --only: put the new figures into the existing --json file, keeping its other sections
   --from FILE      measure nothing: print and write the Markdown from an earlier results file`;
 
 /** The plan of one run: what each section measures, by mode. */
@@ -72,6 +78,7 @@ function parseCommandLine(argv) {
       'no-postgres': { type: 'boolean', default: false },
       only: { type: 'string' },
       from: { type: 'string' },
+      merge: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -86,16 +93,21 @@ function parseCommandLine(argv) {
   const only = values.only === undefined ? SECTIONS : values.only.split(',').map((s) => s.trim());
   const unknown = only.filter((s) => !SECTIONS.includes(s));
   if (unknown.length > 0) throw new Error(`--only: unknown section ${unknown.join(', ')} (expected ${SECTIONS.join(', ')})`);
+  // Merging a run of every section would keep nothing: that is a plain run.
+  if (values.merge && values.only === undefined) throw new Error('--merge: only with --only (the sections to re-measure)');
+  if (values.merge && values.from !== undefined) throw new Error('--merge: not with --from, which measures nothing');
   return {
     only,
     from: values.from === undefined ? null : path.resolve(values.from),
     markdownGiven: values.markdown !== undefined,
+    merge: values.merge,
     help: values.help,
     smoke: values.smoke,
     repeat,
     noPostgres: values['no-postgres'],
     json: path.resolve(values.json ?? path.join(ROOT, 'bench', 'results.json')),
-    // BENCHMARKS.md holds a full run: a smoke or partial run only writes Markdown where it is told to.
+    // BENCHMARKS.md holds a full run: a smoke or partial run only writes Markdown where it is told to
+    // (a merge decides once it knows what the file holds).
     markdown:
       values.markdown !== undefined
         ? path.resolve(values.markdown)
@@ -158,6 +170,15 @@ async function main() {
     }
     return 0;
   }
+  let base = null;
+  if (options.merge) {
+    try {
+      base = JSON.parse(await readFile(options.json, 'utf8'));
+    } catch (error) {
+      log(`bench: --merge: cannot read the results to merge into, ${options.json}: ${error.message}`);
+      return 2;
+    }
+  }
   const plan = planFor(options.smoke, options.repeat);
   const started = performance.now();
   const results = {
@@ -180,6 +201,13 @@ async function main() {
   results.machine.postgresSkipped = postgres.url ? null : postgres.reason;
   log(`ctxbench bench (${plan.mode}) · ${results.machine.cpuModel} × ${results.machine.cores} · Node ${results.machine.node}`);
   log(postgres.url ? `PostgreSQL ${postgres.serverVersion} (${postgres.source})` : `PostgreSQL: skipped (${postgres.reason})`);
+  if (base) {
+    const problems = mergeProblems(base, results, options.only);
+    if (problems.length > 0) {
+      log(problems.map((p) => `bench: --merge: ${options.json} holds ${p}`).join('\n'));
+      return 2;
+    }
+  }
 
   const { latency: l, overhead: o, startup: s, seeding: d } = plan;
   await section(
@@ -205,12 +233,18 @@ async function main() {
   results.machine.loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
 
   process.stdout.write(`${renderTables(results)}\n`);
+  let written = results;
+  let markdown = options.markdown;
+  if (base) {
+    written = mergeResults(base, results, options.only);
+    if (!options.markdownGiven) markdown = written.mode === 'full' ? path.join(ROOT, 'BENCHMARKS.md') : null;
+  }
   await mkdir(path.dirname(options.json), { recursive: true });
-  await writeFormatted(options.json, `${JSON.stringify(results, null, 2)}\n`);
-  log(`wrote ${options.json}`);
-  if (options.markdown) {
-    await writeFormatted(options.markdown, renderMarkdown(results));
-    log(`wrote ${options.markdown}`);
+  await writeFormatted(options.json, `${JSON.stringify(written, null, 2)}\n`);
+  log(`wrote ${options.json}${base ? ` (${options.only.join(', ')} merged in)` : ''}`);
+  if (markdown) {
+    await writeFormatted(markdown, renderMarkdown(written));
+    log(`wrote ${markdown}`);
   }
   log(`total ${(results.durationMs / 1000).toFixed(1)} s`);
   return 0;

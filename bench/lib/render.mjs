@@ -15,6 +15,20 @@ const one = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 /** A database as people name it: `PGlite 18.6`, `PostgreSQL 15.20`. */
 const server = (kind, version) => `${kind === 'pglite' ? 'PGlite' : 'PostgreSQL'} ${String(version ?? '').split(' ')[0]}`.trim();
 
+/** How the report names each section. */
+const SECTION_NAMES = {
+  latency: '§1 latency',
+  overhead: '§2 instrumentation overhead',
+  startup: '§3 embedded start',
+  seeding: '§4 seeding',
+};
+
+/** a − b, or null when either is missing. */
+const diff = (a, b) => (a == null || b == null ? null : Math.round((a - b) * 10) / 10);
+
+/** The backend measured through the proxy processes (a real server; PGlite takes too few connections). */
+const hopBackend = (overhead) => overhead.backends.find((b) => b.proxiedMedianUs != null);
+
 /** The rows of every section, shared by the terminal and the Markdown output. */
 function sections(results) {
   const out = [];
@@ -31,6 +45,7 @@ function sections(results) {
     rows.push(row('direct (no proxy)', latency.direct));
     const shape = new Map(latency.strategies.map((s) => [s.name, s]));
     out.push({
+      key: 'latency',
       title: '1. Latency per turn',
       note:
         `median (p50) per turn on ${server(latency.database.kind, latency.database.serverVersion)} (embedded), scale ${latency.scale}, ${latency.turns} turns × ${latency.repeat} repeats per figure ` +
@@ -41,11 +56,13 @@ function sections(results) {
     });
   }
   if (overhead) {
+    const first = overhead.backends[0];
     out.push({
+      key: 'overhead',
       title: '2. Instrumentation overhead',
       note:
-        `per statement; ${overhead.backends[0]?.statementsPerSide ?? 0} statements per side in alternating blocks of ${overhead.backends[0]?.blockSize ?? 0}: \`${overhead.sql}\`; ` +
-        `tap CPU = the same statement's captured bytes replayed ${overhead.backends[0]?.tapReplay.statements ?? 0} times through a tapped vs an untapped socket, no server; ` +
+        `per statement; ${first?.statementsPerSide ?? 0} statements per side in rotating interleaved blocks of ${first?.blockSize ?? 0}: \`${overhead.sql}\`; ` +
+        `tap CPU = the same statement's captured bytes replayed ${first?.tapReplay.statements ?? 0} times through a tapped vs an untapped socket, no server; ` +
         `closing records = numbering and fingerprinting when a recording stops (once per turn, outside the timed statements)`,
       head: [
         'server',
@@ -53,11 +70,11 @@ function sections(results) {
         'instrumented p50',
         'difference',
         'instrumented / raw',
+        'raw pg p95',
+        'instrumented p95',
         'tap CPU (replay)',
         'closing records',
         'wire bytes',
-        'via wire proxy p50',
-        'proxy adds',
       ],
       rows: overhead.backends.map((b) => [
         server(b.kind, b.serverVersion),
@@ -65,17 +82,67 @@ function sections(results) {
         us(b.instrumentedMedianUs),
         us(b.differenceUs),
         x(b.ratio),
+        us(b.rawP95Us),
+        us(b.instrumentedP95Us),
         us(b.tapReplay.tapCpuUs),
         us(b.finaliseUsPerStatement),
         int(b.wireBytesPerStatement),
-        b.proxiedMedianUs === undefined ? '—' : us(b.proxiedMedianUs),
-        b.proxyDifferenceUs === undefined ? '—' : us(b.proxyDifferenceUs),
       ]),
     });
+    const hop = hopBackend(overhead);
+    if (hop) {
+      // Results written before the forwarder and socat sides have only the proxy's figures.
+      const rows = [['direct (raw pg)', us(hop.rawMedianUs), us(hop.rawP95Us), '—', '—', '—']];
+      if (hop.forwarderMedianUs !== undefined) {
+        rows.push([
+          'bare Node forwarder (pipes, parses nothing)',
+          us(hop.forwarderMedianUs),
+          us(hop.forwarderP95Us),
+          us(hop.forwarderDifferenceUs),
+          '—',
+          us(hop.forwarderCpuUsPerStatement),
+        ]);
+        rows.push([
+          'socat (C, a child per connection)',
+          us(hop.socatMedianUs),
+          us(hop.socatP95Us),
+          us(hop.socatDifferenceUs),
+          us(diff(hop.socatMedianUs, hop.forwarderMedianUs)),
+          '—',
+        ]);
+      }
+      rows.push([
+        '`ctxbench proxy` (forwards, frames, records)',
+        us(hop.proxiedMedianUs),
+        us(hop.proxiedP95Us),
+        us(hop.proxyDifferenceUs),
+        us(hop.proxyOverForwarderUs),
+        us(hop.proxyCpuUsPerStatement),
+      ]);
+      const cpu =
+        hop.cpuResolutionUs === undefined
+          ? 'hop CPU not measured by this run'
+          : hop.cpuResolutionUs === null
+            ? 'hop CPU not read (it needs Linux /proc and `getconf CLK_TCK`)'
+            : `hop CPU = the process's user + system time (all its threads) from /proc/<pid>/stat over all the timed blocks ÷ its statements, ` +
+              `one clock tick = ${us(hop.cpuResolutionUs)} per statement; socat forks a child per connection, whose time its own process does not show`;
+      out.push({
+        key: 'hop',
+        level: 3,
+        title: '2b. Through a process in front of the server',
+        note:
+          `per statement on ${server(hop.kind, hop.serverVersion)} at 0 ms RTT, each path in a process of its own, measured in the same rotating blocks as the sides above ` +
+          `(every side in every position); adds = p50 minus direct p50; ${cpu}` +
+          (hop.socatSkipped ? `; socat skipped: ${hop.socatSkipped}` : ''),
+        head: ['path', 'p50', 'p95', 'adds (p50)', 'over bare forwarder (p50)', 'hop CPU / statement'],
+        rows,
+      });
+    }
   }
   if (startup) {
     const row = (label, s) => [label, String(s.samples), ms(s.medianMs), ms(s.startMs), ms(s.connectMs), ms(s.firstTurnMs)];
     out.push({
+      key: 'startup',
       title: '3. Embedded start',
       note:
         `scale ${startup.scale}; time from nothing to the first measured turn (start the embedded server, open a session, build the first fixture turn with naive); ` +
@@ -86,6 +153,7 @@ function sections(results) {
   }
   if (seeding) {
     out.push({
+      key: 'seeding',
       title: '4. Seeding throughput',
       note:
         `scale ${seeding.scale}, one run per target; seeding time = the seeder's own elapsed time (tables, generating and loading every row, indexes, ANALYZE), ` +
@@ -159,14 +227,9 @@ function meaning(results) {
       `replayed without a server, the tap's own CPU time is ${us(tap)} per statement (framing and tracking ${int((pgb ?? lite).wireBytesPerStatement)} wire bytes), ` +
         `which is what a turn's latency grows by per statement it sends`,
     );
-    const viaProxy = pgb ?? lite;
-    if (viaProxy?.proxyDifferenceUs !== undefined) {
-      parts.push(
-        `through the recording wire proxy (\`ctxbench proxy\`, 0 ms RTT) a statement takes ${us(viaProxy.proxyDifferenceUs)} longer than direct ` +
-          `(${viaProxy.proxyDifferenceUs <= (overhead.proxyGoalUs ?? 50) ? 'within' : 'above'} the goal of ${us(overhead.proxyGoalUs ?? 50)})`,
-      );
-    }
     said.overhead = `${parts.join('; ')}.`.replace(/^./, (c) => c.toUpperCase());
+    const hop = hopBackend(overhead);
+    if (hop) said.hop = hopMeaning(hop, overhead.proxyGoalUs ?? 50);
   }
   if (startup) {
     said.startup =
@@ -185,11 +248,46 @@ function meaning(results) {
   return said;
 }
 
+/** What the proxy's figure is made of: the hop any process in between costs, and ctxbench's measuring on top. */
+function hopMeaning(hop, goalUs) {
+  const added = hop.proxyDifferenceUs;
+  const parts = [
+    `through \`ctxbench proxy\` (0 ms RTT) a statement takes ${us(added)} longer than direct (goal ≤ ${us(goalUs)}: ${added <= goalUs ? 'met' : 'not met'})`,
+  ];
+  if (hop.forwarderDifferenceUs !== undefined) {
+    const hops = [hop.forwarderDifferenceUs, hop.socatDifferenceUs].filter((v) => v != null);
+    const [low, high] = [Math.min(...hops), Math.max(...hops)];
+    const range = low === high ? us(low) : `${low.toFixed(1)}–${us(high)}`;
+    parts.push(
+      `a bare Node forwarder that parses nothing adds ${us(hop.forwarderDifferenceUs)}` +
+        (hop.socatDifferenceUs != null
+          ? ` and socat (C) ${us(hop.socatDifferenceUs)}`
+          : ` (socat not measured: ${hop.socatSkipped})`) +
+        ` on this machine, so the hop into another process and back costs ${range} before anything is measured ` +
+        `(${low <= goalUs ? 'within' : 'on its own already above'} the goal)`,
+    );
+    const over = hop.proxyOverForwarderUs;
+    let measuring =
+      over > 0
+        ? `ctxbench's measuring adds ${us(over)} over the bare forwarder`
+        : `ctxbench's measuring adds nothing measurable over the bare forwarder (${us(over)})`;
+    if (hop.proxyCpuUsPerStatement != null && hop.forwarderCpuUsPerStatement != null) {
+      measuring +=
+        `; the proxy process spends ${us(hop.proxyCpuUsPerStatement)} of CPU per statement and the forwarder ${us(hop.forwarderCpuUsPerStatement)}, ` +
+        `so framing, tracking and recording cost ${us(hop.proxyCpuOverForwarderUs)} of CPU beyond forwarding ` +
+        `(each figure to within a clock tick, ${us(hop.cpuResolutionUs)}; replayed in process, the tap's framing and tracking take ${us(hop.tapReplay.tapCpuUs)})`;
+    } else {
+      measuring += " (the processes' CPU time was not read: it needs Linux /proc and `getconf CLK_TCK`)";
+    }
+    parts.push(measuring);
+  }
+  return `${parts.join('; ')}.`.replace(/^./, (c) => c.toUpperCase());
+}
+
 /** BENCHMARKS.md. */
 export function renderMarkdown(results) {
   const m = results.machine;
   const said = meaning(results);
-  const keyOf = { 1: 'latency', 2: 'overhead', 3: 'startup', 4: 'seeding' };
   const out = [
     '# ctxbench benchmarks',
     '',
@@ -211,6 +309,16 @@ export function renderMarkdown(results) {
     '',
     `Mode \`${results.mode}\`, run ${results.startedAt}, took ${secs(results.durationMs / 1000)}. Raw figures: \`${results.jsonFile}\`.`,
     '',
+    ...(results.updates ?? []).flatMap((u) => [
+      `Re-measured later (the other sections' figures are the run above): ${u.sections.map((key) => SECTION_NAMES[key] ?? key).join(', ')} ` +
+        `on ${u.startedAt}, in ${secs(u.durationMs / 1000)}, load average ${u.loadAverageAtStart?.join(' / ') ?? '?'} at the start and ` +
+        `${u.loadAverageAtEnd?.join(' / ') ?? '?'} at the end, with:`,
+      '',
+      '```sh',
+      u.command,
+      '```',
+      '',
+    ]),
     '## Machine',
     '',
     markdownTable(
@@ -236,16 +344,15 @@ export function renderMarkdown(results) {
     '',
   ];
   for (const section of sections(results)) {
-    const key = keyOf[section.title[0]];
     out.push(
-      `## ${section.title}`,
+      `${'#'.repeat(section.level ?? 2)} ${section.title}`,
       '',
       section.note.replace(/^./, (c) => c.toUpperCase()) + '.',
       '',
       markdownTable(section.head, section.rows),
       '',
     );
-    if (said[key]) out.push(said[key], '');
+    if (said[section.key]) out.push(said[section.key], '');
   }
   return `${out.join('\n').trimEnd()}\n`;
 }

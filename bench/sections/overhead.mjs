@@ -1,19 +1,23 @@
 /**
  * Section 2 — what ctxbench's instrumentation costs per statement: the same statement through
  * a pg.Client whose socket a Recorder taps (framing, statement tracking, a recording open) and
- * through a raw pg.Client, both connected to the same server, alternating in blocks so drift
- * hits both alike. Each side's figure is the median per-statement time.
+ * through a raw pg.Client, both connected to the same server. On a real server, also through
+ * three processes in front of it: `ctxbench proxy` (forwards, frames, records), a bare Node
+ * forwarder that parses nothing, and socat when it is installed, so the proxy's figure can be
+ * split into what any extra hop costs and what ctxbench's measuring adds to it. Every side runs
+ * in rotating interleaved blocks so drift hits all alike; each side's figure is the median
+ * per-statement time, with its p95.
  */
 import { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { initFingerprinting } from '../../dist/core/analysis/fingerprint.js';
 import { Recorder } from '../../dist/core/recorder.js';
 import { pgClientSocket } from '../../dist/core/session.js';
 import { startEmbeddedEmpty } from '../../dist/db/embedded-server.js';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { blockOrder } from '../lib/interleave.mjs';
 import { withTempDatabase } from '../lib/postgres.mjs';
+import { clockTicksPerSecond, findOnPath, freePort, processCpuMs, startListener } from '../lib/processes.mjs';
 import { median, percentile, ratio, round } from '../lib/stats.mjs';
 
 const TENANTS = 10;
@@ -141,67 +145,85 @@ function replayTapCost(bytes, { blocks, perBlock }) {
   };
 }
 
-/** A free loopback port (briefly bound, then released). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+/** `url` with its host and port replaced by a loopback listener's. */
+function viaPort(url, port) {
+  const via = new URL(url);
+  via.hostname = '127.0.0.1';
+  via.port = String(port);
+  return via.toString();
 }
 
-/** Starts `ctxbench proxy` in a child process in front of `url`; resolves when it accepts connections. */
-async function startProxyProcess(url) {
-  const port = await freePort();
-  const bin = fileURLToPath(new URL('../../bin/ctxbench.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'proxy', '--upstream', url, '--listen', `127.0.0.1:${port}`, '--format', 'json'], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('ctxbench proxy did not start');
-    await new Promise((r) => setTimeout(r, 100));
+/**
+ * Starts, each as a process of its own in front of the server at `url`: `ctxbench proxy` as
+ * users run it, the bare Node forwarder, and socat when it is on PATH. In this process a hop
+ * would share the event loop with the client and be charged twice. Resolves with the hops that
+ * started (`{ url, pid, stop }` by side) and why socat is missing when it is.
+ */
+async function startHops(url) {
+  const upstream = new URL(url);
+  const host = upstream.hostname || 'localhost';
+  const port = upstream.port || '5432';
+  const hops = {};
+  let socatSkipped = null;
+  try {
+    let listen = await freePort();
+    const bin = fileURLToPath(new URL('../../bin/ctxbench.js', import.meta.url));
+    const proxyArgs = [bin, 'proxy', '--upstream', url, '--listen', `127.0.0.1:${listen}`, '--format', 'json'];
+    hops.proxied = { url: viaPort(url, listen), ...(await startListener('ctxbench proxy', process.execPath, proxyArgs, listen)) };
+
+    listen = await freePort();
+    const forwarder = fileURLToPath(new URL('../lib/forwarder.mjs', import.meta.url));
+    const forwarderArgs = [forwarder, String(listen), `${host}:${port}`];
+    hops.forwarder = {
+      url: viaPort(url, listen),
+      ...(await startListener('bare forwarder', process.execPath, forwarderArgs, listen)),
+    };
+
+    const socat = findOnPath('socat');
+    if (socat === null) socatSkipped = 'socat is not on PATH';
+    else {
+      listen = await freePort();
+      // fork: one child per connection, as socat is used as a relay; nodelay as the others have it.
+      const socatArgs = [`TCP-LISTEN:${listen},bind=127.0.0.1,reuseaddr,fork,nodelay`, `TCP:${host}:${port},nodelay`];
+      try {
+        hops.socat = { url: viaPort(url, listen), ...(await startListener('socat', socat, socatArgs, listen)) };
+      } catch (error) {
+        socatSkipped = error.message;
+      }
+    }
+  } catch (error) {
+    await stopHops(hops);
+    throw error;
   }
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(port);
+  return { hops, socatSkipped };
+}
+
+async function stopHops(hops) {
+  await Promise.all(Object.values(hops).map((hop) => hop.stop()));
+}
+
+/** Median and p95 of one side's per-statement milliseconds, in µs, and its difference from `baseMs`. */
+function sideFigures(times, baseMs) {
+  const p50 = median(times);
   return {
-    url: proxied.toString(),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGINT');
-      }),
+    medianUs: round(p50 * 1000, 1),
+    p95Us: round(percentile(times, 95) * 1000, 1),
+    differenceUs: round((p50 - baseMs) * 1000, 1),
   };
 }
 
-/** Measures raw vs instrumented on the server at `url` (which already holds the products table). */
+/**
+ * Measures raw vs instrumented on the server at `url` (which already holds the products table)
+ * and, with `withProxy`, the hops in front of it (the embedded server takes two connections,
+ * so there they are left out).
+ */
 export async function measureOverhead(url, { statements, blockSize, warmup, replay, withProxy = true }) {
   // Recordings end with fingerprinting: have the parser loaded before anything is timed.
   await initFingerprinting();
-  const raw = await connect(url);
-  const tapped = await connect(url);
-  // Third side: the same statements through ctxbench's recording wire proxy (issue: profile any
-  // application), whose cost per statement at 0 ms RTT is the figure that matters there.
-  // The proxy runs as users run it, `ctxbench proxy` in a process of its own: in this process it
-  // would share the event loop with the client and be charged twice.
-  // (The embedded server takes two connections, so there the proxy side is left out.)
-  const proxy = withProxy ? await startProxyProcess(url) : null;
-  const proxied = proxy === null ? null : await connect(proxy.url);
+  const clients = {};
+  const { hops, socatSkipped } = withProxy ? await startHops(url) : { hops: {}, socatSkipped: null };
   const recorder = new Recorder();
-  recorder.attach(pgClientSocket(tapped));
-  let recording = recorder.start();
+  let recording = null;
   let recorded = 0;
   let wireBytes = 0;
   let rows = 0;
@@ -221,49 +243,75 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
     return records.length;
   };
   try {
-    await timedBlock(raw, warmup, 0, null);
-    await timedBlock(tapped, warmup, 0, null);
-    if (proxied !== null) await timedBlock(proxied, warmup, 0, null);
+    clients.raw = await connect(url);
+    clients.instrumented = await connect(url);
+    for (const side of ['forwarder', 'socat', 'proxied']) if (hops[side]) clients[side] = await connect(hops[side].url);
+    recorder.attach(pgClientSocket(clients.instrumented));
+    recording = recorder.start();
+    const sides = ['raw', 'instrumented', 'forwarder', 'socat', 'proxied'].filter((side) => clients[side] !== undefined);
+
+    for (const side of sides) await timedBlock(clients[side], warmup, 0, null);
     rotate();
     recorded = wireBytes = rows = finaliseMs = 0;
 
-    const times = { raw: [], instrumented: [], proxied: [] };
-    const clients = { raw, instrumented: tapped, proxied };
-    const orders = [
-      ['raw', 'instrumented', 'proxied'],
-      ['proxied', 'raw', 'instrumented'],
-      ['instrumented', 'proxied', 'raw'],
-    ];
+    const times = Object.fromEntries(sides.map((side) => [side, []]));
     const blocks = Math.ceil(statements / blockSize);
+    // A hop process's CPU time over all the timed blocks (it idles while the other sides run):
+    // a clock tick (10 ms at 100 ticks/s) is longer than a block takes, so it is read once around the lot.
+    const cpuBefore = { proxied: processCpuMs(hops.proxied?.pid), forwarder: processCpuMs(hops.forwarder?.pid) };
     for (let b = 0; b < blocks; b++) {
       const count = Math.min(blockSize, statements - b * blockSize);
-      // Rotating orders: no side always runs right after another.
-      for (const side of orders[b % orders.length].filter((x) => x !== 'proxied' || proxied !== null)) {
+      for (const side of blockOrder(sides, b)) {
         await timedBlock(clients[side], count, b * blockSize, times[side]);
         if (side === 'instrumented') rotate();
       }
     }
-    const proxiedMs = proxied === null ? null : median(times.proxied);
+    const cpuUsPerStatement = (side) => {
+      const after = processCpuMs(hops[side]?.pid);
+      return after === null || cpuBefore[side] === null ? null : round(((after - cpuBefore[side]) * 1000) / statements, 1);
+    };
+    const proxyCpu = cpuUsPerStatement('proxied');
+    const forwarderCpu = cpuUsPerStatement('forwarder');
+    const ticks = clockTicksPerSecond();
+
     const rawMs = median(times.raw);
     const instrumentedMs = median(times.instrumented);
-    const tapReplay = replayTapCost(await captureWireBytes(raw), replay);
+    const tapReplay = replayTapCost(await captureWireBytes(clients.raw), replay);
+    const hop = (side) => (times[side] ? sideFigures(times[side], rawMs) : { medianUs: null, p95Us: null, differenceUs: null });
+    const proxied = hop('proxied');
+    const forwarder = hop('forwarder');
+    const socat = hop('socat');
     return {
       statementsPerSide: statements,
       blockSize,
       blocks,
+      sides,
       rawMedianUs: round(rawMs * 1000, 1),
       instrumentedMedianUs: round(instrumentedMs * 1000, 1),
       rawP95Us: round(percentile(times.raw, 95) * 1000, 1),
       instrumentedP95Us: round(percentile(times.instrumented, 95) * 1000, 1),
       differenceUs: round((instrumentedMs - rawMs) * 1000, 1),
       ratio: ratio(instrumentedMs, rawMs),
-      ...(proxiedMs === null
-        ? {}
-        : {
-            proxiedMedianUs: round(proxiedMs * 1000, 1),
-            proxyDifferenceUs: round((proxiedMs - rawMs) * 1000, 1),
-
-          }),
+      ...(withProxy
+        ? {
+            proxiedMedianUs: proxied.medianUs,
+            proxiedP95Us: proxied.p95Us,
+            proxyDifferenceUs: proxied.differenceUs,
+            forwarderMedianUs: forwarder.medianUs,
+            forwarderP95Us: forwarder.p95Us,
+            forwarderDifferenceUs: forwarder.differenceUs,
+            socatMedianUs: socat.medianUs,
+            socatP95Us: socat.p95Us,
+            socatDifferenceUs: socat.differenceUs,
+            socatSkipped,
+            proxyOverForwarderUs: round(proxied.medianUs - forwarder.medianUs, 1),
+            proxyCpuUsPerStatement: proxyCpu,
+            forwarderCpuUsPerStatement: forwarderCpu,
+            proxyCpuOverForwarderUs: proxyCpu === null || forwarderCpu === null ? null : round(proxyCpu - forwarderCpu, 1),
+            // What one clock tick amounts to per statement: the CPU figures are no finer than this.
+            cpuResolutionUs: ticks === null ? null : round(1e6 / ticks / statements, 1),
+          }
+        : {}),
       recordedStatements: recorded,
       rowsPerStatement: round(rows / Math.max(1, recorded), 2),
       wireBytesPerStatement: round(wireBytes / Math.max(1, recorded), 1),
@@ -272,10 +320,8 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
     };
   } finally {
     recorder.detachAll();
-    await raw.end().catch(() => undefined);
-    await tapped.end().catch(() => undefined);
-    await proxied?.end().catch(() => undefined);
-    await proxy?.stop();
+    await Promise.all(Object.values(clients).map((client) => client.end().catch(() => undefined)));
+    await stopHops(hops);
   }
 }
 

@@ -128,6 +128,36 @@ describe('bench/bench.mjs --smoke', () => {
     }
   });
 
+  it.runIf(serverUrl)('overhead on PostgreSQL: the same statements through the proxy, a bare forwarder and socat', () => {
+    const b = results.overhead.backends.find((x: { kind: string }) => x.kind === 'postgres');
+    expect(b.sides).toEqual(['raw', 'instrumented', 'forwarder', ...(b.socatSkipped ? [] : ['socat']), 'proxied']);
+    for (const side of ['raw', 'instrumented', 'forwarder', 'proxied']) {
+      positive(b[side === 'proxied' ? 'proxiedMedianUs' : `${side}MedianUs`]);
+      positive(b[`${side}P95Us`]);
+    }
+    if (b.socatSkipped) {
+      expect(b.socatSkipped).toEqual(expect.any(String));
+      expect([b.socatMedianUs, b.socatP95Us, b.socatDifferenceUs]).toEqual([null, null, null]);
+    } else {
+      positive(b.socatMedianUs);
+      positive(b.socatP95Us);
+    }
+    for (const key of ['proxyDifferenceUs', 'forwarderDifferenceUs', 'proxyOverForwarderUs'])
+      expect(b[key]).toEqual(expect.any(Number));
+    // CPU times come from /proc with a confirmed clock tick: all of them or none.
+    const cpu = [b.proxyCpuUsPerStatement, b.forwarderCpuUsPerStatement, b.proxyCpuOverForwarderUs];
+    if (b.cpuResolutionUs === null) expect(cpu).toEqual([null, null, null]);
+    else for (const value of cpu) expect(value).toEqual(expect.any(Number));
+    expect(run.stdout).toContain('2b. Through a process in front of the server');
+  });
+
+  it('overhead on PGlite: no hop sides (the embedded server takes two connections)', () => {
+    const b = results.overhead.backends.find((x: { kind: string }) => x.kind === 'pglite');
+    expect(b.sides).toEqual(['raw', 'instrumented']);
+    expect(b.proxiedMedianUs).toBeUndefined();
+    expect(b.forwarderMedianUs).toBeUndefined();
+  });
+
   it('startup: one cold start that seeded, warm starts that did not', () => {
     const { startup } = results;
     expect(startup.scale).toBe('tiny');
