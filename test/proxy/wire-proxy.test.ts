@@ -29,8 +29,22 @@ function socketOf(client: pg.Client): Duplex {
 }
 
 /** The figures both instruments must agree on. */
-function figures(s: { sql: string; rows: number; wireBytes: number; sentBytes: number; payloadBytes: number; command: string | null }) {
-  return { sql: s.sql, rows: s.rows, wireBytes: s.wireBytes, sentBytes: s.sentBytes, payloadBytes: s.payloadBytes, command: s.command };
+function figures(s: {
+  sql: string;
+  rows: number;
+  wireBytes: number;
+  sentBytes: number;
+  payloadBytes: number;
+  command: string | null;
+}) {
+  return {
+    sql: s.sql,
+    rows: s.rows,
+    wireBytes: s.wireBytes,
+    sentBytes: s.sentBytes,
+    payloadBytes: s.payloadBytes,
+    command: s.command,
+  };
 }
 
 async function startProxyFor(url: string): Promise<WireProxy> {
@@ -87,6 +101,20 @@ describe.each(backendKinds)('wire proxy on %s', (kind) => {
     // Parameter values never reach the recording: equal values hash equally, nothing more.
     expect(JSON.stringify(proxied)).not.toContain('secret-value');
     expect(proxied[1]!.params[0]).toMatch(/^<param:[0-9a-f]{12}>$/);
+  });
+
+  it('hashes short and long parameter values alike, equal values equally, before anything reads them', async () => {
+    const long = 'L'.repeat(5000);
+    const { proxied } = await measureBoth(async (client) => {
+      for (const value of ['short-secret', long, 'short-secret', long])
+        await client.query('select length($1::text) as n', [value]);
+    });
+    const text = JSON.stringify(proxied);
+    expect(text).not.toContain('short-secret');
+    expect(text).not.toContain('LLLL');
+    const hashes = proxied.map((s) => s.params[0]);
+    expect(hashes.every((h) => /^<param:[0-9a-f]{12}>$/.test(h!))).toBe(true);
+    expect([hashes[0] === hashes[2], hashes[1] === hashes[3], hashes[0] === hashes[1]]).toEqual([true, true, false]);
   });
 
   it('streams a 10 MB result and measures it exactly', async () => {
@@ -201,7 +229,9 @@ describe.skipIf(!serverUrl)('wire proxy on a real PostgreSQL server', () => {
       // The statement is recorded only when it ends: wait until the server is running it.
       const admin = new pg.Client({ connectionString: serverUrl });
       await admin.connect();
-      const { rows } = await admin.query(`select count(*)::int as n from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'`);
+      const { rows } = await admin.query(
+        `select count(*)::int as n from pg_stat_activity where query = 'select pg_sleep(30)' and state = 'active'`,
+      );
       await admin.end();
       if (rows[0].n > 0) break;
       await new Promise((r) => setTimeout(r, 50));

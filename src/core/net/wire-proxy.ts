@@ -10,8 +10,9 @@
  * says, before it forwards the first byte of the client's.
  *
  * Bytes are streamed chunk by chunk with backpressure: a large result is never held whole.
- * Parameter values are never kept in clear: they are replaced by a keyed hash at capture time,
- * so duplicate / N+1 detection still works but the recording (and any log) holds no values.
+ * Parameter values never leave the proxy in clear: they are replaced by a keyed hash before
+ * a statement is handed out (recording(), onStatement), so duplicate / N+1 detection still
+ * works but the recording (and any log) holds no values.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -108,6 +109,8 @@ export interface WireProxy {
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
+/** Parameters up to this many characters are hashed when the recording is read, longer ones at once. */
+const LAZY_HASH_MAX_CHARS = 1024;
 /** Protocol major version 3 (3.0 = 196608; later minors such as 3.2 keep the major). */
 const PROTOCOL_MAJOR_3 = 3;
 /** How long a client may take to read what a closed upstream last sent before it is destroyed. */
@@ -134,6 +137,13 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
   const key = randomBytes(32);
   const hashParam = (p: string | null): string | null =>
     p === null ? null : `<param:${createHmac('sha256', key).update(p).digest('hex').slice(0, 12)}>`;
+  // Hashing costs a few µs per parameter: short values wait, off the forwarding path, until
+  // something reads the statement; long ones are hashed at once so memory stays bounded.
+  const unsealed = new Set<ProxiedStatement>();
+  const seal = (s: ProxiedStatement): ProxiedStatement => {
+    if (unsealed.delete(s)) s.params = s.params.map(hashParam);
+    return s;
+  };
   let open = 0;
 
   const server = net.createServer((client) => {
@@ -160,10 +170,12 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     const session = new ProxySession(info, state, inFlight, (tracked) => {
+      let short = true;
+      for (const p of tracked.params) if (p !== null && p.length > LAZY_HASH_MAX_CHARS) short = false;
       const s: ProxiedStatement = {
         connectionId: info.id,
         sql: tracked.sql,
-        params: tracked.params.map(hashParam),
+        params: short ? tracked.params : tracked.params.map(hashParam),
         sentAt: tracked.sentAt,
         doneAt: tracked.doneAt,
         startsRoundTrip: tracked.startsRoundTrip,
@@ -177,7 +189,8 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       };
       info.statements += 1;
       statements.push(s);
-      options.onStatement?.(s);
+      if (short && s.params.length > 0) unsealed.add(s);
+      if (options.onStatement) options.onStatement(seal(s));
     });
     /** The TLS socket over `upstream`, once the server accepted TLS. */
     let secure: tls.TLSSocket | null = null;
@@ -344,7 +357,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     recording: () => ({
       upstream: { host: options.upstreamHost, port: options.upstreamPort },
       serverVersion: state.serverVersion,
-      statements: statements.map((s) => ({ ...s, params: [...s.params] })),
+      statements: statements.map((s) => ({ ...seal(s), params: [...s.params] })),
       connections: connections.map((c) => ({ ...c })),
     }),
   };
