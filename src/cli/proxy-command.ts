@@ -3,7 +3,7 @@
  * (run one command through it): flags in, recording report out, exit code set.
  */
 import type { Command } from 'commander';
-import { record, serveProxy, sslModeOf, type RecordingInfo } from '../commands/record.js';
+import { connectTimeoutOf, record, serveProxy, sslModeOf, type RecordingInfo } from '../commands/record.js';
 import { budgetFromLimits, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
 import { ExitCode, UsageError, maskSecrets, maskUrl } from '../core/errors.js';
 import type { Report } from '../report/model.js';
@@ -52,11 +52,13 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
   else if (!/^postgres(ql)?:\/\//i.test(upstreamUrl))
     problems.add(`--upstream: expected a postgres:// or postgresql:// URL, got "${maskUrl(upstreamUrl)}"`);
   else {
-    try {
-      sslModeOf(upstreamUrl);
-    } catch (error) {
-      if (!(error instanceof UsageError)) throw error;
-      for (const problem of error.problems) problems.add(problem);
+    for (const check of [sslModeOf, connectTimeoutOf]) {
+      try {
+        check(upstreamUrl);
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        for (const problem of error.problems) problems.add(problem);
+      }
     }
   }
   const format = parseChoice(problems, '--format', flags.format, FORMATS);

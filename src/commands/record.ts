@@ -326,6 +326,21 @@ export async function upstreamTlsOf(url: string, flag = '--upstream'): Promise<U
 }
 
 /**
+ * How long the proxy may take to reach the upstream of `url`, from libpq's `connect_timeout`
+ * (seconds; 0 waits forever): undefined when absent (the proxy's default). A UsageError naming
+ * `flag` for anything but a whole number.
+ *
+ * @example
+ * connectTimeoutOf('postgres://db/app?connect_timeout=5') // 5000
+ */
+export function connectTimeoutOf(url: string, flag = '--upstream'): number | undefined {
+  const raw = new URL(url).searchParams.get('connect_timeout');
+  if (raw === null) return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${flag}: connect_timeout must be a whole number of seconds, got "${raw}"`);
+  return Number(raw.trim()) * 1000;
+}
+
+/**
  * The upstream URL with host and port replaced by the proxy's (user, password, database and
  * other parameters kept). TLS parameters are dropped: the proxy's client side is plaintext, and
  * they describe the upstream, which the proxy reaches itself.
@@ -369,7 +384,12 @@ export interface RecordResult {
 export async function record(options: RecordOptions): Promise<RecordResult> {
   const upstream = upstreamOf(options.upstreamUrl);
   const upstreamTls = await upstreamTlsOf(options.upstreamUrl);
-  const proxy = await startWireProxy({ upstreamHost: upstream.host, upstreamPort: upstream.port, upstreamTls });
+  const proxy = await startWireProxy({
+    upstreamHost: upstream.host,
+    upstreamPort: upstream.port,
+    upstreamTls,
+    upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
+  });
   try {
     const base = options.env ?? process.env;
     const env: NodeJS.ProcessEnv = {
@@ -448,6 +468,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       upstreamHost: upstream.host,
       upstreamPort: upstream.port,
       upstreamTls,
+      upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
       listenHost: options.listenHost,
       listenPort: options.listenPort,
     });

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { markerOf, proxiedUrl, recordingReport, sslModeOf, upstreamTlsOf } from '../../src/commands/record.js';
+import { connectTimeoutOf, markerOf, proxiedUrl, recordingReport, sslModeOf, upstreamTlsOf } from '../../src/commands/record.js';
 import { budgetFromLimits, checkBudget } from '../../src/core/budget.js';
 import { UsageError } from '../../src/core/errors.js';
 import { startWireProxy, type ProxiedStatement, type ProxyRecording, type WireProxy } from '../../src/core/net/wire-proxy.js';
@@ -245,6 +245,23 @@ describe('startup phase against a fake upstream', () => {
     expect(proxy.recording().connections).toHaveLength(2);
     expect(proxy.recording().connections[0]!.upstreamError).toBe(`connect ECONNREFUSED 127.0.0.1:${port}`);
   });
+
+  it('gives up on an upstream that never answers its TLS request, within the connect timeout', async () => {
+    // Accepts the connection, reads the SSLRequest, never answers.
+    const port = await fakeUpstream((s) => s.on('data', () => undefined));
+    proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: port, upstreamConnectTimeoutMs: 300 });
+    const client = net.connect(proxy.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    client.on('data', (c) => got.push(c));
+    const started = Date.now();
+    client.write(startupMessage());
+    await new Promise((r) => client.on('close', r));
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Buffer.concat(got).subarray(5).toString()).toBe(
+      `SFATAL\0VFATAL\0C08001\0Mctxbench proxy: upstream 127.0.0.1:${port} did not accept the connection within 300 ms\0\0`,
+    );
+    await until(() => proxy!.openConnections === 0);
+  });
 });
 
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -312,7 +329,16 @@ describe('proxy and record commands: usage errors', () => {
     ]);
     expect(noCa.code).toBe(2);
     expect(noCa.stderr).toContain('--upstream: cannot read sslrootcert "/nonexistent/ca.pem"');
-    for (const r of [bogus, fromEnv, noCa]) expect(r.stderr).not.toContain('hunter2');
+    const badTimeout = await run([
+      'record',
+      '--upstream',
+      'postgres://u:hunter2@127.0.0.1/db?connect_timeout=soon',
+      '--',
+      'true',
+    ]);
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toContain('--upstream: connect_timeout must be a whole number of seconds, got "soon"');
+    for (const r of [bogus, fromEnv, noCa, badTimeout]) expect(r.stderr).not.toContain('hunter2');
   });
 });
 
@@ -329,6 +355,15 @@ describe('upstream TLS settings from the URL', () => {
       mode: 'verify-full',
       servername: 'db.internal',
     });
+  });
+
+  it("reads libpq's connect_timeout in seconds, and refuses anything but a whole number", () => {
+    expect(connectTimeoutOf('postgres://h/db')).toBeUndefined();
+    expect(connectTimeoutOf('postgres://h/db?connect_timeout=5')).toBe(5000);
+    expect(connectTimeoutOf('postgres://h/db?connect_timeout=0')).toBe(0);
+    expect(() => connectTimeoutOf('postgres://h/db?connect_timeout=soon')).toThrow(
+      '--upstream: connect_timeout must be a whole number of seconds, got "soon"',
+    );
   });
 
   it('loads sslrootcert; with it, require verifies the chain like verify-ca (as libpq does)', async () => {

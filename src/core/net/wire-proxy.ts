@@ -86,6 +86,11 @@ export interface WireProxyOptions {
   upstreamPort: number;
   /** Default `{ mode: 'prefer' }`, like libpq's default sslmode. */
   upstreamTls?: UpstreamTls;
+  /**
+   * How long reaching the upstream (TCP connect and TLS negotiation) may take before the client
+   * is told it failed (SQLSTATE 08001); default 10 000 ms, 0 for no limit.
+   */
+  upstreamConnectTimeoutMs?: number;
   /** Default 127.0.0.1: the proxy speaks plaintext, so it listens on loopback unless told otherwise. */
   listenHost?: string;
   /** Default 0: an ephemeral port (read it from `port`). */
@@ -109,6 +114,8 @@ export interface WireProxy {
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
+/** How long reaching the upstream may take by default (libpq waits forever; a profiler should not). */
+const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
 /** Parameters up to this many characters are hashed when the recording is read, longer ones at once. */
 const LAZY_HASH_MAX_CHARS = 1024;
 /** Protocol major version 3 (3.0 = 196608; later minors such as 3.2 keep the major). */
@@ -280,19 +287,34 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       if (greeted === null) client.end();
     });
 
+    // An upstream that never answers (a dropped SYN, a server stuck before its TLS answer) must not hang the client.
+    const timeoutMs = options.upstreamConnectTimeoutMs ?? DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            const where = `${options.upstreamHost}:${options.upstreamPort}`;
+            fail(new UpstreamFailure(`upstream ${where} did not accept the connection within ${timeoutMs} ms`));
+          }, timeoutMs).unref()
+        : null;
     negotiateUpstream(upstream, options.upstreamHost, options.upstreamPort, options.upstreamTls ?? { mode: 'prefer' }, (s) => {
       secure = s;
       sockets.add(s);
       s.on('error', onUpstreamError);
       s.once('close', onUpstreamClosed);
-    }).then(
-      (socket) => {
-        ready = socket;
-        proceed();
-      },
-      (error: unknown) =>
-        fail(error instanceof UpstreamFailure ? error : new UpstreamFailure(String(error), `upstream failed: ${String(error)}`)),
-    );
+    })
+      .then(
+        (socket) => {
+          ready = socket;
+          proceed();
+        },
+        (error: unknown) =>
+          fail(
+            error instanceof UpstreamFailure ? error : new UpstreamFailure(String(error), `upstream failed: ${String(error)}`),
+          ),
+      )
+      .finally(() => {
+        if (timer !== null) clearTimeout(timer);
+      });
 
     // `on`, not `once`: a socket can emit more than one error, and an unhandled one would crash the proxy.
     client.on('error', destroyBoth);
