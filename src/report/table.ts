@@ -201,12 +201,7 @@ export function buildComparison(report: Report): Comparison {
   const last = strategies[strategies.length - 1];
   const compare = base !== undefined && last !== undefined && last !== base;
 
-  const metric = (
-    label: string,
-    value: (s: StrategyReport) => number,
-    format: (n: number) => string,
-    change: (base: number, last: number) => ComparisonCell,
-  ): ComparisonRow => ({
+  const metric: MetricRow = (label, value, format, change) => ({
     label,
     cells: strategies.map((s) => ({ text: format(value(s)), tone: 'neutral' })),
     change: compare ? change(value(base), value(last)) : null,
@@ -224,27 +219,16 @@ export function buildComparison(report: Report): Comparison {
     metric('latency p95', (s) => s.perTurn.latencyMs.p95, formatMs, latencyChange),
     // With --rtt: the same builds measured again through a delay proxy, one pair of rows per RTT.
     ...(report.latencyByRtt ?? []).flatMap((r) => {
-      const at = (s: StrategyReport) => r.strategies.find((x) => x.name === s.name)?.latencyMs ?? { p50: NaN, p95: NaN, max: NaN };
+      const at = (s: StrategyReport) =>
+        r.strategies.find((x) => x.name === s.name)?.latencyMs ?? { p50: NaN, p95: NaN, max: NaN };
       const rtt = `${formatNumber(r.rttMs)} ms RTT`;
       return [
         metric(`latency p50 @ ${rtt}`, (s) => at(s).p50, formatMs, latencyChange),
         metric(`latency p95 @ ${rtt}`, (s) => at(s).p95, formatMs, latencyChange),
       ];
     }),
-    metric('prompt bytes', (s) => s.perTurn.promptBytes, formatBytes, (b, l) =>
-      amountChange(b, l, formatBytes, true),
-    ),
-    {
-      label: 'context identical',
-      cells: strategies.map((s) =>
-        s.contextIdentical ? { text: '✓', tone: 'good' } : { text: '✗ differs', tone: 'bad' },
-      ),
-      change: compare
-        ? last.contextIdentical
-          ? { text: 'unchanged', tone: 'good' }
-          : { text: 'differs', tone: 'bad' }
-        : null,
-    },
+    // A recording of someone else's program (ctxbench proxy/record) has no prompt to compare.
+    ...(hasPrompts(report) ? promptRows(strategies, compare, metric) : []),
   ];
 
   return {
@@ -255,6 +239,42 @@ export function buildComparison(report: Report): Comparison {
     totals: strategies.map(totalsLine),
     sections: sectionLines(strategies),
   };
+}
+
+/** Makes a comparison row of one figure: its value per strategy, and its change from baseline to last. */
+type MetricRow = (
+  label: string,
+  value: (s: StrategyReport) => number,
+  format: (n: number) => string,
+  change: (base: number, last: number) => ComparisonCell,
+) => ComparisonRow;
+
+/**
+ * Whether the report's strategies built prompts: not so for a recording of a program (it carries
+ * `recording`, and its turns have empty prompt hashes); a summary without turn details did.
+ */
+function hasPrompts(report: Report): boolean {
+  if ((report as { recording?: unknown }).recording !== undefined) return false;
+  const turns = report.strategies.flatMap((s) => s.turnDetails);
+  return turns.length === 0 || turns.some((t) => t.promptSha256 !== '');
+}
+
+/** The prompt rows: its size, and whether it matched the baseline's. */
+function promptRows(strategies: StrategyReport[], compare: boolean, metric: MetricRow): ComparisonRow[] {
+  const last = strategies[strategies.length - 1]!;
+  return [
+    metric(
+      'prompt bytes',
+      (s) => s.perTurn.promptBytes,
+      formatBytes,
+      (b, l) => amountChange(b, l, formatBytes, true),
+    ),
+    {
+      label: 'context identical',
+      cells: strategies.map((s) => (s.contextIdentical ? { text: '✓', tone: 'good' } : { text: '✗ differs', tone: 'bad' })),
+      change: compare ? (last.contextIdentical ? { text: 'unchanged', tone: 'good' } : { text: 'differs', tone: 'bad' }) : null,
+    },
+  ];
 }
 
 /** Collapses whitespace so SQL fits on one line, and cuts it at `max` code points. */
@@ -296,7 +316,10 @@ export const UNUSED_COLUMNS_LISTED = 5;
  * const { listed, folded } = foldFindings(strategy.findings);
  * if (folded !== null) console.log(`${folded.count} more unused columns, ${formatBytes(folded.bytes)} payload`);
  */
-export function foldFindings(findings: readonly Finding[]): { listed: Finding[]; folded: { count: number; bytes: number } | null } {
+export function foldFindings(findings: readonly Finding[]): {
+  listed: Finding[];
+  folded: { count: number; bytes: number } | null;
+} {
   const listed: Finding[] = [];
   let unused = 0;
   let count = 0;
@@ -322,11 +345,16 @@ export function differenceOf(s: StrategyReport): ContextDifference | null {
   if (s.contextIdentical) return null;
   if (s.difference !== null) return s.difference;
   const turn = s.turnDetails.find((t) => !t.contextIdentical);
-  return turn === undefined ? null : { turn: turn.turn, conversationId: turn.conversationId, messageId: turn.messageId, diff: '' };
+  return turn === undefined
+    ? null
+    : { turn: turn.turn, conversationId: turn.conversationId, messageId: turn.messageId, diff: '' };
 }
 
 /** Where a difference is: `conversation X, message Y` on the reference schema, else `turn <label>`. */
-export function describeTurn(d: Pick<ContextDifference, 'turn' | 'conversationId' | 'messageId'>, code: (s: string) => string = (s) => s): string {
+export function describeTurn(
+  d: Pick<ContextDifference, 'turn' | 'conversationId' | 'messageId'>,
+  code: (s: string) => string = (s) => s,
+): string {
   return d.conversationId !== null && d.messageId !== null
     ? `conversation ${code(d.conversationId)}, message ${code(d.messageId)}`
     : `turn ${code(d.turn)}`;
@@ -349,11 +377,13 @@ function paintDiffLine(chalk: ChalkInstance, line: string): string {
 
 /** Drops trailing blanks, including blanks hidden before a closing colour code. */
 export function trimLines(text: string): string {
-  return text
-    .split('\n')
-    // eslint-disable-next-line no-control-regex
-    .map((line) => line.replace(/[ \t]+((?:\u001b\[[0-9;]*m)*)$/, '$1'))
-    .join('\n');
+  return (
+    text
+      .split('\n')
+      // eslint-disable-next-line no-control-regex
+      .map((line) => line.replace(/[ \t]+((?:\u001b\[[0-9;]*m)*)$/, '$1'))
+      .join('\n')
+  );
 }
 
 /**
@@ -410,7 +440,8 @@ export function renderTable(report: Report, options: { color: boolean }): string
       const silenced = f.silenced === undefined ? '' : chalk.dim(`  [silenced: ${f.silenced}]`);
       out.push(`    ${chalk.yellow(`${d.label}:`)} ${what}  (${d.extent})${silenced}`);
     }
-    if (folded !== null) out.push(`    ${chalk.yellow('unused columns:')} ${describeFolded(folded)} (--format json lists them all)`);
+    if (folded !== null)
+      out.push(`    ${chalk.yellow('unused columns:')} ${describeFolded(folded)} (--format json lists them all)`);
   }
 
   const differing = report.strategies.filter((s) => !s.contextIdentical);

@@ -125,6 +125,14 @@ describe('units of work in a recording', () => {
     // The N+1 shape shows up as a finding, as it would for a strategy.
     expect(report.strategies[0]!.findings.some((f) => f.kind === 'n-plus-one')).toBe(true);
   });
+
+  it("a recording's table shows its figures and no prompt rows (a recorded program builds no prompt)", async () => {
+    const report = await recordingReport(recordingOf([stmt(1, 'select 1', 'I'), stmt(1, 'select 2', 'I')]));
+    const table = renderTable(report, { color: false });
+    expect(table).toMatch(/queries\/turn\s+│\s+1 │/);
+    expect(table).not.toContain('prompt bytes');
+    expect(table).not.toContain('context identical');
+  });
 });
 
 describe('startup phase against a fake upstream', () => {
