@@ -33,7 +33,10 @@ interface ProxyFlags extends RecordingFlags {
 /** Adds what both commands share: upstream, output, report format and budget flags. */
 function addRecordingOptions(command: Command): Command {
   return command
-    .option('--upstream <url>', 'the PostgreSQL server to forward to (default: $DATABASE_URL)')
+    .option(
+      '--upstream <url>',
+      'the PostgreSQL server to forward to (default: $DATABASE_URL); its sslmode, sslrootcert and connect_timeout apply',
+    )
     .option('--output <file>', 'also write the recording (a JSON report) to this file')
     .option('--name <name>', 'the strategy name the recording gets in the report', 'recording')
     .option('--format <format>', `report format on stdout: ${FORMATS.join(', ')}`, 'table')
