@@ -302,9 +302,10 @@ export function sslModeOf(url: string, flag = '--upstream'): UpstreamSslMode {
 }
 
 /**
- * How the proxy reaches the upstream of `url`: its sslmode, and the CA file its `sslrootcert`
- * names (`system`, or none: Node's bundled CAs). As in libpq, `require` with an sslrootcert
- * verifies the chain like `verify-ca`. UsageErrors name `flag`.
+ * How the proxy reaches the upstream of `url`: its sslmode, the CA file its `sslrootcert`
+ * names (`system`, or none: Node's bundled CAs), and the client certificate of `sslcert` /
+ * `sslkey` if given. As in libpq, `require` with an sslrootcert verifies the chain like
+ * `verify-ca`. UsageErrors name `flag`.
  *
  * @example
  * await upstreamTlsOf('postgres://db/app?sslmode=verify-full&sslrootcert=/etc/ca.pem')
@@ -312,17 +313,27 @@ export function sslModeOf(url: string, flag = '--upstream'): UpstreamSslMode {
  */
 export async function upstreamTlsOf(url: string, flag = '--upstream'): Promise<UpstreamTls> {
   const { host } = upstreamOf(url, flag);
-  let mode = sslModeOf(url, flag);
-  const rootCert = new URL(url).searchParams.get('sslrootcert');
-  if (rootCert === null || rootCert === 'system') return { mode, servername: host };
-  let ca: Buffer;
-  try {
-    ca = await readFile(rootCert);
-  } catch (error) {
-    throw new UsageError(`${flag}: cannot read sslrootcert "${rootCert}": ${(error as Error).message}`);
-  }
-  if (mode === 'require') mode = 'verify-ca';
-  return { mode, ca, servername: host };
+  const params = new URL(url).searchParams;
+  const read = async (name: string): Promise<Buffer | undefined> => {
+    const file = params.get(name);
+    if (file === null) return undefined;
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw new UsageError(`${flag}: cannot read ${name} "${file}": ${(error as Error).message}`);
+    }
+  };
+  const tls: UpstreamTls = { mode: sslModeOf(url, flag), servername: host };
+  // A client certificate, for a server whose pg_hba.conf asks for one: both files, or neither.
+  const [cert, key] = [await read('sslcert'), await read('sslkey')];
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError(`${flag}: give sslcert and sslkey together (the client certificate and its key)`);
+  if (cert !== undefined) Object.assign(tls, { cert, key });
+  const rootCert = params.get('sslrootcert');
+  if (rootCert === null || rootCert === 'system') return tls;
+  tls.ca = await read('sslrootcert');
+  if (tls.mode === 'require') tls.mode = 'verify-ca';
+  return tls;
 }
 
 /**

@@ -365,6 +365,23 @@ describe('upstream TLS settings from the URL', () => {
     });
   });
 
+  it('loads a client certificate from sslcert and sslkey, and refuses one without the other', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const tls = await upstreamTlsOf(`postgres://h/db?sslcert=${tlsFixtures.clientCert}&sslkey=${tlsFixtures.clientKey}`);
+    expect(tls).toEqual({
+      mode: 'prefer',
+      servername: 'h',
+      cert: await readFile(tlsFixtures.clientCert),
+      key: await readFile(tlsFixtures.clientKey),
+    });
+    await expect(upstreamTlsOf(`postgres://h/db?sslcert=${tlsFixtures.clientCert}`)).rejects.toThrow(
+      '--upstream: give sslcert and sslkey together (the client certificate and its key)',
+    );
+    await expect(upstreamTlsOf('postgres://h/db?sslcert=/nonexistent/c.pem&sslkey=/nonexistent/k.pem')).rejects.toThrow(
+      '--upstream: cannot read sslcert "/nonexistent/c.pem"',
+    );
+  });
+
   it("reads libpq's connect_timeout in seconds, and refuses anything but a whole number", () => {
     expect(connectTimeoutOf('postgres://h/db')).toBeUndefined();
     expect(connectTimeoutOf('postgres://h/db?connect_timeout=5')).toBe(5000);

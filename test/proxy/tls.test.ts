@@ -184,6 +184,33 @@ describe.each(backendKinds)('TLS towards the upstream, on %s', (kind) => {
     expect(shim.sessions).toEqual(before);
   });
 
+  it('a server that asks for a client certificate: sslcert/sslkey are presented; without them, no session', async () => {
+    const strict = await startTlsPostgres(backend.url, 'tls', { requireClientCertFrom: tlsFixtures.clientCa });
+    try {
+      proxy = await proxyFor(
+        strict.urlFor(backend.url, { sslmode: 'require', sslcert: tlsFixtures.clientCert, sslkey: tlsFixtures.clientKey }),
+      );
+      const statements = await twoQueries(proxy, backend.url);
+      expect(statements.map((s) => s.sql)).toEqual(['select 1 as one', 'select $1::int + 1 as n']);
+      expect(proxy.recording().connections[0]).toMatchObject({ upstreamTls: true, upstreamError: null });
+      await proxy.close();
+      // Without a certificate the server ends the session with a TLS alert: the client reads why.
+      proxy = await proxyFor(strict.urlFor(backend.url, { sslmode: 'require' }));
+      const error = await connectError(proxy, backend.url);
+      expect(error.code).toBe('08001');
+      expect(error.message).toMatch(
+        new RegExp(
+          `^ctxbench proxy: upstream 127\\.0\\.0\\.1:${strict.port} ended the session before it started: .*certificate required`,
+        ),
+      );
+      await until(() => proxy!.openConnections === 0);
+      expect(proxy.recording().connections[0]!.upstreamError).toMatch(/certificate required/);
+      expect(strict.sessions.tls).toBe(1);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('psql with sslmode=prefer through the proxy in front of the TLS server', async () => {
     proxy = await proxyFor(shim.urlFor(backend.url, { sslmode: 'require' }));
     const url = new URL(backend.url);

@@ -19,6 +19,11 @@ export const tlsFixtures = {
   /** For CN/SAN localhost and IP 127.0.0.1. */
   cert: `${fixtures}server.pem`,
   key: `${fixtures}server-key.pem`,
+  /** The CA that signed the client certificate below. */
+  clientCa: `${fixtures}client-ca.pem`,
+  /** A client certificate (CN postgres) and its key, for a server that asks for one. */
+  clientCert: `${fixtures}client.pem`,
+  clientKey: `${fixtures}client-key.pem`,
 };
 
 /** `tls`: S to an SSLRequest, then TLS; `plain`: N, then plaintext; `close`: closes on an SSLRequest. */
@@ -39,12 +44,20 @@ export interface TlsPostgres {
 const SSL_REQUEST = 80877103;
 
 /** Starts the shim on an ephemeral loopback port in front of `backendUrl`'s host and port. */
-export async function startTlsPostgres(backendUrl: string, mode: TlsPostgresMode = 'tls'): Promise<TlsPostgres> {
+export async function startTlsPostgres(
+  backendUrl: string,
+  mode: TlsPostgresMode = 'tls',
+  options: { requireClientCertFrom?: string } = {},
+): Promise<TlsPostgres> {
   const backend = new URL(backendUrl);
   const backendHost = backend.hostname;
   const backendPort = Number(backend.port || 5432);
   const key = readFileSync(tlsFixtures.key);
   const cert = readFileSync(tlsFixtures.cert);
+  // Like a server with `clientcert=verify-ca` in pg_hba.conf: no certificate signed by this CA, no session.
+  const clientAuth = options.requireClientCertFrom
+    ? { requestCert: true, rejectUnauthorized: true, ca: readFileSync(options.requireClientCertFrom) }
+    : {};
   const sessions = { tls: 0, plain: 0 };
   let sslRequests = 0;
   const open = new Set<net.Socket>();
@@ -105,7 +118,7 @@ export async function startTlsPostgres(backendUrl: string, mode: TlsPostgresMode
         return;
       }
       socket.write('S');
-      const secure = new tls.TLSSocket(socket, { isServer: true, key, cert });
+      const secure = new tls.TLSSocket(socket, { isServer: true, key, cert, ...clientAuth });
       open.add(secure);
       secure.on('error', () => socket.destroy());
       secure.on('close', () => open.delete(secure));

@@ -78,6 +78,9 @@ export interface UpstreamTls {
   ca?: Buffer | string;
   /** The name verify-full checks the certificate against, also sent as SNI; default the upstream host. */
   servername?: string;
+  /** A client certificate (PEM) and its key, for a server that asks for one (libpq's sslcert / sslkey). */
+  cert?: Buffer | string;
+  key?: Buffer | string;
 }
 
 /** Options of {@link startWireProxy}. */
@@ -208,6 +211,8 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     let failure: UpstreamFailure | null = null;
     /** True once the pumps run (or the client was told the upstream failed). */
     let started = false;
+    /** True once the upstream sent the client anything. */
+    let answered = false;
     let upstreamClosed = false;
     let closedSockets = 0;
     const onClosed = (): void => {
@@ -241,6 +246,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       session.fromClient(greeted);
       pump(client, ready, (chunk) => session.fromClient(chunk));
       pump(ready, client, (chunk) => session.fromServer(chunk));
+      ready.once('data', () => (answered = true));
       // The client was paused while the upstream was negotiated; the upstream maybe after its answer.
       ready.resume();
       if (!full) client.resume();
@@ -322,6 +328,15 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       // Before the pumps start, negotiateUpstream reports the failure itself (with a better message).
       if (!started) return;
       info.upstreamError ??= error.message;
+      if (!answered && !client.destroyed) {
+        // The server ended the session before answering anything (e.g. a TLS alert: it wanted a
+        // client certificate): the client reads why, as it would from the server itself.
+        const where = `${options.upstreamHost}:${options.upstreamPort}`;
+        client.end(errorResponse(`ctxbench proxy: upstream ${where} ended the session before it started: ${error.message}`));
+        secure?.destroy();
+        upstream.destroy();
+        return;
+      }
       destroyBoth();
     }
     upstream.on('error', onUpstreamError);
@@ -489,6 +504,8 @@ async function negotiateUpstream(
     socket: raw,
     servername: net.isIP(name) === 0 ? name : undefined,
     ca: options.ca,
+    cert: options.cert,
+    key: options.key,
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
   });
