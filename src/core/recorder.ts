@@ -3,6 +3,10 @@
  * open, every statement sent on them as a StatementRecord. Sections label statements by the
  * async context that sent them.
  *
+ * The taps only note what passes (a copy of the chunk and the time): framing and tracking run
+ * when a recording is read (settle, stop), or as chunks come once 1 MB waits or a settle() is
+ * pending. The measured code pays for the note, not for the parsing, and memory stays bounded.
+ *
  * On request it also captures what statements returned (column names and field values), for
  * analyses such as unused columns. Those values stay outside the StatementRecord — looked up
  * with {@link statementValues} — so reports and the JSON output do not carry result sets.
@@ -19,6 +23,20 @@ interface Tag {
   section: string | null;
   capture: boolean;
 }
+
+/** A chunk a tapped socket sent or received, waiting to be parsed. */
+interface Backlogged {
+  tracker: StatementTracker<Tag>;
+  fromClient: boolean;
+  chunk: Uint8Array;
+  /** Monotonic time it passed the tap. */
+  at: number;
+  /** Client chunks: what the statements in it belong to, as the sending context said (the tag without its count). */
+  context: Tag | null;
+}
+
+/** Past this many bytes waiting, chunks are parsed as they come: memory stays bounded whatever the result size. */
+const BACKLOG_LIMIT_BYTES = 1024 * 1024;
 
 /** Options of a {@link Recorder}. */
 export interface RecorderOptions {
@@ -90,6 +108,18 @@ export class Recorder {
   private readonly untaps = new Set<() => void>();
   /** Statements sent and not yet answered, per recording (its collector), with who waits for them. */
   private readonly open = new Map<TrackedStatement<Tag>[], { count: number; waiters: (() => void)[] }>();
+  /**
+   * Chunks not parsed yet, in the order they passed the taps (of all sockets: round trips span
+   * them). The tap only notes a chunk; parsing waits until a recording is read (settle, stop),
+   * so it costs the measured code nothing but the note.
+   */
+  private backlog: Backlogged[] = [];
+  private backlogBytes = 0;
+  /** While parsing the backlog: the time and sending context of the chunk being parsed. */
+  private replayAt = 0;
+  private replayContext: Tag | null = null;
+  /** settle() calls waiting: while any does, chunks are parsed as they come. */
+  private settling = 0;
 
   constructor(private readonly options: RecorderOptions = {}) {
     // Recordings end with fingerprinting: start loading the parser now, so it is likely ready.
@@ -100,12 +130,14 @@ export class Recorder {
   attach(socket: Duplex): () => void {
     const captureAll = this.options.captureValues === true;
     const tracker = new StatementTracker<Tag>(
-      () => ({
-        collector: this.sent(this.active),
-        section: this.sections.getStore() ?? null,
-        // Nothing to keep for a statement no recording will collect.
-        capture: this.active !== null && (captureAll || captureScope.getStore() === true),
-      }),
+      () => {
+        const context = this.replayContext;
+        return {
+          collector: this.sent(context?.collector ?? null),
+          section: context?.section ?? null,
+          capture: context?.capture ?? false,
+        };
+      },
       (statement) => {
         const collector = statement.tag.collector;
         if (collector === null) return;
@@ -114,17 +146,56 @@ export class Recorder {
         if (entry !== undefined && --entry.count === 0) for (const wake of entry.waiters.splice(0)) wake();
       },
       {
+        now: () => this.replayAt,
         sharedInFlight: this.inFlight,
         captureValues: (tag) => tag.capture,
         captureLimitBytes: this.options.captureLimitBytes,
       },
     );
-    const untap = tapSocket(socket, tracker as StatementTracker<unknown>);
+    const untap = tapSocket(socket, {
+      fromClient: (chunk) => {
+        const active = this.active;
+        // The sending context is read now, while the write runs in it.
+        const context: Tag = {
+          collector: active,
+          section: this.sections.getStore() ?? null,
+          // Nothing to keep for a statement no recording will collect.
+          capture: active !== null && (captureAll || captureScope.getStore() === true),
+        };
+        // Copies, here and below: drivers reuse buffers (pg's parser compacts a partial message
+        // into the chunk it was read in), and the chunk is parsed later.
+        this.note(tracker, true, Buffer.from(chunk), context);
+      },
+      fromServer: (chunk) => this.note(tracker, false, Buffer.from(chunk), null),
+    });
     const once = (): void => {
       if (this.untaps.delete(once)) untap();
     };
     this.untaps.add(once);
     return once;
+  }
+
+  private note(tracker: StatementTracker<Tag>, fromClient: boolean, chunk: Uint8Array, context: Tag | null): void {
+    this.backlog.push({ tracker, fromClient, chunk, at: performance.now(), context });
+    this.backlogBytes += chunk.byteLength;
+    if (this.settling > 0 || this.backlogBytes > BACKLOG_LIMIT_BYTES) this.drain();
+  }
+
+  /** Parses every noted chunk, in the order the taps saw them, each at the time it passed. */
+  private drain(): void {
+    const backlog = this.backlog;
+    this.backlog = [];
+    this.backlogBytes = 0;
+    try {
+      for (const entry of backlog) {
+        this.replayAt = entry.at;
+        this.replayContext = entry.context;
+        if (entry.fromClient) entry.tracker.fromClient(entry.chunk);
+        else entry.tracker.fromServer(entry.chunk);
+      }
+    } finally {
+      this.replayContext = null;
+    }
   }
 
   /** Notes one more statement outstanding for `collector`; returns it (the tag's value). */
@@ -150,15 +221,25 @@ export class Recorder {
     return {
       settle: (timeoutMs = 10_000) =>
         new Promise<void>((resolve) => {
+          this.drain();
           const entry = this.open.get(collector);
           if (entry === undefined || entry.count === 0) return resolve();
-          const timer = setTimeout(resolve, timeoutMs);
-          entry.waiters.push(() => {
+          // Until then, parse chunks as they come, so the answers are seen when they arrive.
+          this.settling += 1;
+          const done = (): void => {
             clearTimeout(timer);
+            this.settling -= 1;
             resolve();
-          });
+          };
+          const timer = setTimeout(() => {
+            const at = entry.waiters.indexOf(done);
+            if (at >= 0) entry.waiters.splice(at, 1);
+            done();
+          }, timeoutMs);
+          entry.waiters.push(done);
         }),
       stop: () => {
+        this.drain();
         if (this.active === collector) this.active = null;
         this.open.delete(collector);
         return toRecords(collector);

@@ -4,7 +4,12 @@
  * untouched, so whatever runs on the connection (pg, knex, an ORM) is measured the same way.
  */
 import type { Duplex } from 'node:stream';
-import type { StatementTracker } from './statement-tracker.js';
+
+/** Where a tap sends the bytes it sees: a StatementTracker, or anything that notes them for one. */
+export interface TapSink {
+  fromClient(chunk: Uint8Array): void;
+  fromServer(chunk: Uint8Array): void;
+}
 
 type WriteFn = Duplex['write'];
 
@@ -17,7 +22,7 @@ type WriteFn = Duplex['write'];
  * await client.query('select 1');
  * untap();
  */
-export function tapSocket(socket: Duplex, tracker: StatementTracker<unknown>): () => void {
+export function tapSocket(socket: Duplex, tracker: TapSink): () => void {
   const originalWrite = socket.write;
   const ownWrite = Object.prototype.hasOwnProperty.call(socket, 'write');
   const tappedWrite = function (this: Duplex, chunk: unknown, ...rest: unknown[]): boolean {
