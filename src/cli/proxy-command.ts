@@ -151,6 +151,12 @@ export function registerRecord(program: Command, io: CliIo): void {
     const options = parseRecordingFlags(flags, io, problems);
     if (command.length === 0) problems.add('record: give the command to run after --, e.g. ctxbench record -- node app.js');
     problems.done();
+    if (options.format !== 'table' && flags.output === undefined) {
+      // The program writes to the same stdout: a redirected report would hold its output too.
+      io.stderr(
+        `ctxbench: the program's own output and the ${options.format} report both go to stdout; use --output FILE for a report file of its own\n`,
+      );
+    }
     const result = await record({
       upstreamUrl: options.upstreamUrl,
       command,

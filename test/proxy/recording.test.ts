@@ -318,6 +318,17 @@ describe('proxy and record commands: usage errors', () => {
     for (const r of [noUpstream, badListen, noCommand, badUrl]) expect(r.stderr).not.toContain('hunter2');
   });
 
+  it('record --format json without --output says the program shares stdout with the report', async () => {
+    const shared = await run(['record', '--upstream', 'postgres://u@127.0.0.1:1/db', '--format', 'json', '--', 'true']);
+    expect(shared.code).toBe(0);
+    expect(shared.stderr).toContain(
+      "ctxbench: the program's own output and the json report both go to stdout; use --output FILE for a report file of its own",
+    );
+    const table = await run(['record', '--upstream', 'postgres://u@127.0.0.1:1/db', '--', 'true']);
+    expect(table.code).toBe(0);
+    expect(table.stderr).not.toContain('both go to stdout');
+  });
+
   it('rejects an unknown sslmode (with the other problems) and an unreadable sslrootcert with exit 2', async () => {
     const bogus = await run(['proxy', '--upstream', 'postgres://u:hunter2@127.0.0.1/db?sslmode=bogus', '--listen', 'nowhere']);
     expect(bogus.code).toBe(2);
