@@ -211,6 +211,26 @@ describe.each(backendKinds)('TLS towards the upstream, on %s', (kind) => {
     }
   });
 
+  it('prefer (the default) retries in plaintext when the TLS handshake fails, as libpq does; require does not', async () => {
+    const broken = await startTlsPostgres(backend.url, 'broken-tls');
+    try {
+      proxy = await proxyFor(broken.urlFor(backend.url));
+      const statements = await twoQueries(proxy, backend.url);
+      expect(statements.map((s) => s.sql)).toEqual(['select 1 as one', 'select $1::int + 1 as n']);
+      expect(proxy.recording().connections[0]).toMatchObject({ upstreamTls: false, upstreamError: null });
+      // One TLS attempt, then the session over a new plaintext connection.
+      expect([broken.sslRequests, broken.sessions.plain, broken.sessions.tls]).toEqual([1, 1, 0]);
+      await proxy.close();
+      proxy = await proxyFor(broken.urlFor(backend.url, { sslmode: 'require' }));
+      const error = await connectError(proxy, backend.url);
+      expect(error.code).toBe('08001');
+      expect(error.message).toMatch(/^ctxbench proxy: TLS handshake with upstream 127\.0\.0\.1:\d+ failed: /);
+      expect(broken.sessions.plain).toBe(1);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('psql with sslmode=prefer through the proxy in front of the TLS server', async () => {
     proxy = await proxyFor(shim.urlFor(backend.url, { sslmode: 'require' }));
     const url = new URL(backend.url);

@@ -26,8 +26,11 @@ export const tlsFixtures = {
   clientKey: `${fixtures}client-key.pem`,
 };
 
-/** `tls`: S to an SSLRequest, then TLS; `plain`: N, then plaintext; `close`: closes on an SSLRequest. */
-export type TlsPostgresMode = 'tls' | 'plain' | 'close';
+/**
+ * `tls`: S to an SSLRequest, then TLS; `plain`: N, then plaintext; `close`: closes on an
+ * SSLRequest; `broken-tls`: S, then bytes that are no TLS handshake (a client's handshake fails).
+ */
+export type TlsPostgresMode = 'tls' | 'plain' | 'close' | 'broken-tls';
 
 export interface TlsPostgres {
   host: string;
@@ -109,6 +112,13 @@ export async function startTlsPostgres(
       sslRequests += 1;
       if (mode === 'close') {
         socket.destroy();
+        return;
+      }
+      if (mode === 'broken-tls') {
+        // Accepts, then answers the client's hello with what is not TLS.
+        socket.write('S');
+        socket.once('data', () => socket.end('this is not a TLS server hello\n'));
+        socket.resume();
         return;
       }
       if (mode === 'plain') {

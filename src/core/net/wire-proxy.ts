@@ -174,7 +174,8 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       closedAt: null,
     };
     connections.push(info);
-    const upstream = net.connect({ host: options.upstreamHost, port: options.upstreamPort });
+    /** Replaced (once) when a TLS handshake fails under sslmode=prefer and the proxy retries in plaintext. */
+    let upstream = net.connect({ host: options.upstreamHost, port: options.upstreamPort });
     sockets.add(client);
     sockets.add(upstream);
     client.setNoDelay(true);
@@ -302,12 +303,49 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
             fail(new UpstreamFailure(`upstream ${where} did not accept the connection within ${timeoutMs} ms`));
           }, timeoutMs).unref()
         : null;
-    negotiateUpstream(upstream, options.upstreamHost, options.upstreamPort, options.upstreamTls ?? { mode: 'prefer' }, (s) => {
+    const upstreamTls = options.upstreamTls ?? { mode: 'prefer' };
+    const onTls = (s: tls.TLSSocket): void => {
       secure = s;
       sockets.add(s);
       s.on('error', onUpstreamError);
       s.once('close', onUpstreamClosed);
-    })
+    };
+    const negotiate = async (): Promise<net.Socket> => {
+      try {
+        return await negotiateUpstream(upstream, options.upstreamHost, options.upstreamPort, upstreamTls, onTls);
+      } catch (error) {
+        // libpq's sslmode=prefer: when TLS was offered but could not be set up, try again without it.
+        const retry = upstreamTls.mode === 'prefer' && error instanceof UpstreamFailure && error.plaintextMayWork;
+        if (!retry || failure !== null || client.destroyed) throw error;
+        for (const old of [secure, upstream]) {
+          if (old === null) continue;
+          old.off('error', onUpstreamError);
+          old.off('close', onUpstreamClosed);
+          old.on('error', () => undefined);
+          sockets.delete(old);
+          old.destroy();
+        }
+        secure = null;
+        // Should the failed connection's close already have been counted, the new one is the upstream now.
+        if (upstreamClosed) {
+          upstreamClosed = false;
+          closedSockets -= 1;
+        }
+        upstream = net.connect({ host: options.upstreamHost, port: options.upstreamPort });
+        sockets.add(upstream);
+        upstream.setNoDelay(true);
+        upstream.on('error', onUpstreamError);
+        upstream.once('close', onUpstreamClosed);
+        return negotiateUpstream(
+          upstream,
+          options.upstreamHost,
+          options.upstreamPort,
+          { ...upstreamTls, mode: 'disable' },
+          onTls,
+        );
+      }
+    };
+    negotiate()
       .then(
         (socket) => {
           ready = socket;
@@ -440,6 +478,8 @@ class UpstreamFailure extends Error {
   constructor(
     message: string,
     readonly clientMessage: string = message,
+    /** TLS was offered but could not be set up: under sslmode=prefer, a plaintext connection is tried next (as libpq does). */
+    readonly plaintextMayWork = false,
   ) {
     super(message);
   }
@@ -513,7 +553,8 @@ async function negotiateUpstream(
   try {
     await nextEvent(socket, 'secureConnect');
   } catch (error) {
-    throw new UpstreamFailure(`TLS handshake with upstream ${where} failed: ${(error as Error).message}`);
+    const message = `TLS handshake with upstream ${where} failed: ${(error as Error).message}`;
+    throw new UpstreamFailure(message, message, true);
   }
   if (mode === 'verify-ca' || mode === 'verify-full') {
     if (!socket.authorized) {
