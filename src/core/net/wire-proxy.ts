@@ -174,12 +174,20 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       closedAt: null,
     };
     connections.push(info);
-    /** Replaced (once) when a TLS handshake fails under sslmode=prefer and the proxy retries in plaintext. */
-    let upstream = net.connect({ host: options.upstreamHost, port: options.upstreamPort });
     sockets.add(client);
-    sockets.add(upstream);
     client.setNoDelay(true);
-    upstream.setNoDelay(true);
+    /** A new TCP connection to the upstream, tracked and watched like the client. */
+    const connectUpstream = (): net.Socket => {
+      const socket = net.connect({ host: options.upstreamHost, port: options.upstreamPort });
+      sockets.add(socket);
+      socket.setNoDelay(true);
+      // `on`, not `once`: a socket can emit more than one error, and an unhandled one would crash the proxy.
+      socket.on('error', onUpstreamError);
+      socket.once('close', onUpstreamClosed);
+      return socket;
+    };
+    /** Replaced (once) when a TLS handshake fails under sslmode=prefer and the proxy retries in plaintext. */
+    let upstream = connectUpstream();
     const session = new ProxySession(info, state, inFlight, (tracked) => {
       let short = true;
       for (const p of tracked.params) if (p !== null && p.length > LAZY_HASH_MAX_CHARS) short = false;
@@ -331,11 +339,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
           upstreamClosed = false;
           closedSockets -= 1;
         }
-        upstream = net.connect({ host: options.upstreamHost, port: options.upstreamPort });
-        sockets.add(upstream);
-        upstream.setNoDelay(true);
-        upstream.on('error', onUpstreamError);
-        upstream.once('close', onUpstreamClosed);
+        upstream = connectUpstream();
         return negotiateUpstream(
           upstream,
           options.upstreamHost,
@@ -377,7 +381,6 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       }
       destroyBoth();
     }
-    upstream.on('error', onUpstreamError);
     // The client gone, nothing can be delivered: drop the upstream at once, so the server stops
     // producing a result nobody reads (and its backend ends) instead of blocking on backpressure.
     client.once('close', () => {
@@ -403,7 +406,6 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       }
       onClosed();
     }
-    upstream.once('close', onUpstreamClosed);
   });
 
   await new Promise<void>((resolve, reject) => {
