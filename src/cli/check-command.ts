@@ -3,7 +3,6 @@
  */
 import type { Command } from 'commander';
 import { parseTolerance, renderBaseline, type Tolerance } from '../core/baseline.js';
-import { UsageError } from '../core/errors.js';
 import type { Report } from '../report/model.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
 import type { CliIo } from './io.js';
@@ -42,7 +41,7 @@ export function registerCheck(program: Command, io: CliIo): void {
         try {
           tolerance = parseTolerance(flags.tolerance);
         } catch (error) {
-          for (const p of (error as UsageError).problems ?? [String(error)]) problems.add(p);
+          problems.collect(error);
         }
       }
       if (flags.updateBaseline && flags.baseline === undefined) problems.add('--update-baseline: needs --baseline FILE');

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { Diagnosis } from '../commands/diagnose.js';
-import { ExitCode, UsageError } from '../core/errors.js';
+import { ExitCode } from '../core/errors.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { renderJson } from '../report/json.js';
 import { renderDiagnosisText } from '../report/diagnosis.js';
@@ -100,7 +100,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       try {
         strategies = await loadStrategies(parseList(flags.strategies) ?? []);
       } catch (error) {
-        for (const p of (error as UsageError).problems ?? [String(error)]) problems.add(p);
+        problems.collect(error);
       }
       problems.done();
 

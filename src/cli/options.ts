@@ -15,6 +15,11 @@ export class Problems {
   done(): void {
     if (this.list.length > 0) throw new UsageError(this.list);
   }
+  /** Adds the problems a UsageError names (so they are reported with the others); rethrows anything else. */
+  collect(error: unknown): void {
+    if (error instanceof UsageError) for (const p of error.problems) this.add(p);
+    else throw error;
+  }
 }
 
 export function parseWholeNumber(problems: Problems, flag: string, raw: string | undefined, min: number): number | undefined {

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { connectTimeoutOf, record, serveProxy, sslModeOf, type RecordingInfo } from '../commands/record.js';
 import { budgetFromLimits, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
-import { ExitCode, UsageError, maskSecrets, maskUrl } from '../core/errors.js';
+import { ExitCode, maskSecrets, maskUrl } from '../core/errors.js';
 import type { Report } from '../report/model.js';
 import { renderJson } from '../report/json.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
@@ -59,8 +59,7 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
       try {
         check(upstreamUrl);
       } catch (error) {
-        if (!(error instanceof UsageError)) throw error;
-        for (const problem of error.problems) problems.add(problem);
+        problems.collect(error);
       }
     }
   }

@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import type { CompareOptions } from '../commands/compare.js';
 import { writeAtomically } from '../core/atomic-write.js';
 import { budgetFromLimits, loadBudgetFile, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
-import { UsageError } from '../core/errors.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { loadTurnsFile } from '../core/turn-file.js';
 import { parseRtts } from '../core/net/delay-proxy.js';
@@ -103,7 +102,7 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
       budget = await loadBudgetFile(flags.budget);
       if (Object.keys(limits).length > 0) budget.all.limits = { ...budget.all.limits, ...limits };
     } catch (error) {
-      collect(problems, error);
+      problems.collect(error);
     }
   } else if (Object.keys(limits).length > 0) {
     budget = budgetFromLimits(limits, per === 'total' ? 'total' : 'turn');
@@ -116,7 +115,7 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     try {
       strategies = await loadStrategies(specs);
     } catch (error) {
-      collect(problems, error);
+      problems.collect(error);
     }
   }
   if (budget !== null) {
@@ -143,7 +142,7 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     try {
       turns = await loadTurnsFile(flags.turns);
     } catch (error) {
-      collect(problems, error);
+      problems.collect(error);
     }
   }
   if (
@@ -176,11 +175,6 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     },
     budget,
   };
-}
-
-function collect(problems: Problems, error: unknown): void {
-  if (error instanceof UsageError) for (const p of error.problems) problems.add(p);
-  else throw error;
 }
 
 /** Progress callbacks for compare(). */

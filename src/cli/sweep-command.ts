@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_STRATEGIES } from '../core/strategies/index.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
-import { UsageError } from '../core/errors.js';
 import { renderSweepJson, renderSweepTable } from '../report/sweep.js';
 import { useColor, type CliIo } from './io.js';
 import { Problems, checkScale, parseChoice, parseList, parseWholeNumber } from './options.js';
@@ -45,7 +44,7 @@ export function registerSweep(program: Command, io: CliIo): void {
       try {
         strategies = await loadStrategies(parseList(flags.strategies) ?? []);
       } catch (error) {
-        for (const p of (error as UsageError).problems ?? [String(error)]) problems.add(p);
+        problems.collect(error);
       }
       problems.done();
       const progress = createProgress(io);

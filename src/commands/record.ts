@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { fingerprintSql, initFingerprinting } from '../core/analysis/fingerprint.js';
+import { initFingerprinting } from '../core/analysis/fingerprint.js';
 import { findFindings } from '../core/analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from '../core/budget.js';
 import { DatabaseError, UsageError, maskUrl } from '../core/errors.js';
@@ -19,6 +19,7 @@ import {
 } from '../core/net/wire-proxy.js';
 import { figuresOf, meanFigures, round, sumFigures } from '../core/figures.js';
 import { percentiles } from '../core/runner.js';
+import { statementRecords } from '../core/recorder.js';
 import type { StatementRecord } from '../core/types.js';
 import { REPORT_VERSION, type Figures, type Report, type StrategyReport, type TurnDetail } from '../report/model.js';
 import { TOOL_VERSION } from '../version.js';
@@ -136,32 +137,13 @@ function unitsOf(statements: readonly ProxiedStatement[]): { mode: UnitMode; uni
   return { mode: 'transactions', units };
 }
 
-/** Numbers a unit's statements and their round trips (as the in-process recorder does) and fingerprints them. */
+/** A unit's statements as records, numbered as the in-process recorder numbers them, with their connection. */
 function toRecords(statements: readonly ProxiedStatement[]): RecordedStatement[] {
-  let roundTrip = 0;
-  return statements.map((s, i) => {
-    if (s.startsRoundTrip || roundTrip === 0) roundTrip += 1;
-    return toRecord(s, i + 1, roundTrip);
-  });
-}
-
-function toRecord(s: ProxiedStatement, seq: number, roundTrip: number): RecordedStatement {
-  return {
-    seq,
-    sql: s.sql,
-    params: s.params,
-    fingerprint: fingerprintSql(s.sql),
-    section: null,
-    durationMs: round(s.doneAt - s.sentAt, 3),
-    rows: s.rows,
-    wireBytes: s.wireBytes,
-    sentBytes: s.sentBytes,
-    payloadBytes: s.payloadBytes,
-    command: s.command,
-    error: s.error,
-    roundTrip,
-    connectionId: s.connectionId,
-  };
+  return statementRecords(statements, () => null).map((r, i) => ({
+    ...r,
+    durationMs: round(r.durationMs, 3),
+    connectionId: statements[i]!.connectionId,
+  }));
 }
 
 /**
@@ -194,7 +176,8 @@ export async function recordingReport(
       latencyMs: [round(end - start, 3)],
       contextIdentical: true,
       statements,
-      marker: u.marker ? toRecord(u.marker, 0, 0) : null,
+      // The marker is not counted: it has no place among the unit's statements or round trips.
+      marker: u.marker ? { ...toRecords([u.marker])[0]!, seq: 0, roundTrip: 0 } : null,
     };
   });
   const name = options.name ?? 'recording';

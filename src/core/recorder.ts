@@ -255,18 +255,37 @@ export class Recorder {
 
 /** Numbers the statements of one recording (in the order sent) and fingerprints them. */
 function toRecords(tracked: readonly TrackedStatement<Tag>[]): StatementRecord[] {
-  let roundTrip = 0;
   // In the order sent, not finished: on several connections a later statement can finish
   // first, and numbering by completion would split one shared wait into two round trips.
   const bySend = [...tracked].sort((a, b) => a.sentAt - b.sentAt);
-  return bySend.map((s, i) => {
+  const records = statementRecords(bySend, (s) => s.tag.section);
+  bySend.forEach((s, i) => {
+    if (s.values !== undefined) capturedValues.set(records[i]!, s.values);
+  });
+  return records;
+}
+
+/**
+ * The records of statements given in the order sent, however they were tracked (in process or
+ * by the recording proxy): numbered from 1, each with the round trip it travelled in — a new
+ * one whenever nothing was outstanding when it was sent — and its fingerprint.
+ *
+ * @example
+ * const records = statementRecords(tracked, () => null);
+ */
+export function statementRecords<S extends Omit<TrackedStatement<unknown>, 'tag' | 'status'>>(
+  statements: readonly S[],
+  section: (s: S) => string | null,
+): StatementRecord[] {
+  let roundTrip = 0;
+  return statements.map((s, i) => {
     if (s.startsRoundTrip || roundTrip === 0) roundTrip += 1;
-    const record: StatementRecord = {
+    return {
       seq: i + 1,
       sql: s.sql,
       params: s.params,
       fingerprint: fingerprintSql(s.sql),
-      section: s.tag.section,
+      section: section(s),
       durationMs: s.doneAt - s.sentAt,
       rows: s.rows,
       wireBytes: s.wireBytes,
@@ -276,7 +295,5 @@ function toRecords(tracked: readonly TrackedStatement<Tag>[]): StatementRecord[]
       error: s.error,
       roundTrip,
     };
-    if (s.values !== undefined) capturedValues.set(record, s.values);
-    return record;
   });
 }
