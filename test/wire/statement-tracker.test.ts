@@ -284,6 +284,36 @@ describe('pipelines and function calls', () => {
     ]);
   });
 
+  it('abandoning a half-answered pipeline gives back only the unanswered share of a shared in-flight count', () => {
+    const inFlight = { count: 0 };
+    const seen: TrackedStatement<null>[] = [];
+    const other = new StatementTracker<null>(
+      () => null,
+      (s) => seen.push(s),
+      { sharedInFlight: inFlight },
+    );
+    const dropped = new StatementTracker<null>(
+      () => null,
+      () => undefined,
+      { sharedInFlight: inFlight },
+    );
+    // Another connection waits for its statement meanwhile.
+    other.fromClient(Buffer.concat([extended('select $1', 'x'), sync]));
+    dropped.fromClient(Buffer.concat([extended('select $1', 'a'), extended('select $1', 'b'), sync]));
+    // The first Execute is answered, then the connection is gone.
+    dropped.fromServer(Buffer.concat([parseComplete, bindComplete, noData, dataRow('a'), complete('SELECT 1')]));
+    expect(inFlight.count).toBe(2);
+    expect(dropped.abandon()).toBe(2);
+    expect([inFlight.count, dropped.outstanding]).toEqual([1, 0]);
+    other.fromServer(Buffer.concat([parseComplete, bindComplete, noData, dataRow('x'), complete('SELECT 1'), ready('I')]));
+    expect(inFlight.count).toBe(0);
+    // Nothing outstanding any more: the next statement waits anew.
+    other.fromClient(Buffer.concat([extended('select $1', 'y'), sync]));
+    expect(inFlight.count).toBe(1);
+    other.fromServer(Buffer.concat([parseComplete, bindComplete, noData, dataRow('y'), complete('SELECT 1'), ready('I')]));
+    expect(seen.map((s) => s.startsRoundTrip)).toEqual([true, true]);
+  });
+
   it('gives early responses (before their Execute is sent) to that Execute', () => {
     const { tracker, seen } = track();
     // Parse and Flush first; the server answers ParseComplete; then Bind, Execute, Sync.

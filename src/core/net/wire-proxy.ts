@@ -669,10 +669,9 @@ class ProxySession {
     private readonly onStatement: (s: TrackedStatement<null>) => void,
   ) {}
 
-  /** Statements left unanswered (the connection closed); releases their share of the in-flight count. */
+  /** Statements left unreported (the connection closed); the tracker releases their share of the in-flight count. */
   abandon(): number {
-    const n = this.tracker?.outstanding ?? 0;
-    this.inFlight.count = Math.max(0, this.inFlight.count - n);
+    const n = this.tracker?.abandon() ?? 0;
     this.tracker = null;
     this.phase = 'blind';
     return n;

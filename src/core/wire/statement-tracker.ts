@@ -219,6 +219,18 @@ export class StatementTracker<Tag> {
     return n;
   }
 
+  /**
+   * Drops every statement not yet reported (its connection closed). Those the server had not
+   * answered give back their share of the shared in-flight count; those it had (earlier
+   * Executes of a pipeline) gave it back already. Returns how many were dropped.
+   */
+  abandon(): number {
+    const dropped = this.outstanding;
+    for (const cycle of this.cycles) this.inFlight.count -= cycle.statements.length - cycle.next;
+    this.cycles.length = 0;
+    return dropped;
+  }
+
   private pending(sql: string, params: (string | null)[]): Pending<Tag> {
     const startsRoundTrip = this.inFlight.count === 0;
     this.inFlight.count += 1;
