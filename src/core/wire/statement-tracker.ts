@@ -98,9 +98,6 @@ export interface StatementTrackerOptions<Tag> {
   captureLimitBytes?: number;
 }
 
-/** A statement sent and not yet reported. */
-type Pending<Tag> = TrackedStatement<Tag>;
-
 /**
  * What one ReadyForQuery answers: a simple Query, a FunctionCall, or the extended-protocol
  * messages up to a Sync. An extended cycle holds one statement per Execute (several when the
@@ -110,7 +107,7 @@ interface Cycle<Tag> {
   extended: boolean;
   /** The client sent the Sync that ends it (always true for Query and FunctionCall). */
   synced: boolean;
-  statements: Pending<Tag>[];
+  statements: TrackedStatement<Tag>[];
   /**
    * Index of the first statement not yet answered — its result not complete (CommandComplete,
    * EmptyQueryResponse, PortalSuspended or an error); statements.length when all are.
@@ -231,11 +228,11 @@ export class StatementTracker<Tag> {
     return dropped;
   }
 
-  private pending(sql: string, params: (string | null)[]): Pending<Tag> {
+  private pending(sql: string, params: (string | null)[]): TrackedStatement<Tag> {
     const startsRoundTrip = this.inFlight.count === 0;
     this.inFlight.count += 1;
     const tag = this.tagNow();
-    const pending: Pending<Tag> = {
+    const pending: TrackedStatement<Tag> = {
       sql,
       params,
       sentAt: this.now(),
@@ -273,7 +270,7 @@ export class StatementTracker<Tag> {
   }
 
   /** The statement the next backend message belongs to, if any. */
-  private target(): Pending<Tag> | undefined {
+  private target(): TrackedStatement<Tag> | undefined {
     const cycle = this.cycles[0];
     if (cycle === undefined) return undefined;
     const next = cycle.statements[cycle.next];
@@ -284,7 +281,7 @@ export class StatementTracker<Tag> {
   }
 
   /** Marks the cycle's current statement answered (its result is complete). */
-  private answer(cycle: Cycle<Tag>, statement: Pending<Tag>): void {
+  private answer(cycle: Cycle<Tag>, statement: TrackedStatement<Tag>): void {
     if (cycle.statements[cycle.next] !== statement) return;
     statement.doneAt = this.now();
     this.inFlight.count -= 1;
@@ -435,7 +432,6 @@ export class StatementTracker<Tag> {
     if (cycle.carryError !== null) last.error ??= cycle.carryError;
     const failed = cycle.statements.some((s) => s.error !== null);
     const doneAt = this.now();
-    const lastIndex = cycle.statements.length - 1;
     let failedYet = false;
     cycle.statements.forEach((statement, i) => {
       if (i >= cycle.next) {
@@ -445,10 +441,10 @@ export class StatementTracker<Tag> {
         if (cycle.extended && failed && statement.error === null) statement.error = SKIPPED;
       }
       // The last one's time ends at the ReadyForQuery (the others' at their own results).
-      if (i === lastIndex) statement.doneAt = doneAt;
+      if (statement === last) statement.doneAt = doneAt;
       // Before the last statement of a pipeline the implicit (or explicit) transaction is still open.
       failedYet ||= statement.error !== null;
-      statement.status = i === lastIndex ? status : failedYet ? 'E' : 'T';
+      statement.status = statement === last ? status : failedYet ? 'E' : 'T';
       // Completed in place: no copy of the record on the hot path.
       this.onStatement(statement);
     });
