@@ -35,6 +35,9 @@ interface Backlogged {
   context: Tag | null;
 }
 
+/** A statement no recording collects (sent while none was open). */
+const NO_CONTEXT: Tag = { collector: null, section: null, capture: false };
+
 /** Past this many bytes waiting, chunks are parsed as they come: memory stays bounded whatever the result size. */
 const BACKLOG_LIMIT_BYTES = 1024 * 1024;
 
@@ -131,12 +134,10 @@ export class Recorder {
     const captureAll = this.options.captureValues === true;
     const tracker = new StatementTracker<Tag>(
       () => {
-        const context = this.replayContext;
-        return {
-          collector: this.sent(context?.collector ?? null),
-          section: context?.section ?? null,
-          capture: context?.capture ?? false,
-        };
+        // The statements of one chunk share its context (tags are only read).
+        const context = this.replayContext ?? NO_CONTEXT;
+        this.sent(context.collector);
+        return context;
       },
       (statement) => {
         const collector = statement.tag.collector;
@@ -198,14 +199,13 @@ export class Recorder {
     }
   }
 
-  /** Notes one more statement outstanding for `collector`; returns it (the tag's value). */
-  private sent(collector: TrackedStatement<Tag>[] | null): TrackedStatement<Tag>[] | null {
+  /** Notes one more statement outstanding for `collector`. */
+  private sent(collector: TrackedStatement<Tag>[] | null): void {
     if (collector !== null) {
       const entry = this.open.get(collector) ?? { count: 0, waiters: [] };
       entry.count += 1;
       this.open.set(collector, entry);
     }
-    return collector;
   }
 
   /** Runs `fn` with its statements labelled `name` (nested sections: the innermost wins). */
