@@ -8,7 +8,7 @@
  * seed, fixtures). Each run loads it into a private in-memory database: concurrent runs never
  * share a data directory, and the cache is only ever written by an atomic rename.
  */
-import { quietKnexLog } from './knex-quiet.js';
+import { quietKnexOn } from './knex-quiet.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,7 +18,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import knexFactory from 'knex';
 import type { ConversationFixture } from './fixtures.js';
 import { SCHEMA_VERSION } from './migrate.js';
 import { seedEmbedded } from './dataset.js';
@@ -152,12 +151,7 @@ async function seedToTarball(options: EmbeddedOptions): Promise<Blob> {
   const db = await PGlite.create();
   try {
     const { url, stop } = await serve(db);
-    const knex = knexFactory({
-      log: quietKnexLog,
-      client: 'pg',
-      connection: url,
-      pool: { min: 0, max: 1 },
-    });
+    const knex = quietKnexOn(url);
     try {
       options.onEvent?.({ kind: 'seeding', scale: options.scale.name, seed: options.seed });
       const summary = await seedEmbedded(db, knex, {

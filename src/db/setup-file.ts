@@ -2,24 +2,19 @@
  * `--setup FILE`: a user's own schema and data for the embedded database — a `.sql` file run
  * as one script, or a `.ts`/`.js` module whose default export receives knex.
  */
-import { quietKnexLog } from './knex-quiet.js';
+import { quietKnexOn } from './knex-quiet.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { UsageError } from '../core/errors.js';
 
 /** Runs a setup file against `url`. Failures are usage errors naming the file (exit 2). */
 export async function runSetupFile(file: string, url: string): Promise<void> {
   const resolved = path.resolve(file);
   if (!existsSync(resolved)) throw new UsageError(`--setup: ${file} does not exist`);
-  const knex = knexFactory({
-    log: quietKnexLog,
-    client: 'pg',
-    connection: url,
-    pool: { min: 0, max: 1 },
-  });
+  const knex = quietKnexOn(url);
   try {
     if (/\.sql$/i.test(resolved)) {
       // One simple-protocol query: a script of many statements runs as written.
