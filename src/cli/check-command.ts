@@ -63,7 +63,7 @@ export function registerCheck(program: Command, io: CliIo): void {
       } finally {
         progress.stop();
       }
-      await emit(renderReport(report, format, io, flags.output !== undefined), flags.output, io);
+      await emit(await renderReport(report, format, io, flags.output !== undefined), flags.output, io);
       reportFailures(report, io);
       if (report.baselineFile?.updated) io.stderr(`ctxbench: figures improved: tightened ${report.baselineFile.file}\n`);
     });

@@ -15,12 +15,14 @@ import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
 import { addRunOptions, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
 
-export const FORMATS = ['table', 'json', 'markdown', 'junit'] as const;
+export const FORMATS = ['table', 'json', 'markdown', 'junit', 'html'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Renders a report in the chosen format (colour only for a table on a terminal). */
-export function renderReport(report: Report, format: Format, io: CliIo, toFile: boolean): string {
+export async function renderReport(report: Report, format: Format, io: CliIo, toFile: boolean): Promise<string> {
   if (format === 'json') return renderJson(report);
+  // Loaded on use: the chart library takes a while to import.
+  if (format === 'html') return (await import('../report/html.js')).renderHtml(report);
   if (format === 'markdown') return renderMarkdown(report);
   if (format === 'junit') return renderJunit(report);
   return renderTable(report, { color: !toFile && useColor(io) });
@@ -82,7 +84,7 @@ export function registerCompare(program: Command, io: CliIo): void {
         applySilence(report, options.budget);
         report.budget = checkBudget(report, options.budget);
       }
-      await emit(renderReport(report, format, io, flags.output !== undefined), flags.output, io);
+      await emit(await renderReport(report, format, io, flags.output !== undefined), flags.output, io);
       reportFailures(report, io);
     });
 }

@@ -11,12 +11,12 @@ import { renderDiagnosisText } from '../report/diagnosis.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
-import { Problems, parseChoice, parseList, parseWholeNumber } from './options.js';
+import { Problems, parseChoice, parseList, parseTokenizer, parseWholeNumber } from './options.js';
 import { createProgress } from './progress.js';
 import { emit } from './run-options.js';
 import { connectionUrlFromEnv } from './connection.js';
 
-const FORMATS = ['table', 'json', 'markdown'] as const;
+const FORMATS = ['table', 'json', 'markdown', 'html'] as const;
 
 interface DiagnoseFlags {
   db?: string;
@@ -33,6 +33,7 @@ interface DiagnoseFlags {
   connectTimeout: string;
   format: string;
   output?: string;
+  tokenizer?: string;
 }
 
 /** `5s`, `500ms` or a bare number of milliseconds. */
@@ -71,6 +72,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     .option('--statement-timeout <duration>', 'server-side limit per statement', '5s')
     .option('--connect-timeout <duration>', 'give up connecting after this long', '10s')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
+    .option('--tokenizer <name>', 'count prompt tokens with o200k or cl100k, or none (default: o200k)')
     .option('--output <file>', 'write the report to this file instead of stdout')
     .action(async (flags: DiagnoseFlags) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
@@ -84,6 +86,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
       const statementTimeoutMs = parseDuration(problems, '--statement-timeout', flags.statementTimeout);
       const connectTimeoutMs = parseDuration(problems, '--connect-timeout', flags.connectTimeout);
+      const tokenizer = parseTokenizer(problems, flags.tokenizer);
       const conversations = parseList(flags.conversation);
       if (conversations === undefined && (recent === undefined || flags.tenant === undefined)) {
         problems.add('diagnose: name the conversations with --conversation ID[,ID…], or use --recent N with --tenant ID');
@@ -133,6 +136,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
           explain: flags.explainAnalyze ? 'analyze' : flags.explain ? 'plan' : undefined,
           statementTimeoutMs,
           connectTimeoutMs,
+          tokenizer,
           onProgress: (p) => progress.onRun(p),
           signal: controller.signal,
         });
@@ -142,7 +146,9 @@ export function registerDiagnose(program: Command, io: CliIo): void {
         process.off('SIGTERM', sigterm);
       }
       const text =
-        format === 'json'
+        format === 'html'
+          ? (await import('../report/html.js')).renderHtml(result)
+          : format === 'json'
           ? renderJson(result)
           : format === 'markdown'
             ? renderMarkdown(result)

@@ -5,6 +5,7 @@
 import { UsageError } from '../core/errors.js';
 import { resolveScale } from '../db/seed/scales.js';
 import type { CliIo } from './io.js';
+import { parseTokenizerName, type TokenizerName } from '../core/tokens.js';
 
 /** Collects problems; `done()` throws them all as one UsageError. */
 export class Problems {
@@ -37,6 +38,17 @@ export function parseChoice<T extends string>(problems: Problems, flag: string, 
     return choices[0]!;
   }
   return raw as T;
+}
+
+/** `--tokenizer NAME|none`: undefined when not given (the library's default applies). */
+export function parseTokenizer(problems: Problems, raw: string | undefined): TokenizerName | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseTokenizerName(raw);
+  } catch (error) {
+    problems.collect(error);
+    return undefined;
+  }
 }
 
 export function checkScale(problems: Problems, raw: string | undefined): void {

@@ -87,7 +87,7 @@ async function finish(
     await emit(renderJson(report), flags.output, io);
     io.stderr(`ctxbench: wrote the recording to ${flags.output}\n`);
   }
-  io.stdout(renderReport(report, format, io, false));
+  io.stdout(await renderReport(report, format, io, false));
   const failed = report.recording.connections.filter((c) => c.upstreamError !== null);
   if (failed.length > 0) {
     const first = maskSecrets(failed[0]!.upstreamError!);

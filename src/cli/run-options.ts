@@ -6,14 +6,15 @@
 import type { Command } from 'commander';
 import type { CompareOptions } from '../commands/compare.js';
 import { writeAtomically } from '../core/atomic-write.js';
-import { budgetFromLimits, loadBudgetFile, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
+import { BUDGET_METRICS, budgetFromLimits, loadBudgetFile, METRIC_FLAGS, type Budget, type Limits } from '../core/budget.js';
+import { DEFAULT_TOKENIZER, TOKENIZERS } from '../core/tokens.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { loadTurnsFile } from '../core/turn-file.js';
 import { parseRtts } from '../core/net/delay-proxy.js';
 import type { Strategy } from '../core/types.js';
 import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/defaults.js';
 import type { CliIo } from './io.js';
-import { Problems, checkScale, databaseUrl, parseList, parseWholeNumber } from './options.js';
+import { Problems, checkScale, databaseUrl, parseList, parseTokenizer, parseWholeNumber } from './options.js';
 import type { Progress } from './progress.js';
 
 export interface RunFlags {
@@ -35,6 +36,8 @@ export interface RunFlags {
   per?: string;
   output?: string;
   rtt?: string;
+  tokenizer?: string;
+  maxPromptTokens?: string;
 }
 
 /** Adds the shared options to a command. */
@@ -62,11 +65,13 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
     .option('--max-bytes <n>', 'budget: wire bytes per turn')
     .option('--max-payload-bytes <n>', 'budget: payload bytes per turn')
     .option('--max-rows <n>', 'budget: rows per turn')
+    .option('--max-prompt-tokens <n>', 'budget: prompt tokens per turn (counted with --tokenizer)')
     .option('--per <turn|total>', 'whether --max-* limits apply to each turn or to the whole run', 'turn')
     .option(
       '--rtt <ms>',
       'also measure latency through a loopback proxy adding this round-trip time; a list runs each (e.g. 0,1,5)',
     )
+    .option('--tokenizer <name>', `count prompt tokens with ${TOKENIZERS.filter((t) => t !== 'none').join(' or ')}, or none (default: ${DEFAULT_TOKENIZER})`)
     .option('--output <file>', 'write the report to this file instead of stdout');
 }
 
@@ -89,7 +94,7 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
   }
 
   const limits: Limits = {};
-  for (const metric of METRICS) {
+  for (const metric of BUDGET_METRICS) {
     const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RunFlags;
     const value = parseWholeNumber(problems, METRIC_FLAGS[metric], flags[key], 0);
     if (value !== undefined) limits[metric] = value;
@@ -159,8 +164,12 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     rtt = parseRtts(flags.rtt) ?? undefined;
     if (rtt === undefined) problems.add(`--rtt: expected milliseconds or a list of them (e.g. 2ms or 0,1,5), got "${flags.rtt}"`);
   }
+  const tokenizer = parseTokenizer(problems, flags.tokenizer);
+  if (tokenizer === 'none' && budgetCounts(budget, 'promptTokens'))
+    problems.add('--tokenizer none: a promptTokens budget needs a tokenizer to count with');
   return {
     compare: {
+      tokenizer,
       rtt,
       url,
       scale: flags.scale,
@@ -175,6 +184,13 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     },
     budget,
   };
+}
+
+/** Whether any part of a budget limits `metric`. */
+function budgetCounts(budget: Budget | null, metric: keyof Limits): boolean {
+  if (budget === null) return false;
+  const parts = [budget.all, ...Object.values(budget.strategies)];
+  return parts.some((p) => p.limits[metric] !== undefined || Object.values(p.sections).some((l) => l[metric] !== undefined));
 }
 
 /** Progress callbacks for compare(). */

@@ -10,7 +10,7 @@ import { Problems, checkScale, parseChoice, parseList, parseWholeNumber } from '
 import { createProgress } from './progress.js';
 import { emit, progressHandlers } from './run-options.js';
 
-const FORMATS = ['table', 'json'] as const;
+const FORMATS = ['table', 'json', 'html'] as const;
 
 interface SweepFlags {
   scales: string;
@@ -65,7 +65,9 @@ export function registerSweep(program: Command, io: CliIo): void {
         progress.stop();
       }
       const text =
-        format === 'json'
+        format === 'html'
+          ? (await import('../report/html.js')).renderSweepHtml(result)
+          : format === 'json'
           ? renderSweepJson(result)
           : renderSweepTable(result, { color: flags.output === undefined && useColor(io) });
       await emit(text, flags.output, io);

@@ -6,6 +6,7 @@ import { startDelayProxy } from '../core/net/delay-proxy.js';
 import { openSession } from '../core/session.js';
 import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
 import { customTurnInputs } from '../core/turn-file.js';
+import { DEFAULT_TOKENIZER, loadTokenizer, type TokenizerName } from '../core/tokens.js';
 import type { Strategy } from '../core/types.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open-database.js';
 import { REPORT_VERSION, type Report } from '../report/model.js';
@@ -31,6 +32,8 @@ export interface CompareOptions extends OpenDatabaseOptions {
    * a delaying loopback proxy, and the report gains measured latencies per RTT.
    */
   rtt?: number[];
+  /** How prompt tokens are counted (default `o200k`); `none` leaves them out of the report. */
+  tokenizer?: TokenizerName;
 }
 
 /** Runs every strategy once more through a delay proxy of `rttMs` in front of the database. */
@@ -75,10 +78,12 @@ export async function compare(options: CompareOptions): Promise<Report> {
         ? customTurnInputs(options.turns)
         : referenceTurnInputs(await listTurns(db.session.control, options.conversations ?? db.fixtures.map((f) => f.id)));
     const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
+    const tokenizer = await loadTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
     const strategies = await runStrategies(db.session, turns, options.strategies, {
       repeat,
       baseline: options.baseline,
       onProgress: options.onProgress,
+      countTokens: tokenizer?.count,
     });
     const baseline = options.baseline ?? options.strategies[0]!.name;
     const report: Report = {
@@ -87,6 +92,7 @@ export async function compare(options: CompareOptions): Promise<Report> {
       database: db.info,
       dataset: db.dataset,
       repeat,
+      tokenizer: tokenizer?.encoding ?? null,
       baseline,
       strategies,
       contextIdentical: strategies.every((s) => s.contextIdentical),

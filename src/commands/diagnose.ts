@@ -9,6 +9,7 @@ import { diffStatStatements, serverSettings, snapshotStatStatements, type StatSt
 import { UsageError } from '../core/errors.js';
 import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
 import { checkSchema } from '../core/schema-check.js';
+import { DEFAULT_TOKENIZER, loadTokenizer, type TokenizerName } from '../core/tokens.js';
 import { listTurns } from '../core/turns.js';
 import type { Strategy, Turn } from '../core/types.js';
 import { openDatabase } from '../db/open-database.js';
@@ -35,6 +36,8 @@ export interface DiagnoseOptions {
   explain?: 'plan' | 'analyze';
   statementTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** How prompt tokens are counted (default `o200k`); `none` leaves them out. */
+  tokenizer?: TokenizerName;
   onProgress?: (progress: RunProgress) => void;
   signal?: AbortSignal;
 }
@@ -70,7 +73,9 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
     if (options.lastTurns !== undefined) turns = lastPerConversation(turns, options.lastTurns);
 
     const before = await snapshotStatStatements(control);
+    const tokenizer = await loadTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
     const strategies = await runStrategies(db.session, referenceTurnInputs(turns), options.strategies, {
+      countTokens: tokenizer?.count,
       repeat: options.repeat,
       onProgress: options.onProgress,
       signal: options.signal,
@@ -93,6 +98,7 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
       database: db.info,
       dataset: null,
       repeat: Math.max(1, Math.floor(options.repeat ?? 1)),
+      tokenizer: tokenizer?.encoding ?? null,
       baseline: options.strategies[0]!.name,
       strategies,
       contextIdentical: strategies.every((s) => s.contextIdentical),

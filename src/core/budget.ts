@@ -9,12 +9,16 @@ import { figuresOf } from './figures.js';
 import type { StatementRecord } from './types.js';
 import type { Figures, Report, StrategyReport } from '../report/model.js';
 
-/** The gateable metrics. */
+/** The gateable figures of the statements sent (also what baselines and sweeps track). */
 export const METRICS = ['queries', 'roundTrips', 'bytes', 'payloadBytes', 'rows'] as const;
 export type Metric = (typeof METRICS)[number];
 
+/** What a budget can limit: the statements' figures, and the prompt's tokens (a whole turn's, not a section's). */
+export const BUDGET_METRICS = [...METRICS, 'promptTokens'] as const;
+export type BudgetMetric = (typeof BUDGET_METRICS)[number];
+
 /** Upper limits (inclusive); absent means unlimited. */
-export type Limits = Partial<Record<Metric, number>>;
+export type Limits = Partial<Record<BudgetMetric, number>>;
 
 /** A strategy's budget: limits on its figures and on each of its sections. */
 export interface StrategyBudget {
@@ -50,7 +54,7 @@ export interface ResponsibleStatement {
 
 /** One budget a strategy went over. */
 export interface Violation {
-  metric: Metric;
+  metric: BudgetMetric;
   strategy: string;
   /** The section whose budget it was, or null for the strategy's own budget. */
   section: string | null;
@@ -66,7 +70,7 @@ export interface Violation {
 export interface BudgetCheck {
   strategy: string;
   section: string | null;
-  metric: Metric;
+  metric: BudgetMetric;
   budget: number;
   /** The largest actual value (per turn) or the total. */
   worst: number;
@@ -83,12 +87,13 @@ export interface BudgetResult {
 }
 
 /** The flag for each metric. */
-export const METRIC_FLAGS: Record<Metric, string> = {
+export const METRIC_FLAGS: Record<BudgetMetric, string> = {
   queries: '--max-queries',
   roundTrips: '--max-round-trips',
   bytes: '--max-bytes',
   payloadBytes: '--max-payload-bytes',
   rows: '--max-rows',
+  promptTokens: '--max-prompt-tokens',
 };
 
 /** An empty budget from flags. */
@@ -179,7 +184,7 @@ export function parseBudget(file: string, json: unknown): Budget {
 function parseStrategyBudget(value: unknown, path: string, at: (path: string, message: string) => void): StrategyBudget {
   const out: StrategyBudget = { limits: {}, sections: {} };
   if (!isPlainObject(value)) {
-    at(path, `expected an object of limits (${METRICS.join(', ')}) and "sections"`);
+    at(path, `expected an object of limits (${BUDGET_METRICS.join(', ')}) and "sections"`);
     return out;
   }
   for (const [key, v] of Object.entries(value)) {
@@ -190,11 +195,11 @@ function parseStrategyBudget(value: unknown, path: string, at: (path: string, me
       }
       for (const [section, limits] of Object.entries(v))
         out.sections[section] = parseLimits(limits, `${path}.sections.${section}`, at);
-    } else if ((METRICS as readonly string[]).includes(key)) {
+    } else if ((BUDGET_METRICS as readonly string[]).includes(key)) {
       const limit = parseLimit(v, `${path}.${key}`, at);
-      if (limit !== undefined) out.limits[key as Metric] = limit;
+      if (limit !== undefined) out.limits[key as BudgetMetric] = limit;
     } else {
-      at(`${path}.${key}`, `unknown field (expected ${METRICS.join(', ')} or sections)`);
+      at(`${path}.${key}`, `unknown field (expected ${BUDGET_METRICS.join(', ')} or sections)`);
     }
   }
   return out;
@@ -207,6 +212,10 @@ function parseLimits(value: unknown, path: string, at: (path: string, message: s
     return out;
   }
   for (const [key, v] of Object.entries(value)) {
+    if (key === 'promptTokens') {
+      at(`${path}.${key}`, 'prompt tokens belong to a whole turn: limit them on the strategy, not on a section');
+      continue;
+    }
     if (!(METRICS as readonly string[]).includes(key)) {
       at(`${path}.${key}`, `unknown metric (expected ${METRICS.join(', ')})`);
       continue;
@@ -264,12 +273,17 @@ function check(
   checks: BudgetCheck[],
   violations: Violation[],
 ): void {
-  for (const metric of METRICS) {
+  for (const metric of BUDGET_METRICS) {
     const limit = limits[metric];
     if (limit === undefined) continue;
     const turns = strategy.turnDetails.map((t) => {
       const statements = section === null ? t.statements : t.statements.filter((s) => s.section === section);
-      return { turn: t.turn, statements, figures: section === null ? (t as Figures) : figuresOf(statements) };
+      const figures: Record<BudgetMetric, number> = {
+        ...(section === null ? (t as Figures) : figuresOf(statements)),
+        // A report made without a tokenizer has no token figures: such a budget is refused before the run.
+        promptTokens: t.promptTokens ?? 0,
+      };
+      return { turn: t.turn, statements, figures };
     });
     if (per === 'total') {
       const actual = turns.reduce((a, t) => a + t.figures[metric], 0);
@@ -313,7 +327,7 @@ function check(
 const RESPONSIBLE_LIMIT = 20;
 
 /** The statements behind a figure: repeated fingerprints first for counts, the largest first for sizes. */
-function responsible(metric: Metric, statements: readonly StatementRecord[]): ResponsibleStatement[] {
+function responsible(metric: BudgetMetric, statements: readonly StatementRecord[]): ResponsibleStatement[] {
   if (metric === 'queries' || metric === 'roundTrips') {
     const groups = new Map<string, ResponsibleStatement>();
     for (const s of statements) {
@@ -328,6 +342,8 @@ function responsible(metric: Metric, statements: readonly StatementRecord[]): Re
     }
     return [...groups.values()].sort((a, b) => b.count - a.count || a.seq - b.seq).slice(0, RESPONSIBLE_LIMIT);
   }
+  // Tokens come from the prompt, not from any one statement.
+  if (metric === 'promptTokens') return [];
   const key = (s: StatementRecord): number =>
     metric === 'bytes' ? s.wireBytes : metric === 'payloadBytes' ? s.payloadBytes : s.rows;
   return [...statements]

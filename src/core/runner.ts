@@ -12,7 +12,7 @@ import { promptBytes, promptSha256, renderPrompt } from './render/prompt-rendere
 import { statementValues, withValueCapture } from './recorder.js';
 import type { ProfilingSession } from './session.js';
 import type { StatementRecord, Strategy, Turn } from './types.js';
-import type { Figures, LatencySummary, SectionFigures, StrategyReport, TurnDetail } from '../report/model.js';
+import type { Figures, LatencySummary, SectionFigures, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
 
 /** Progress of a run, for a progress line on stderr. */
 export interface RunProgress {
@@ -35,6 +35,8 @@ export interface RunOptions {
    * positions only (production data; `--show-content` turns this off).
    */
   redactContent?: boolean;
+  /** Counts each prompt's tokens (see `loadTokenizer`); without it, reports carry no token figures. */
+  countTokens?: (prompt: string) => number;
 }
 
 /** A turn to build, with how reports name it. */
@@ -94,7 +96,7 @@ export async function runStrategies(
     for (const strategy of strategies) {
       if (options.signal?.aborted) break turns;
       options.onProgress?.({ strategy: strategy.name, turn: t + 1, turns: inputs.length });
-      row.push(await buildTurn(session, strategy, turn, repeat, options.signal));
+      row.push(await buildTurn(session, strategy, turn, repeat, options.signal, options.countTokens));
     }
     // Only whole turns are reported: an interrupted turn would compare unlike with unlike.
     if (options.signal?.aborted && row.length < strategies.length) break;
@@ -118,8 +120,10 @@ export async function runStrategies(
       }
     }
     const details = mine.map((b) => b.detail);
-    const totals = sumFigures(details);
+    const totals: TotalFigures = sumFigures(details);
     const n = details.length || 1;
+    const tokens = options.countTokens === undefined ? undefined : details.reduce((a, d) => a + (d.promptTokens ?? 0), 0);
+    if (tokens !== undefined) totals.promptTokens = tokens;
     return {
       name: strategy.name,
       source: strategy.source ?? null,
@@ -130,6 +134,7 @@ export async function runStrategies(
           details.reduce((a, d) => a + d.promptBytes, 0),
           n,
         ),
+        ...(tokens === undefined ? {} : { promptTokens: mean(tokens, n) }),
         latencyMs: percentiles(details.flatMap((d) => d.latencyMs)),
       },
       totals,
@@ -148,6 +153,7 @@ async function buildTurn(
   input: TurnInput,
   repeat: number,
   signal?: AbortSignal,
+  countTokens?: (prompt: string) => number,
 ): Promise<Built> {
   let first: { prompt: string; statements: StatementRecord[] } | null = null;
   let columns: ColumnUse[] = [];
@@ -178,6 +184,7 @@ async function buildTurn(
       messageId: input.messageId,
       ...sumFigures([figuresOf(statements)]),
       promptBytes: promptBytes(prompt),
+      ...(countTokens === undefined ? {} : { promptTokens: countTokens(prompt) }),
       promptSha256: promptSha256(prompt),
       latencyMs: latencies,
       contextIdentical: true,

@@ -2,19 +2,20 @@
  * The CI gate's part of a report — budget violations and baseline changes — as plain lines,
  * shared by the table and markdown formats.
  */
-import { METRIC_FLAGS, type Metric, type Violation } from '../core/budget.js';
+import { METRIC_FLAGS, type BudgetMetric, type Violation } from '../core/budget.js';
 import type { Report } from './model.js';
 import { formatBytes, formatNumber, oneLine } from './table.js';
 
-const METRIC_NAMES: Record<Metric, string> = {
+const METRIC_NAMES: Record<BudgetMetric, string> = {
   queries: 'queries',
   roundTrips: 'round trips',
   bytes: 'bytes',
   payloadBytes: 'payload bytes',
   rows: 'rows',
+  promptTokens: 'prompt tokens',
 };
 
-function amount(metric: Metric, n: number): string {
+function amount(metric: BudgetMetric, n: number): string {
   return metric === 'bytes' || metric === 'payloadBytes' ? `${formatNumber(n)} B (${formatBytes(n)})` : formatNumber(n);
 }
 

@@ -36,7 +36,14 @@ export interface Figures {
 export interface PerTurnFigures extends Figures {
   /** Mean UTF-8 size of the rendered prompt. */
   promptBytes: number;
+  /** Mean prompt tokens, counted with the report's `tokenizer`; absent when none was used. */
+  promptTokens?: number;
   latencyMs: LatencySummary;
+}
+
+/** Exact sums over turns: the figures, and the prompt tokens when a tokenizer counted them. */
+export interface TotalFigures extends Figures {
+  promptTokens?: number;
 }
 
 /** One replayed turn of one strategy. */
@@ -47,6 +54,8 @@ export interface TurnDetail extends Figures {
   conversationId: string | null;
   messageId: string | null;
   promptBytes: number;
+  /** The prompt's tokens, counted with the report's `tokenizer`; absent when none was used. */
+  promptTokens?: number;
   promptSha256: string;
   /** Wall time of each measured build of this turn (one per repeat), milliseconds. */
   latencyMs: number[];
@@ -103,7 +112,7 @@ export interface StrategyReport {
   /** Number of turns replayed. */
   turns: number;
   perTurn: PerTurnFigures;
-  totals: Figures;
+  totals: TotalFigures;
   /** True when every turn's prompt equals the baseline strategy's. */
   contextIdentical: boolean;
   /** Present when the prompt differs somewhere. */
@@ -130,6 +139,8 @@ export interface Report {
   dataset: { scale: string; seed: number } | null;
   /** Measured builds per turn (after one warm-up build). */
   repeat: number;
+  /** The encoding prompt tokens were counted with (`o200k_base`), or null when not counted. */
+  tokenizer?: string | null;
   /** Name of the strategy the others are compared against. */
   baseline: string;
   strategies: StrategyReport[];

@@ -107,6 +107,11 @@ export function formatMs(ms: number): string {
   return s < 10 ? `${s.toFixed(2)} s` : `${formatNumber(Number(s.toFixed(1)))} s`;
 }
 
+/** A ratio with one decimal (`31.7`), grouped like other numbers. */
+function formatRatio(n: number): string {
+  return Number.isFinite(n) ? formatNumber(Number(n.toFixed(1))) : '—';
+}
+
 /** A relative change in percent: whole percents, one decimal where rounding would hide it (`−0.4%`, `−99.6%`). */
 function formatPercent(delta: number, base: number): string | null {
   if (base === 0 || !Number.isFinite(delta / base)) return null;
@@ -262,6 +267,20 @@ function hasPrompts(report: Report): boolean {
 /** The prompt rows: its size, and whether it matched the baseline's. */
 function promptRows(strategies: StrategyReport[], compare: boolean, metric: MetricRow): ComparisonRow[] {
   const last = strategies[strategies.length - 1]!;
+  const tokens = (s: StrategyReport): number => s.perTurn.promptTokens ?? NaN;
+  // Only when the report counted tokens (a tokenizer other than none).
+  const tokenRows = strategies.some((s) => s.perTurn.promptTokens !== undefined)
+    ? [
+        metric('prompt tokens', tokens, formatNumber, (b, l) => amountChange(b, l, formatNumber, true)),
+        // What the database sent for each token the model reads.
+        metric(
+          'wire bytes/prompt token',
+          (s) => s.perTurn.bytes / tokens(s),
+          formatRatio,
+          (b, l) => amountChange(b, l, formatRatio),
+        ),
+      ]
+    : [];
   return [
     metric(
       'prompt bytes',
@@ -269,6 +288,7 @@ function promptRows(strategies: StrategyReport[], compare: boolean, metric: Metr
       formatBytes,
       (b, l) => amountChange(b, l, formatBytes, true),
     ),
+    ...tokenRows,
     {
       label: 'context identical',
       cells: strategies.map((s) => (s.contextIdentical ? { text: '✓', tone: 'good' } : { text: '✗ differs', tone: 'bad' })),
