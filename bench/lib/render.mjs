@@ -315,10 +315,10 @@ export function renderMarkdown(results) {
     '',
     `Mode \`${results.mode}\`, run ${results.startedAt}, took ${secs(results.durationMs / 1000)}. Raw figures: \`${results.jsonFile}\`.`,
     '',
-    ...(results.updates ?? []).flatMap((u) => [
+    ...latestUpdates(results.updates ?? []).flatMap(({ update: u, earlier }) => [
       `Re-measured later (the other sections' figures are the run above): ${u.sections.map((key) => SECTION_NAMES[key] ?? key).join(', ')} ` +
         `on ${u.startedAt}, in ${secs(u.durationMs / 1000)}, load average ${u.loadAverageAtStart?.join(' / ') ?? '?'} at the start and ` +
-        `${u.loadAverageAtEnd?.join(' / ') ?? '?'} at the end, with:`,
+        `${u.loadAverageAtEnd?.join(' / ') ?? '?'} at the end${earlier > 0 ? ` (the latest of ${earlier + 1} re-measurements; its figures replace the earlier ones)` : ''}, with:`,
       '',
       '```sh',
       u.command,
@@ -361,4 +361,18 @@ export function renderMarkdown(results) {
     if (said[section.key]) out.push(said[section.key], '');
   }
   return `${out.join('\n').trimEnd()}\n`;
+}
+
+/**
+ * Re-measurements of the same sections, collapsed to the latest (whose figures are the ones
+ * shown), with how many earlier ones it replaced.
+ */
+export function latestUpdates(updates) {
+  const bySections = new Map();
+  for (const u of updates) {
+    const key = [...u.sections].sort().join(',');
+    const seen = bySections.get(key);
+    bySections.set(key, { update: u, earlier: seen === undefined ? 0 : seen.earlier + 1 });
+  }
+  return [...bySections.values()];
 }

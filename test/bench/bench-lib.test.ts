@@ -9,7 +9,7 @@ const load = (file: string) => import(new URL(`../../bench/lib/${file}`, import.
 const { blockOrder } = await load('interleave.mjs');
 const { cpuTicksFromStat } = await load('processes.mjs');
 const { mergeProblems, mergeResults } = await load('merge.mjs');
-const { renderMarkdown } = await load('render.mjs');
+const { latestUpdates, renderMarkdown } = await load('render.mjs');
 
 describe('blockOrder', () => {
   const sides = ['raw', 'instrumented', 'forwarder', 'socat', 'proxied'];
@@ -196,5 +196,16 @@ describe('section 2b in BENCHMARKS.md', () => {
     expect(text).toContain('(socat not measured: socat is not on PATH)');
     expect(text).toContain('socat skipped: socat is not on PATH');
     expect(text).toContain("the processes' CPU time was not read");
+  });
+});
+
+describe('latestUpdates', () => {
+  it('keeps the latest re-measurement of each set of sections and counts the ones it replaced', () => {
+    const u = (sections: string[], startedAt: string) => ({ sections, startedAt });
+    const out = latestUpdates([u(['overhead'], 'a'), u(['seed', 'start'], 'b'), u(['overhead'], 'c'), u(['start', 'seed'], 'd'), u(['overhead'], 'e')]);
+    expect(out).toEqual([
+      { update: u(['overhead'], 'e'), earlier: 2 },
+      { update: u(['start', 'seed'], 'd'), earlier: 1 },
+    ]);
   });
 });
