@@ -2,17 +2,17 @@
  * `compare --before a.json --after b.json`: two saved reports (recordings of an application
  * before and after a change, or two compare runs) side by side in the seed's table format.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
+import { readTextFile } from '../core/read-text.js';
 import type { Report, StrategyReport } from '../report/model.js';
 
 async function readReport(flag: string, file: string): Promise<Report> {
+  const text = await readTextFile(file, flag);
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new UsageError(`${flag}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    throw new UsageError(`${flag}: ${file}: not valid JSON (${(error as Error).message})`);
   }
   const r = json as Partial<Report>;
   if (r.version !== 1 || !Array.isArray(r.strategies) || r.strategies.length === 0) {

@@ -5,9 +5,9 @@
  * tightens the file, so a codebase that already has N+1s can adopt the gate today and only
  * move forward.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from './errors.js';
 import { METRICS, type Metric } from './budget.js';
+import { readTextFile } from './read-text.js';
 import type { Report } from '../report/model.js';
 
 /** One turn as recorded in a baseline. */
@@ -99,13 +99,7 @@ export function renderBaseline(baseline: Baseline): string {
 
 /** Reads a baseline file; a malformed one is a usage error naming the file (exit 2). */
 export async function loadBaseline(file: string): Promise<Baseline> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new UsageError(`--baseline: cannot read ${file}${missing ? ': no such file (create it with "ctxbench snapshot --output ' + file + '")' : `: ${String(error)}`}`);
-  }
+  const text = await readTextFile(file, '--baseline', ` (create it with "ctxbench snapshot --output ${file}")`);
   let json: unknown;
   try {
     json = JSON.parse(text);

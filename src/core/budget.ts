@@ -3,9 +3,9 @@
  * run, per strategy and per section — checked against a report. These figures are exact for a
  * given seed and scale, so a CI job can gate on them without flakiness.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from './errors.js';
 import { figuresOf } from './figures.js';
+import { readTextFile } from './read-text.js';
 import type { StatementRecord } from './types.js';
 import type { Figures, Report, StrategyReport } from '../report/model.js';
 
@@ -114,14 +114,7 @@ export function hasLimits(budget: Budget): boolean {
  * const budget = await loadBudgetFile('ctxbench.budget.json');
  */
 export async function loadBudgetFile(file: string): Promise<Budget> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(
-      `--budget: cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error)}`,
-    );
-  }
+  const text = await readTextFile(file, '--budget');
   let json: unknown;
   try {
     json = JSON.parse(text);
