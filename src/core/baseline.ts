@@ -58,6 +58,10 @@ export interface BaselineResult {
   /** Turns in the baseline that the run did not replay, and the other way round. */
   missingTurns: { strategy: string; turn: string }[];
   newTurns: { strategy: string; turn: string }[];
+  /** Turns found on both sides, whose figures were compared. */
+  compared: number;
+  /** Whether the baseline's dataset was checked against the run's (false: the file records none). */
+  datasetChecked: boolean;
   /** Set when the file was rewritten (tightened). */
   updated: boolean;
 }
@@ -169,6 +173,8 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
     removed: [],
     missingTurns: [],
     newTurns: [],
+    compared: 0,
+    datasetChecked: 'dataset' in baseline,
     updated: false,
   };
   const current = snapshot(report);
@@ -184,6 +190,7 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
         result.newTurns.push({ strategy, turn });
         continue;
       }
+      result.compared += 1;
       for (const metric of METRICS) {
         if (now[metric] > allowed(metric, then[metric], tolerance)) result.regressions.push({ strategy, turn, metric, baseline: then[metric], actual: now[metric] });
         else if (now[metric] < then[metric]) result.improvements.push({ strategy, turn, metric, baseline: then[metric], actual: now[metric] });
@@ -200,6 +207,50 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
   }
   result.passed = result.regressions.length === 0;
   return result;
+}
+
+function describeDataset(dataset: Baseline['dataset']): string {
+  return dataset === null ? 'no reference dataset (--setup, or a database of your own)' : `scale ${dataset.scale}, seed ${dataset.seed}`;
+}
+
+/**
+ * Why a baseline cannot judge a run, if it cannot: it was snapshotted on other data (another
+ * scale or seed), or none of a baselined strategy's turns was replayed (turn keys or strategy
+ * names changed), so nothing would be compared and the gate could not fail. A file without a
+ * `dataset` field (hand-written, or older) is compared without the dataset check.
+ *
+ * @example
+ * const problems = baselineProblems(baseline, report, compareWithBaseline(report, baseline, file), file);
+ * if (problems.length > 0) throw new UsageError(problems);
+ */
+export function baselineProblems(baseline: Baseline, report: Report, result: BaselineResult, file: string): string[] {
+  const problems: string[] = [];
+  if ('dataset' in baseline && JSON.stringify(baseline.dataset ?? null) !== JSON.stringify(report.dataset ?? null)) {
+    problems.push(
+      `--baseline: ${file} was snapshotted on ${describeDataset(baseline.dataset ?? null)}, this run used ${describeDataset(report.dataset ?? null)}: ` +
+        'figures of different data cannot be compared (run on the baseline\'s dataset, or snapshot again)',
+    );
+    return problems;
+  }
+  const run = report.strategies.map((s) => s.name);
+  const baselined = run.filter((name) => baseline.strategies[name] !== undefined);
+  if (baselined.length === 0) {
+    problems.push(
+      `--baseline: ${file} has no strategy of this run (it has ${Object.keys(baseline.strategies).join(', ') || 'none'}; the run has ${run.join(', ')}): nothing was compared`,
+    );
+    return problems;
+  }
+  for (const name of baselined) {
+    const ran = report.strategies.find((s) => s.name === name)!.turnDetails.map((t) => t.turn);
+    if (ran.length > 0 && !ran.some((turn) => baseline.strategies[name]![turn] !== undefined)) {
+      const theirs = Object.keys(baseline.strategies[name]!);
+      problems.push(
+        `--baseline: ${file}: no turn of strategy "${name}" matches (it has ${theirs.slice(0, 3).join(', ')}${theirs.length > 3 ? ', …' : ''}; ` +
+          `the run replayed ${ran.slice(0, 3).join(', ')}${ran.length > 3 ? ', …' : ''}): nothing was compared; snapshot again`,
+      );
+    }
+  }
+  return problems;
 }
 
 /**

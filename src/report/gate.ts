@@ -70,8 +70,12 @@ export function gateLines(report: Report): GateLine[] {
         depth: 1,
       });
     }
-    if (f.missingTurns.length > 0) out.push({ text: `${f.missingTurns.length} baseline turns were not replayed`, tone: 'neutral', depth: 1 });
-    if (f.newTurns.length > 0) out.push({ text: `${f.newTurns.length} turns are not in the baseline (snapshot again to add them)`, tone: 'neutral', depth: 1 });
+    if (f.compared !== undefined) out.push({ text: `${f.compared} turn${f.compared === 1 ? '' : 's'} compared`, tone: 'neutral', depth: 1 });
+    if (f.datasetChecked === false) out.push({ text: 'the baseline records no dataset: not checked against this run\'s', tone: 'neutral', depth: 1 });
+    const list = (turns: { strategy: string; turn: string }[]) =>
+      `${turns.slice(0, 10).map((t) => `${t.strategy} · ${t.turn}`).join(', ')}${turns.length > 10 ? `, … ${turns.length - 10} more` : ''}`;
+    if (f.missingTurns.length > 0) out.push({ text: `not replayed, so not checked: ${list(f.missingTurns)}`, tone: 'neutral', depth: 1 });
+    if (f.newTurns.length > 0) out.push({ text: `not in the baseline, so not checked (snapshot again to add them): ${list(f.newTurns)}`, tone: 'neutral', depth: 1 });
   }
   return out;
 }
