@@ -28,8 +28,8 @@ export function renderReport(report: Report, format: Format, io: CliIo, toFile: 
 
 /** Sets exit code 1 and says why on stderr when a context differs or a budget is exceeded. */
 export function reportFailures(report: Report, io: CliIo): void {
-  if (!report.contextIdentical) {
-    const differing = report.strategies.filter((s) => !s.contextIdentical).map((s) => s.name);
+  if (report.contextIdentical === false) {
+    const differing = report.strategies.filter((s) => s.contextIdentical === false).map((s) => s.name);
     io.stderr(`ctxbench: context differs from ${report.baseline}'s for: ${differing.join(', ')}\n`);
     process.exitCode = ExitCode.failed;
   }

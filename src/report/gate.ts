@@ -34,6 +34,14 @@ export interface GateLine {
 /** The gate's lines, or none when the report has no budget and no baseline. */
 export function gateLines(report: Report): GateLine[] {
   const out: GateLine[] = [];
+  const u = report.unchecked;
+  if (u) {
+    const list = (turns: string[]) => `${turns.slice(0, 10).join(', ')}${turns.length > 10 ? `, … ${turns.length - 10} more` : ''}`;
+    out.push({ text: 'Context not checked for these turns', tone: 'neutral', depth: 0 });
+    if (u.onlyInBefore.length > 0) out.push({ text: `only in before: ${list(u.onlyInBefore)}`, tone: 'neutral', depth: 1 });
+    if (u.onlyInAfter.length > 0) out.push({ text: `only in after: ${list(u.onlyInAfter)}`, tone: 'neutral', depth: 1 });
+    if (u.noPrompt.length > 0) out.push({ text: `not checked: no prompt: ${list(u.noPrompt)}`, tone: 'neutral', depth: 1 });
+  }
   const b = report.budget;
   if (b) {
     out.push({ text: `Budget (${b.per === 'turn' ? 'per turn' : 'whole run'}, from ${b.source})`, tone: 'neutral', depth: 0 });
