@@ -203,27 +203,44 @@ export function isPromptContext(value: object): boolean {
   return CONTEXT_KEYS.every((k) => k in value);
 }
 
-/** JSON with object keys sorted at every depth, indented so a diff is line by line. */
+/**
+ * JSON with object keys sorted at every depth, indented so a diff is line by line. A value JSON
+ * cannot hold faithfully (a circular reference, a BigInt) throws a TypeError naming where it is.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [2] }) // '{\n  "a": [\n    2\n  ],\n  "b": 1\n}\n'
+ */
 export function canonicalJson(value: unknown): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
+  const ancestors: object[] = [];
+  const sort = (v: unknown, at: string): unknown => {
+    if (typeof v === 'bigint') throw new TypeError(`a BigInt at ${at} (JSON has no BigInt: return it as a string or number)`);
+    if (v === null || typeof v !== 'object' || v instanceof Date) return v;
+    if (ancestors.includes(v)) throw new TypeError(`a circular reference at ${at}`);
+    ancestors.push(v);
+    try {
+      if (Array.isArray(v)) return v.map((x, i) => sort(x, `${at}[${i}]`));
       return Object.fromEntries(
         Object.keys(v)
           .sort()
-          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          .map((k) => [k, sort((v as Record<string, unknown>)[k], /^[A-Za-z_$][\w$]*$/.test(k) ? `${at}.${k}` : `${at}[${JSON.stringify(k)}]`)]),
       );
+    } finally {
+      ancestors.pop();
     }
-    return v;
   };
-  return `${JSON.stringify(sort(value), null, 2)}\n`;
+  return `${JSON.stringify(sort(value, '$'), null, 2)}\n`;
 }
 
 /** The text two strategies are compared on: the prompt string, the rendered context, or canonical JSON. */
 function toPrompt(strategy: Strategy<any>, input: TurnInput, value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'object' && value !== null) {
-    return isPromptContext(value) ? renderPrompt(value as Parameters<typeof renderPrompt>[0]) : canonicalJson(value);
+    if (isPromptContext(value)) return renderPrompt(value as Parameters<typeof renderPrompt>[0]);
+    try {
+      return canonicalJson(value);
+    } catch (error) {
+      throw new StrategyError(`${strategyName(strategy)} returned a value that cannot be compared as JSON for turn ${input.label}: ${(error as Error).message}`);
+    }
   }
   throw new StrategyError(
     `${strategyName(strategy)} returned ${value === undefined ? 'nothing' : typeof value} for turn ${input.label}: expected a context object or a prompt string`,

@@ -45,6 +45,19 @@ describe('user strategies', () => {
     expect(report.strategies[1].contextIdentical).toBe(true);
   });
 
+  it('a returned value JSON cannot hold (circular, BigInt) is that strategy failing on that turn: exit 1, one line', async () => {
+    const circular = await run(['compare', '--scale', 'tiny', '--turns', `${dir}/turns.json`, '--strategies', `${dir}/own-turns.mjs,${dir}/returns-circular.mjs`]);
+    expect([circular.code, circular.stderr]).toEqual([
+      1,
+      `ctxbench: strategy "circular" (${dir}/returns-circular.mjs) returned a value that cannot be compared as JSON for turn t1: a circular reference at $.nested.list[0]\n`,
+    ]);
+    const bigint = await run(['compare', '--scale', 'tiny', '--turns', `${dir}/turns.json`, '--strategies', `${dir}/returns-bigint.mjs`]);
+    expect([bigint.code, bigint.stderr]).toEqual([
+      1,
+      `ctxbench: strategy "bigint" (${dir}/returns-bigint.mjs) returned a value that cannot be compared as JSON for turn t1: a BigInt at $.counts["big one"] (JSON has no BigInt: return it as a string or number)\n`,
+    ]);
+  });
+
   it('a malformed --turns file is exit 2 naming the file and every bad line', async () => {
     const r = await run(['compare', '--scale', 'tiny', '--turns', `${dir}/bad-turns.ndjson`, '--strategies', `${dir}/own-turns.mjs`]);
     expect(r.code).toBe(2);
