@@ -1,6 +1,9 @@
 /**
  * User strategy files and --turns, through the CLI in-process (TypeScript loads with no build).
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runInProcess as run } from '../support/cli.js';
 
@@ -56,6 +59,23 @@ describe('user strategies', () => {
       1,
       `ctxbench: strategy "bigint" (${dir}/returns-bigint.mjs) returned a value that cannot be compared as JSON for turn t1: a BigInt at $.counts["big one"] (JSON has no BigInt: return it as a string or number)\n`,
     ]);
+  });
+
+  it('a strategy file with a syntax error is exit 2 naming file:line:column and the message', async () => {
+    // Written at run time: a .ts file with a syntax error in the repository would break the typecheck.
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-syntax-'));
+    try {
+      const source = "export default {\n  name: 'syntax',\n  build(db, turn) {\n    return db.query('é' +;\n  },\n};\n";
+      for (const ext of ['ts', 'mjs']) {
+        const file = path.join(tmp, `bad.${ext}`);
+        await writeFile(file, source);
+        const r = await run(['compare', '--scale', 'tiny', '--strategies', `naive,${file}`]);
+        // Column 26: the ';' after "    return db.query('é' +", counted in characters from 1.
+        expect([r.code, r.stderr]).toEqual([2, `ctxbench: --strategies: ${file}:4:26: syntax error: Unexpected ";"\n`]);
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 
   it('a malformed --turns file is exit 2 naming the file and every bad line', async () => {
