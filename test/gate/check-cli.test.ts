@@ -140,6 +140,21 @@ describe('budget files and reports', () => {
     expect(parsed.testsuites.failures).toBe('2');
   });
 
+  it('a strategy that fails still writes --format junit --output: the failure as a JUnit failure, exit 1', async () => {
+    const out = path.join(dir, 'failed.xml');
+    const r = await run(['check', ...common, '--strategies', 'naive,test/cli/strategies/throws.ts', '--max-queries', '99', '--format', 'junit', '--output', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ctxbench: strategy "throws" \(test\/cli\/strategies\/throws\.ts\) failed on turn en-first-1\/\w+: column "no_such_column" does not exist/m);
+    const xml = await readFile(out, 'utf8');
+    expect(XMLValidator.validate(xml)).toBe(true);
+    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(xml);
+    expect(parsed.testsuites).toMatchObject({ tests: '1', failures: '1' });
+    const suite = parsed.testsuites.testsuite;
+    expect(suite).toMatchObject({ name: 'ctxbench throws', tests: '1', failures: '1' });
+    expect(suite.testcase.classname).toBe('ctxbench.throws');
+    expect(suite.testcase.failure.message).toMatch(/^strategy "throws" \(test\/cli\/strategies\/throws\.ts\) failed on turn en-first-1\/\w+: column "no_such_column" does not exist/);
+  });
+
   it('--format markdown carries the table, findings and violations for a pull-request comment', async () => {
     const r = await run(['compare', ...common, '--max-queries', '10', '--format', 'markdown']);
     expect(r.code).toBe(1);
