@@ -11,6 +11,7 @@ import { CtxbenchError, DatabaseError, StrategyError, maskSecrets } from './erro
 import { promptBytes, promptSha256, renderPrompt } from './render/prompt-renderer.js';
 import { statementValues, withValueCapture } from './recorder.js';
 import type { ProfilingSession } from './session.js';
+import { catchStrayErrors } from './stray-errors.js';
 import type { StatementRecord, Strategy, Turn } from './types.js';
 import type { Figures, LatencySummary, SectionFigures, StrategyReport, TurnDetail } from '../report/model.js';
 
@@ -158,8 +159,12 @@ async function buildTurn(
     if (signal?.aborted && first !== null) break;
     const measure = () => session.measure((db) => strategy.build(db, input.turn));
     // Values are captured on the untimed warm-up, so holding result sets never weighs on a measured latency.
-    const m = run === 0 ? await withValueCapture(measure) : await measure();
+    const { value: m, stray } = await catchStrayErrors(() => (run === 0 ? withValueCapture(measure) : measure()));
     if (m.error !== undefined) throw strategyFailure(strategy, input, m.error, m.statements);
+    if (stray !== null) {
+      const message = stray.error instanceof Error ? stray.error.message : String(stray.error);
+      throw new StrategyError(`${strategyName(strategy)} failed on turn ${input.label}: ${message} (${stray.how})`, { cause: stray.error });
+    }
     const prompt = toPrompt(strategy, input, m.value);
     if (run === 0) {
       columns = columnUsage(capturedStatements(m.statements), prompt);

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runInProcess as run } from '../support/cli.js';
+import { runInProcess as run, spawnCtxbench } from '../support/cli.js';
 
 
 const dir = 'test/cli/strategies';
@@ -76,6 +76,21 @@ describe('user strategies', () => {
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
+  });
+
+  // Spawned: in-process, the test runner's own handler would count the stray error against the test.
+  it('an unhandled rejection or a throw in a timer during a turn is that strategy failing on that turn: exit 1, one line (spawned bin)', async () => {
+    const common = ['compare', '--scale', 'tiny', '--turns', `${dir}/turns.json`, '--strategies'];
+    const rejection = await spawnCtxbench([...common, `${dir}/unawaited-rejection.mjs`]);
+    expect([rejection.code, rejection.stderr.replace(/^ctxbench: seeding .*\n/, '')]).toEqual([
+      1,
+      `ctxbench: strategy "unawaited" (${dir}/unawaited-rejection.mjs) failed on turn t1: x (an unhandled promise rejection: await every promise the strategy starts)\n`,
+    ]);
+    const timer = await spawnCtxbench([...common, `${dir}/timer-throws.mjs`]);
+    expect([timer.code, timer.stderr.replace(/^ctxbench: seeding .*\n/, '')]).toEqual([
+      1,
+      `ctxbench: strategy "timer" (${dir}/timer-throws.mjs) failed on turn t1: thrown in a timer (an uncaught exception, thrown outside the build (in a timer or event callback?))\n`,
+    ]);
   });
 
   it('a malformed --turns file is exit 2 naming the file and every bad line', async () => {
