@@ -60,7 +60,10 @@ export interface BaselineResult {
   newTurns: { strategy: string; turn: string }[];
   /** Turns found on both sides, whose figures were compared. */
   compared: number;
-  /** Whether the baseline's dataset was checked against the run's (false: the file records none). */
+  /**
+   * Whether the baseline's dataset was checked against the run's: false when either is unknown
+   * (a file without the field, or a run on a --db or --setup database, whose data ctxbench did not generate).
+   */
   datasetChecked: boolean;
   /** Set when the file was rewritten (tightened). */
   updated: boolean;
@@ -174,7 +177,7 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
     missingTurns: [],
     newTurns: [],
     compared: 0,
-    datasetChecked: 'dataset' in baseline,
+    datasetChecked: baseline.dataset != null && report.dataset != null,
     updated: false,
   };
   const current = snapshot(report);
@@ -209,15 +212,12 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
   return result;
 }
 
-function describeDataset(dataset: Baseline['dataset']): string {
-  return dataset === null ? 'no reference dataset (--setup, or a database of your own)' : `scale ${dataset.scale}, seed ${dataset.seed}`;
-}
 
 /**
  * Why a baseline cannot judge a run, if it cannot: it was snapshotted on other data (another
  * scale or seed), or none of a baselined strategy's turns was replayed (turn keys or strategy
- * names changed), so nothing would be compared and the gate could not fail. A file without a
- * `dataset` field (hand-written, or older) is compared without the dataset check.
+ * names changed), so nothing would be compared and the gate could not fail. When either side's
+ * dataset is unknown (a file without the field; a --db or --setup database) it is not checked.
  *
  * @example
  * const problems = baselineProblems(baseline, report, compareWithBaseline(report, baseline, file), file);
@@ -225,9 +225,11 @@ function describeDataset(dataset: Baseline['dataset']): string {
  */
 export function baselineProblems(baseline: Baseline, report: Report, result: BaselineResult, file: string): string[] {
   const problems: string[] = [];
-  if ('dataset' in baseline && JSON.stringify(baseline.dataset ?? null) !== JSON.stringify(report.dataset ?? null)) {
+  const then = baseline.dataset;
+  const now = report.dataset;
+  if (then != null && now != null && (String(then.scale) !== String(now.scale) || then.seed !== now.seed)) {
     problems.push(
-      `--baseline: ${file} was snapshotted on ${describeDataset(baseline.dataset ?? null)}, this run used ${describeDataset(report.dataset ?? null)}: ` +
+      `--baseline: ${file} was snapshotted on scale ${then.scale}, seed ${then.seed}, this run used scale ${now.scale}, seed ${now.seed}: ` +
         'figures of different data cannot be compared (run on the baseline\'s dataset, or snapshot again)',
     );
     return problems;

@@ -79,7 +79,7 @@ export function gateLines(report: Report): GateLine[] {
       });
     }
     if (f.compared !== undefined) out.push({ text: `${f.compared} turn${f.compared === 1 ? '' : 's'} compared`, tone: 'neutral', depth: 1 });
-    if (f.datasetChecked === false) out.push({ text: 'the baseline records no dataset: not checked against this run\'s', tone: 'neutral', depth: 1 });
+    if (f.datasetChecked === false) out.push({ text: 'dataset not checked: unknown on one side (a baseline without one, or a --db/--setup database)', tone: 'neutral', depth: 1 });
     const list = (turns: { strategy: string; turn: string }[]) =>
       `${turns.slice(0, 10).map((t) => `${t.strategy} · ${t.turn}`).join(', ')}${turns.length > 10 ? `, … ${turns.length - 10} more` : ''}`;
     if (f.missingTurns.length > 0) out.push({ text: `not replayed, so not checked: ${list(f.missingTurns)}`, tone: 'neutral', depth: 1 });

@@ -94,7 +94,7 @@ describe('baseline and ratchet', () => {
     expect(r4.code).toBe(0);
     expect(r4.stdout).toContain('✓ no figure grew');
     expect(r4.stdout).toContain('3 turns compared');
-    expect(r4.stdout).toContain("the baseline records no dataset: not checked against this run's");
+    expect(r4.stdout).toContain('dataset not checked: unknown on one side (a baseline without one, or a --db/--setup database)');
     expect(r4.stdout).toContain(`not in the baseline, so not checked (snapshot again to add them): optimized · ${turns[3]}\n`);
   });
 
