@@ -31,7 +31,7 @@ export interface GateLine {
   depth: number;
 }
 
-/** The gate's lines, or none when the report has no budget and no baseline. */
+/** The gate's lines (and, for `compare --before/--after`, the turns whose context was not checked); none when there is nothing to say. */
 export function gateLines(report: Report): GateLine[] {
   const out: GateLine[] = [];
   const u = report.unchecked;
