@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { parseTolerance, renderBaseline, type Tolerance } from '../core/baseline.js';
 import type { Report } from '../report/model.js';
-import { FORMATS, renderReport, reportFailures } from './compare-command.js';
+import { FORMATS, emitFailure, renderReport, reportFailures } from './compare-command.js';
 import type { CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
@@ -60,6 +60,10 @@ export function registerCheck(program: Command, io: CliIo): void {
           tolerance,
           updateBaseline: flags.updateBaseline,
         });
+      } catch (error) {
+        progress.stop();
+        await emitFailure(error, format, flags.output, io);
+        throw error;
       } finally {
         progress.stop();
       }

@@ -3,11 +3,11 @@
  */
 import type { Command } from 'commander';
 import { checkBudget } from '../core/budget.js';
-import { ExitCode } from '../core/errors.js';
+import { ExitCode, StrategyError, maskSecrets } from '../core/errors.js';
 import { DEFAULT_STRATEGIES } from '../core/strategies/index.js';
 import type { Report } from '../report/model.js';
 import { renderJson } from '../report/json.js';
-import { renderJunit } from '../report/junit.js';
+import { renderJunit, renderJunitFailure } from '../report/junit.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
@@ -28,10 +28,18 @@ export async function renderReport(report: Report, format: Format, io: CliIo, to
   return renderTable(report, { color: !toFile && useColor(io) });
 }
 
+/**
+ * When the run stopped because a strategy failed, a JUnit report is still written, with that
+ * failure: CI dashboards read the file, not the exit code (which stays 1).
+ */
+export async function emitFailure(error: unknown, format: Format, output: string | undefined, io: CliIo): Promise<void> {
+  if (format === 'junit' && error instanceof StrategyError) await emit(renderJunitFailure(maskSecrets(error.message)), output, io);
+}
+
 /** Sets exit code 1 and says why on stderr when a context differs or a budget is exceeded. */
 export function reportFailures(report: Report, io: CliIo): void {
-  if (!report.contextIdentical) {
-    const differing = report.strategies.filter((s) => !s.contextIdentical).map((s) => s.name);
+  if (report.contextIdentical === false) {
+    const differing = report.strategies.filter((s) => s.contextIdentical === false).map((s) => s.name);
     io.stderr(`ctxbench: context differs from ${report.baseline}'s for: ${differing.join(', ')}\n`);
     process.exitCode = ExitCode.failed;
   }
@@ -77,6 +85,10 @@ export function registerCompare(program: Command, io: CliIo): void {
         report = saved
           ? await (await import('../commands/compare-recordings.js')).compareRecordings(flags.before!, flags.after!)
           : await compare({ ...options.compare, ...progressHandlers(progress) });
+      } catch (error) {
+        progress.stop();
+        await emitFailure(error, format, flags.output, io);
+        throw error;
       } finally {
         progress.stop();
       }

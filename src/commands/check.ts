@@ -3,6 +3,7 @@
  * with budgets and with a committed baseline; `snapshot` writes that baseline.
  */
 import {
+  baselineProblems,
   compareWithBaseline,
   loadBaseline,
   renderBaseline,
@@ -65,6 +66,9 @@ export async function check(options: CheckOptions): Promise<Report> {
   }
   if (baseline !== null) {
     const result = compareWithBaseline(report, baseline, options.baselineFile!, options.tolerance);
+    // A baseline that compared nothing (other data, other turns) would pass whatever the code does.
+    const problems = baselineProblems(baseline, report, result, options.baselineFile!);
+    if (problems.length > 0) throw new UsageError(problems);
     if (options.updateBaseline && result.passed && result.improvements.length > 0) {
       await writeAtomically(options.baselineFile!, renderBaseline(tighten(baseline, report)));
       result.updated = true;

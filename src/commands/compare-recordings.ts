@@ -2,22 +2,43 @@
  * `compare --before a.json --after b.json`: two saved reports (recordings of an application
  * before and after a change, or two compare runs) side by side in the seed's table format.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
+import { readTextFile } from '../core/read-text.js';
 import type { Report, StrategyReport } from '../report/model.js';
 
 async function readReport(flag: string, file: string): Promise<Report> {
+  const text = await readTextFile(file, flag);
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new UsageError(`${flag}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    throw new UsageError(`${flag}: ${file}: not valid JSON (${(error as Error).message})`);
   }
   const r = json as Partial<Report>;
-  if (r.version !== 1 || !Array.isArray(r.strategies) || r.strategies.length === 0) {
+  if (typeof json !== 'object' || json === null || r.version !== 1 || !Array.isArray(r.strategies) || r.strategies.length === 0) {
     throw new UsageError(`${flag}: ${file} is not a ctxbench report (expected --format json output or a recording)`);
   }
+  // Only the first strategy is read; a report cut down by hand must still have what the table shows.
+  const first = r.strategies[0] as Partial<StrategyReport> | null;
+  const problems: string[] = [];
+  const field = (name: string, ok: boolean, expected: string) => {
+    if (!ok) problems.push(`${flag}: ${file}: strategies[0].${name}: ${expected} (write the report with --format json)`);
+  };
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(first)) problems.push(`${flag}: ${file}: strategies[0]: expected a strategy object`);
+  else {
+    field('name', typeof first!.name === 'string', 'expected a string');
+    field('perTurn', isObject(first!.perTurn), 'missing');
+    field('totals', isObject(first!.totals), 'missing');
+    if (!Array.isArray(first!.turnDetails)) field('turnDetails', false, 'missing');
+    else {
+      first!.turnDetails.forEach((t, i) => {
+        if (!isObject(t) || typeof t.turn !== 'string' || !Array.isArray(t.statements))
+          problems.push(`${flag}: ${file}: strategies[0].turnDetails[${i}]: expected { turn, statements, … }`);
+      });
+    }
+  }
+  if (problems.length > 0) throw new UsageError(problems.slice(0, 10));
   return r as Report;
 }
 
@@ -35,22 +56,50 @@ export async function compareRecordings(beforeFile: string, afterFile: string): 
   const sameName = a.name === b.name;
   const left: StrategyReport = { ...a, name: sameName ? 'before' : a.name };
   const right: StrategyReport = { ...b, name: sameName ? 'after' : b.name };
-  // Prompts are compared turn by turn when both sides have them (recordings have none).
-  const byTurn = new Map(left.turnDetails.map((t) => [t.turn, t.promptSha256]));
+  // Prompts are compared turn by turn where both sides have them (recordings have none); a turn
+  // that was not compared is listed, never counted as identical.
+  const hash = (t: { promptSha256?: unknown }) => (typeof t.promptSha256 === 'string' && t.promptSha256 !== '' ? t.promptSha256 : null);
+  const byTurn = new Map(left.turnDetails.map((t) => [t.turn, hash(t)]));
+  const afterTurns = new Set(right.turnDetails.map((t) => t.turn));
+  const unchecked = {
+    onlyInBefore: left.turnDetails.filter((t) => !afterTurns.has(t.turn)).map((t) => t.turn),
+    onlyInAfter: [] as string[],
+    noPrompt: [] as string[],
+  };
   right.turnDetails = right.turnDetails.map((t) => {
-    const other = byTurn.get(t.turn);
-    return { ...t, contextIdentical: other === undefined || other === '' || t.promptSha256 === '' || other === t.promptSha256 };
+    if (!byTurn.has(t.turn)) {
+      unchecked.onlyInAfter.push(t.turn);
+      return { ...t, contextIdentical: null };
+    }
+    const other = byTurn.get(t.turn)!;
+    const mine = hash(t);
+    if (other === null || mine === null) {
+      unchecked.noPrompt.push(t.turn);
+      return { ...t, contextIdentical: null };
+    }
+    return { ...t, contextIdentical: other === mine };
   });
-  right.contextIdentical = right.turnDetails.every((t) => t.contextIdentical);
-  if (!right.contextIdentical && right.difference === null) {
-    const t = right.turnDetails.find((x) => !x.contextIdentical)!;
+  const paired = right.turnDetails.filter((t) => byTurn.has(t.turn));
+  // ✓ only when every paired turn had prompts on both sides and they were equal.
+  right.contextIdentical = paired.some((t) => t.contextIdentical === false)
+    ? false
+    : paired.length > 0 && paired.every((t) => t.contextIdentical === true)
+      ? true
+      : null;
+  right.difference = null;
+  if (right.contextIdentical === false) {
+    const t = right.turnDetails.find((x) => x.contextIdentical === false)!;
     right.difference = { turn: t.turn, conversationId: t.conversationId, messageId: t.messageId, diff: `prompt sha256 ${byTurn.get(t.turn)} → ${t.promptSha256}` };
   }
+  left.contextIdentical = right.contextIdentical === null ? null : true;
+  left.difference = null;
+  const anyUnchecked = unchecked.onlyInBefore.length + unchecked.onlyInAfter.length + unchecked.noPrompt.length > 0;
   return {
     ...after,
     baseline: left.name,
     strategies: [left, right],
     contextIdentical: right.contextIdentical,
+    ...(anyUnchecked ? { unchecked } : {}),
     budget: undefined,
     baselineFile: undefined,
   };

@@ -5,9 +5,9 @@
  * tightens the file, so a codebase that already has N+1s can adopt the gate today and only
  * move forward.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from './errors.js';
 import { METRICS, type Metric } from './budget.js';
+import { readTextFile } from './read-text.js';
 import type { Report } from '../report/model.js';
 
 /** One turn as recorded in a baseline. */
@@ -58,6 +58,13 @@ export interface BaselineResult {
   /** Turns in the baseline that the run did not replay, and the other way round. */
   missingTurns: { strategy: string; turn: string }[];
   newTurns: { strategy: string; turn: string }[];
+  /** Turns found on both sides, whose figures were compared. */
+  compared: number;
+  /**
+   * Whether the baseline's dataset was checked against the run's: false when either is unknown
+   * (a file without the field, or a run on a --db or --setup database, whose data ctxbench did not generate).
+   */
+  datasetChecked: boolean;
   /** Set when the file was rewritten (tightened). */
   updated: boolean;
 }
@@ -99,13 +106,7 @@ export function renderBaseline(baseline: Baseline): string {
 
 /** Reads a baseline file; a malformed one is a usage error naming the file (exit 2). */
 export async function loadBaseline(file: string): Promise<Baseline> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new UsageError(`--baseline: cannot read ${file}${missing ? ': no such file (create it with "ctxbench snapshot --output ' + file + '")' : `: ${String(error)}`}`);
-  }
+  const text = await readTextFile(file, '--baseline', ` (create it with "ctxbench snapshot --output ${file}")`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -175,6 +176,8 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
     removed: [],
     missingTurns: [],
     newTurns: [],
+    compared: 0,
+    datasetChecked: baseline.dataset != null && report.dataset != null,
     updated: false,
   };
   const current = snapshot(report);
@@ -190,6 +193,7 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
         result.newTurns.push({ strategy, turn });
         continue;
       }
+      result.compared += 1;
       for (const metric of METRICS) {
         if (now[metric] > allowed(metric, then[metric], tolerance)) result.regressions.push({ strategy, turn, metric, baseline: then[metric], actual: now[metric] });
         else if (now[metric] < then[metric]) result.improvements.push({ strategy, turn, metric, baseline: then[metric], actual: now[metric] });
@@ -206,6 +210,49 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
   }
   result.passed = result.regressions.length === 0;
   return result;
+}
+
+
+/**
+ * Why a baseline cannot judge a run, if it cannot: it was snapshotted on other data (another
+ * scale or seed), or none of a baselined strategy's turns was replayed (turn keys or strategy
+ * names changed), so nothing would be compared and the gate could not fail. When either side's
+ * dataset is unknown (a file without the field; a --db or --setup database) it is not checked.
+ *
+ * @example
+ * const problems = baselineProblems(baseline, report, compareWithBaseline(report, baseline, file), file);
+ * if (problems.length > 0) throw new UsageError(problems);
+ */
+export function baselineProblems(baseline: Baseline, report: Report, result: BaselineResult, file: string): string[] {
+  const problems: string[] = [];
+  const then = baseline.dataset;
+  const now = report.dataset;
+  if (then != null && now != null && (String(then.scale) !== String(now.scale) || then.seed !== now.seed)) {
+    problems.push(
+      `--baseline: ${file} was snapshotted on scale ${then.scale}, seed ${then.seed}, this run used scale ${now.scale}, seed ${now.seed}: ` +
+        'figures of different data cannot be compared (run on the baseline\'s dataset, or snapshot again)',
+    );
+    return problems;
+  }
+  const run = report.strategies.map((s) => s.name);
+  const baselined = run.filter((name) => baseline.strategies[name] !== undefined);
+  if (baselined.length === 0) {
+    problems.push(
+      `--baseline: ${file} has no strategy of this run (it has ${Object.keys(baseline.strategies).join(', ') || 'none'}; the run has ${run.join(', ')}): nothing was compared`,
+    );
+    return problems;
+  }
+  for (const name of baselined) {
+    const ran = report.strategies.find((s) => s.name === name)!.turnDetails.map((t) => t.turn);
+    if (ran.length > 0 && !ran.some((turn) => baseline.strategies[name]![turn] !== undefined)) {
+      const theirs = Object.keys(baseline.strategies[name]!);
+      problems.push(
+        `--baseline: ${file}: no turn of strategy "${name}" matches (it has ${theirs.slice(0, 3).join(', ')}${theirs.length > 3 ? ', …' : ''}; ` +
+          `the run replayed ${ran.slice(0, 3).join(', ')}${ran.length > 3 ? ', …' : ''}): nothing was compared; snapshot again`,
+      );
+    }
+  }
+  return problems;
 }
 
 /**

@@ -3,9 +3,9 @@
  * run, per strategy and per section — checked against a report. These figures are exact for a
  * given seed and scale, so a CI job can gate on them without flakiness.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from './errors.js';
 import { figuresOf } from './figures.js';
+import { readTextFile } from './read-text.js';
 import type { StatementRecord } from './types.js';
 import type { Figures, Report, StrategyReport } from '../report/model.js';
 
@@ -119,14 +119,7 @@ export function hasLimits(budget: Budget): boolean {
  * const budget = await loadBudgetFile('ctxbench.budget.json');
  */
 export async function loadBudgetFile(file: string): Promise<Budget> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(
-      `--budget: cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error)}`,
-    );
-  }
+  const text = await readTextFile(file, '--budget');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -247,13 +240,38 @@ export function budgetFor(budget: Budget, strategy: string): StrategyBudget {
 }
 
 /**
- * Checks every strategy of a report against a budget.
+ * Section names a budget limits that no strategy of the report produced: a typo there
+ * (`faq` for `faqs`) would otherwise pass every time, since no statement is in that section.
+ *
+ * @example
+ * unknownSections(report, budget) // ['b.json: strategies.optimized.sections.faq: no section "faq" in this run (its sections: system, history, …)']
+ */
+export function unknownSections(report: Report, budget: Budget): string[] {
+  const known = new Set<string>();
+  for (const s of report.strategies) for (const section of s.sections) if (section.name !== null) known.add(section.name);
+  const list = known.size === 0 ? 'it has none: no strategy called db.section()' : `its sections: ${[...known].join(', ')}`;
+  const problems: string[] = [];
+  const scan = (path: string, b: StrategyBudget | undefined) => {
+    for (const name of Object.keys(b?.sections ?? {})) {
+      if (!known.has(name)) problems.push(`${budget.source}: ${path}.sections.${name}: no section "${name}" in this run (${list})`);
+    }
+  };
+  scan('default', budget.all);
+  for (const [name, b] of Object.entries(budget.strategies)) scan(`strategies.${name}`, b);
+  return problems;
+}
+
+/**
+ * Checks every strategy of a report against a budget. A section budget naming a section the
+ * run did not produce is a usage error (exit 2), not a pass.
  *
  * @example
  * const result = checkBudget(report, budgetFromLimits({ queries: 10 }));
  * if (!result.passed) console.log(result.violations);
  */
 export function checkBudget(report: Report, budget: Budget): BudgetResult {
+  const unknown = unknownSections(report, budget);
+  if (unknown.length > 0) throw new UsageError(unknown);
   const checks: BudgetCheck[] = [];
   const violations: Violation[] = [];
   for (const strategy of report.strategies) {

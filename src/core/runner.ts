@@ -11,6 +11,7 @@ import { CtxbenchError, DatabaseError, StrategyError, maskSecrets } from './erro
 import { promptBytes, promptSha256, renderPrompt } from './render/prompt-renderer.js';
 import { statementValues, withValueCapture } from './recorder.js';
 import type { ProfilingSession } from './session.js';
+import { catchStrayErrors } from './stray-errors.js';
 import type { StatementRecord, Strategy, Turn } from './types.js';
 import type { Figures, LatencySummary, SectionFigures, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
 
@@ -164,8 +165,12 @@ async function buildTurn(
     if (signal?.aborted && first !== null) break;
     const measure = () => session.measure((db) => strategy.build(db, input.turn));
     // Values are captured on the untimed warm-up, so holding result sets never weighs on a measured latency.
-    const m = run === 0 ? await withValueCapture(measure) : await measure();
+    const { value: m, stray } = await catchStrayErrors(() => (run === 0 ? withValueCapture(measure) : measure()));
     if (m.error !== undefined) throw strategyFailure(strategy, input, m.error, m.statements);
+    if (stray !== null) {
+      const message = stray.error instanceof Error ? stray.error.message : String(stray.error);
+      throw new StrategyError(`${strategyName(strategy)} failed on turn ${input.label}: ${message} (${stray.how})`, { cause: stray.error });
+    }
     const prompt = toPrompt(strategy, input, m.value);
     if (run === 0) {
       columns = columnUsage(capturedStatements(m.statements), prompt);
@@ -210,27 +215,44 @@ export function isPromptContext(value: object): boolean {
   return CONTEXT_KEYS.every((k) => k in value);
 }
 
-/** JSON with object keys sorted at every depth, indented so a diff is line by line. */
+/**
+ * JSON with object keys sorted at every depth, indented so a diff is line by line. A value JSON
+ * cannot hold faithfully (a circular reference, a BigInt) throws a TypeError naming where it is.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [2] }) // '{\n  "a": [\n    2\n  ],\n  "b": 1\n}\n'
+ */
 export function canonicalJson(value: unknown): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
+  const ancestors: object[] = [];
+  const sort = (v: unknown, at: string): unknown => {
+    if (typeof v === 'bigint') throw new TypeError(`a BigInt at ${at} (JSON has no BigInt: return it as a string or number)`);
+    if (v === null || typeof v !== 'object' || v instanceof Date) return v;
+    if (ancestors.includes(v)) throw new TypeError(`a circular reference at ${at}`);
+    ancestors.push(v);
+    try {
+      if (Array.isArray(v)) return v.map((x, i) => sort(x, `${at}[${i}]`));
       return Object.fromEntries(
         Object.keys(v)
           .sort()
-          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          .map((k) => [k, sort((v as Record<string, unknown>)[k], /^[A-Za-z_$][\w$]*$/.test(k) ? `${at}.${k}` : `${at}[${JSON.stringify(k)}]`)]),
       );
+    } finally {
+      ancestors.pop();
     }
-    return v;
   };
-  return `${JSON.stringify(sort(value), null, 2)}\n`;
+  return `${JSON.stringify(sort(value, '$'), null, 2)}\n`;
 }
 
 /** The text two strategies are compared on: the prompt string, the rendered context, or canonical JSON. */
 function toPrompt(strategy: Strategy<any>, input: TurnInput, value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'object' && value !== null) {
-    return isPromptContext(value) ? renderPrompt(value as Parameters<typeof renderPrompt>[0]) : canonicalJson(value);
+    if (isPromptContext(value)) return renderPrompt(value as Parameters<typeof renderPrompt>[0]);
+    try {
+      return canonicalJson(value);
+    } catch (error) {
+      throw new StrategyError(`${strategyName(strategy)} returned a value that cannot be compared as JSON for turn ${input.label}: ${(error as Error).message}`);
+    }
   }
   throw new StrategyError(
     `${strategyName(strategy)} returned ${value === undefined ? 'nothing' : typeof value} for turn ${input.label}: expected a context object or a prompt string`,

@@ -2,8 +2,8 @@
  * Turns from a file (`--turns turns.json` or `.ndjson`): arbitrary JSON objects handed to each
  * strategy's `build` unchanged, so users replay their own conversations on their own schema.
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from './errors.js';
+import { readTextFile } from './read-text.js';
 import type { TurnInput } from './runner.js';
 
 /**
@@ -14,12 +14,7 @@ import type { TurnInput } from './runner.js';
  * const turns = await loadTurnsFile('examples/own-schema/turns.json');
  */
 export async function loadTurnsFile(file: string): Promise<unknown[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--turns: cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error)}`);
-  }
+  const text = await readTextFile(file, '--turns');
   const problems: string[] = [];
   let turns: unknown[] = [];
   if (/\.ndjson$|\.jsonl$/i.test(file)) {

@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
+import { decodeUtf8 } from '../core/read-text.js';
 
 /** Message types, as in `messages.type`. */
 export const MESSAGE_TYPES = ['customer', 'AI', 'support', 'marketing'] as const;
@@ -80,6 +81,13 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/** PostgreSQL text cannot hold U+0000: where a string has one, as "character N", else null. */
+function nulAt(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const i = value.indexOf('\u0000');
+  return i < 0 ? null : `contains a NUL character (\\u0000) at character ${i + 1}, which PostgreSQL text cannot store`;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -123,7 +131,7 @@ export function parseFixture(file: string, json: unknown): ConversationFixture {
   const title = json.title;
   if (title !== undefined && title !== null && (typeof title !== 'string' || title.length > 255)) {
     problem('title', `expected a string of at most 255 characters or null, got ${describe(title)}`);
-  }
+  } else if (nulAt(title) !== null) problem('title', nulAt(title)!);
   if (json.notes !== undefined && typeof json.notes !== 'string') problem('notes', `expected a string, got ${describe(json.notes)}`);
 
   const customer: Record<keyof FixtureCustomer, string | null> = {
@@ -145,6 +153,8 @@ export function parseFixture(file: string, json: unknown): ConversationFixture {
         problem(`customer.${key}`, `expected a string or null, got ${describe(value)}`);
       } else if (typeof value === 'string' && value.length > spec.max) {
         problem(`customer.${key}`, `expected at most ${spec.max} characters, got ${value.length}`);
+      } else if (nulAt(value) !== null) {
+        problem(`customer.${key}`, nulAt(value)!);
       } else {
         customer[spec.column] = value;
       }
@@ -172,6 +182,9 @@ export function parseFixture(file: string, json: unknown): ConversationFixture {
       }
       if (typeof content !== 'string' || content.trim() === '') {
         problem(`${at}.content`, `expected a non-empty string, got ${describe(content)}`);
+        ok = false;
+      } else if (nulAt(content) !== null) {
+        problem(`${at}.content`, nulAt(content)!);
         ok = false;
       }
       if (delay !== undefined && delay !== null && (typeof delay !== 'number' || !Number.isSafeInteger(delay) || delay < 0 || delay > MAX_DELAY_MS)) {
@@ -254,9 +267,16 @@ export async function loadFixtures(dir: string = defaultFixturesDir()): Promise<
     const file = displayPath(path.join(dir, name));
     let json: unknown;
     try {
-      json = JSON.parse(await readFile(path.join(dir, name), 'utf8'));
+      const text = decodeUtf8(await readFile(path.join(dir, name)), file);
+      try {
+        json = JSON.parse(text);
+      } catch (error) {
+        problems.push(`${file}: invalid JSON: ${(error as Error).message}`);
+        continue;
+      }
     } catch (error) {
-      problems.push(`${file}: invalid JSON: ${(error as Error).message}`);
+      if (error instanceof UsageError) problems.push(...error.problems);
+      else problems.push(`${file}: cannot read: ${(error as Error).message}`);
       continue;
     }
     try {

@@ -4,11 +4,11 @@
  */
 import { quietKnexOn } from './knex-quiet.js';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import { UsageError } from '../core/errors.js';
+import { readTextFile } from '../core/read-text.js';
 
 /** Runs a setup file against `url`. Failures are usage errors naming the file (exit 2). */
 export async function runSetupFile(file: string, url: string): Promise<void> {
@@ -18,7 +18,7 @@ export async function runSetupFile(file: string, url: string): Promise<void> {
   try {
     if (/\.sql$/i.test(resolved)) {
       // One simple-protocol query: a script of many statements runs as written.
-      const sql = await readFile(resolved, 'utf8');
+      const sql = await readTextFile(file, '--setup');
       const client = await knex.client.acquireConnection();
       try {
         await client.query(sql);

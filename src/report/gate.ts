@@ -32,9 +32,17 @@ export interface GateLine {
   depth: number;
 }
 
-/** The gate's lines, or none when the report has no budget and no baseline. */
+/** The gate's lines (and, for `compare --before/--after`, the turns whose context was not checked); none when there is nothing to say. */
 export function gateLines(report: Report): GateLine[] {
   const out: GateLine[] = [];
+  const u = report.unchecked;
+  if (u) {
+    const list = (turns: string[]) => `${turns.slice(0, 10).join(', ')}${turns.length > 10 ? `, … ${turns.length - 10} more` : ''}`;
+    out.push({ text: 'Context not checked for these turns', tone: 'neutral', depth: 0 });
+    if (u.onlyInBefore.length > 0) out.push({ text: `only in before: ${list(u.onlyInBefore)}`, tone: 'neutral', depth: 1 });
+    if (u.onlyInAfter.length > 0) out.push({ text: `only in after: ${list(u.onlyInAfter)}`, tone: 'neutral', depth: 1 });
+    if (u.noPrompt.length > 0) out.push({ text: `not checked: no prompt: ${list(u.noPrompt)}`, tone: 'neutral', depth: 1 });
+  }
   const b = report.budget;
   if (b) {
     out.push({ text: `Budget (${b.per === 'turn' ? 'per turn' : 'whole run'}, from ${b.source})`, tone: 'neutral', depth: 0 });
@@ -71,8 +79,12 @@ export function gateLines(report: Report): GateLine[] {
         depth: 1,
       });
     }
-    if (f.missingTurns.length > 0) out.push({ text: `${f.missingTurns.length} baseline turns were not replayed`, tone: 'neutral', depth: 1 });
-    if (f.newTurns.length > 0) out.push({ text: `${f.newTurns.length} turns are not in the baseline (snapshot again to add them)`, tone: 'neutral', depth: 1 });
+    if (f.compared !== undefined) out.push({ text: `${f.compared} turn${f.compared === 1 ? '' : 's'} compared`, tone: 'neutral', depth: 1 });
+    if (f.datasetChecked === false) out.push({ text: 'dataset not checked: unknown on one side (a baseline without one, or a --db/--setup database)', tone: 'neutral', depth: 1 });
+    const list = (turns: { strategy: string; turn: string }[]) =>
+      `${turns.slice(0, 10).map((t) => `${t.strategy} · ${t.turn}`).join(', ')}${turns.length > 10 ? `, … ${turns.length - 10} more` : ''}`;
+    if (f.missingTurns.length > 0) out.push({ text: `not replayed, so not checked: ${list(f.missingTurns)}`, tone: 'neutral', depth: 1 });
+    if (f.newTurns.length > 0) out.push({ text: `not in the baseline, so not checked (snapshot again to add them): ${list(f.newTurns)}`, tone: 'neutral', depth: 1 });
   }
   return out;
 }

@@ -19,6 +19,8 @@ function escapeXml(text: string): string {
 interface Case {
   name: string;
   failure: { message: string; details: string } | null;
+  /** Why the case was not checked (a skipped test case). */
+  skipped?: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export function renderJunit(report: Report): string {
       cases.push({
         name: `context identical to ${report.baseline}`,
         failure: d === null ? null : { message: `context differs at ${describeTurn(d)}`, details: d.diff },
+        ...(s.contextIdentical === null ? { skipped: 'not checked: no turn had prompts on both sides' } : {}),
       });
     }
     for (const c of report.budget?.checks.filter((c) => c.strategy === s.name) ?? []) {
@@ -74,14 +77,36 @@ export function renderJunit(report: Report): string {
     tests += cases.length;
     const failed = cases.filter((c) => c.failure !== null).length;
     failures += failed;
-    const body = cases.map((c) => {
-      const open = `    <testcase classname="ctxbench.${escapeXml(s.name)}" name="${escapeXml(c.name)}"`;
-      if (c.failure === null) return `${open}/>`;
-      return `${open}>\n      <failure message="${escapeXml(c.failure.message)}">${escapeXml(c.failure.details)}</failure>\n    </testcase>`;
-    });
-    suites.push(
-      `  <testsuite name="ctxbench ${escapeXml(s.name)}" tests="${cases.length}" failures="${failed}" errors="0" skipped="0">\n${body.join('\n')}${body.length ? '\n' : ''}  </testsuite>`,
-    );
+    suites.push(suite(s.name, cases));
   }
+  return document(tests, failures, suites);
+}
+
+function suite(strategy: string, cases: Case[]): string {
+  const failed = cases.filter((c) => c.failure !== null).length;
+  const skipped = cases.filter((c) => c.failure === null && c.skipped !== undefined).length;
+  const body = cases.map((c) => {
+    const open = `    <testcase classname="ctxbench.${escapeXml(strategy)}" name="${escapeXml(c.name)}"`;
+    if (c.failure === null && c.skipped !== undefined) return `${open}>\n      <skipped message="${escapeXml(c.skipped)}"/>\n    </testcase>`;
+    if (c.failure === null) return `${open}/>`;
+    return `${open}>\n      <failure message="${escapeXml(c.failure.message)}">${escapeXml(c.failure.details)}</failure>\n    </testcase>`;
+  });
+  return `  <testsuite name="ctxbench ${escapeXml(strategy)}" tests="${cases.length}" failures="${failed}" errors="0" skipped="${skipped}">\n${body.join('\n')}${body.length ? '\n' : ''}  </testsuite>`;
+}
+
+function document(tests: number, failures: number, suites: string[]): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="ctxbench" tests="${tests}" failures="${failures}">\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+/**
+ * A run that stopped because a strategy failed, as JUnit: one failing test case for that
+ * strategy, so a CI dashboard shows the failure instead of a missing file.
+ *
+ * @example
+ * await writeFile('ctxbench.xml', renderJunitFailure('strategy "mine" (./mine.ts) failed on turn c1/m1: boom'));
+ */
+export function renderJunitFailure(message: string): string {
+  const strategy = /^strategy "([^"]+)"/.exec(message)?.[1] ?? 'run';
+  const failure = { message: oneLine(message, 300), details: message };
+  return document(1, 1, [suite(strategy, [{ name: 'builds every turn without failing', failure }])]);
 }

@@ -90,7 +90,7 @@ export function renderMarkdown(report: Report): string {
     if (folded !== null) out.push(`  - **unused columns** ${escape(describeFolded(folded))} (${code('--format json')} lists them all)`);
   }
 
-  const differing = report.strategies.filter((s) => !s.contextIdentical);
+  const differing = report.strategies.filter((s) => s.contextIdentical === false);
   if (differing.length > 0) {
     const base = baselineOf(report)?.name ?? report.baseline;
     out.push('', `**Context differs from ${code(base)}**`);

@@ -59,8 +59,11 @@ export interface TurnDetail extends Figures {
   promptSha256: string;
   /** Wall time of each measured build of this turn (one per repeat), milliseconds. */
   latencyMs: number[];
-  /** Whether this turn's prompt equals the baseline strategy's prompt for the same turn. */
-  contextIdentical: boolean;
+  /**
+   * Whether this turn's prompt equals the baseline strategy's prompt for the same turn; null
+   * when it was not compared (`compare --before/--after`: no prompt, or no such turn on the other side).
+   */
+  contextIdentical: boolean | null;
   statements: StatementRecord[];
 }
 
@@ -113,8 +116,8 @@ export interface StrategyReport {
   turns: number;
   perTurn: PerTurnFigures;
   totals: TotalFigures;
-  /** True when every turn's prompt equals the baseline strategy's. */
-  contextIdentical: boolean;
+  /** True when every turn's prompt equals the baseline strategy's; null when no turn was compared. */
+  contextIdentical: boolean | null;
   /** Present when the prompt differs somewhere. */
   difference: ContextDifference | null;
   findings: Finding[];
@@ -144,8 +147,16 @@ export interface Report {
   /** Name of the strategy the others are compared against. */
   baseline: string;
   strategies: StrategyReport[];
-  /** True when every strategy's context equals the baseline's on every turn. */
-  contextIdentical: boolean;
+  /**
+   * True when every strategy's context equals the baseline's on every turn; null when nothing
+   * was compared (`compare --before/--after` of files without prompts).
+   */
+  contextIdentical: boolean | null;
+  /**
+   * `compare --before/--after` only: turns whose prompts were not compared, so that no ✓ stands
+   * for them — on one side only, or without a prompt hash on either side.
+   */
+  unchecked?: { onlyInBefore: string[]; onlyInAfter: string[]; noPrompt: string[] };
   /** Present with `--rtt`: latency of every strategy measured through a delay proxy per RTT. */
   latencyByRtt?: { rttMs: number; strategies: { name: string; latencyMs: LatencySummary }[] }[];
   /** Present when a budget was given: whether every strategy stayed within it. */

@@ -291,8 +291,16 @@ function promptRows(strategies: StrategyReport[], compare: boolean, metric: Metr
     ...tokenRows,
     {
       label: 'context identical',
-      cells: strategies.map((s) => (s.contextIdentical ? { text: '✓', tone: 'good' } : { text: '✗ differs', tone: 'bad' })),
-      change: compare ? (last.contextIdentical ? { text: 'unchanged', tone: 'good' } : { text: 'differs', tone: 'bad' }) : null,
+      cells: strategies.map((s) =>
+        s.contextIdentical === null ? { text: 'not checked', tone: 'neutral' } : s.contextIdentical ? { text: '✓', tone: 'good' } : { text: '✗ differs', tone: 'bad' },
+      ),
+      change: compare
+        ? last.contextIdentical === null
+          ? { text: 'not checked', tone: 'neutral' }
+          : last.contextIdentical
+            ? { text: 'unchanged', tone: 'good' }
+            : { text: 'differs', tone: 'bad' }
+        : null,
     },
   ];
 }
@@ -362,9 +370,9 @@ export function describeFolded(folded: { count: number; bytes: number }): string
 
 /** The first turn where a strategy's prompt differs and its diff, falling back to the turn details. */
 export function differenceOf(s: StrategyReport): ContextDifference | null {
-  if (s.contextIdentical) return null;
+  if (s.contextIdentical !== false) return null;
   if (s.difference !== null) return s.difference;
-  const turn = s.turnDetails.find((t) => !t.contextIdentical);
+  const turn = s.turnDetails.find((t) => t.contextIdentical === false);
   return turn === undefined
     ? null
     : { turn: turn.turn, conversationId: turn.conversationId, messageId: turn.messageId, diff: '' };
@@ -464,7 +472,7 @@ export function renderTable(report: Report, options: { color: boolean }): string
       out.push(`    ${chalk.yellow('unused columns:')} ${describeFolded(folded)} (--format json lists them all)`);
   }
 
-  const differing = report.strategies.filter((s) => !s.contextIdentical);
+  const differing = report.strategies.filter((s) => s.contextIdentical === false);
   if (differing.length > 0) {
     const base = baselineOf(report);
     out.push('', chalk.bold(chalk.red(`Context differs from ${base?.name ?? report.baseline}`)));

@@ -1,8 +1,11 @@
 /**
  * User strategy files and --turns, through the CLI in-process (TypeScript loads with no build).
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runInProcess as run } from '../support/cli.js';
+import { runInProcess as run, spawnCtxbench } from '../support/cli.js';
 
 
 const dir = 'test/cli/strategies';
@@ -43,6 +46,51 @@ describe('user strategies', () => {
     expect(report.baseline).toBe('other');
     expect(report.strategies[0].contextIdentical).toBe(false);
     expect(report.strategies[1].contextIdentical).toBe(true);
+  });
+
+  it('a returned value JSON cannot hold (circular, BigInt) is that strategy failing on that turn: exit 1, one line', async () => {
+    const circular = await run(['compare', '--scale', 'tiny', '--turns', `${dir}/turns.json`, '--strategies', `${dir}/own-turns.mjs,${dir}/returns-circular.mjs`]);
+    expect([circular.code, circular.stderr]).toEqual([
+      1,
+      `ctxbench: strategy "circular" (${dir}/returns-circular.mjs) returned a value that cannot be compared as JSON for turn t1: a circular reference at $.nested.list[0]\n`,
+    ]);
+    const bigint = await run(['compare', '--scale', 'tiny', '--turns', `${dir}/turns.json`, '--strategies', `${dir}/returns-bigint.mjs`]);
+    expect([bigint.code, bigint.stderr]).toEqual([
+      1,
+      `ctxbench: strategy "bigint" (${dir}/returns-bigint.mjs) returned a value that cannot be compared as JSON for turn t1: a BigInt at $.counts["big one"] (JSON has no BigInt: return it as a string or number)\n`,
+    ]);
+  });
+
+  it('a strategy file with a syntax error is exit 2 naming file:line:column and the message', async () => {
+    // Written at run time: a .ts file with a syntax error in the repository would break the typecheck.
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-syntax-'));
+    try {
+      const source = "export default {\n  name: 'syntax',\n  build(db, turn) {\n    return db.query('é' +;\n  },\n};\n";
+      for (const ext of ['ts', 'mjs']) {
+        const file = path.join(tmp, `bad.${ext}`);
+        await writeFile(file, source);
+        const r = await run(['compare', '--scale', 'tiny', '--strategies', `naive,${file}`]);
+        // Column 26: the ';' after "    return db.query('é' +", counted in characters from 1.
+        expect([r.code, r.stderr]).toEqual([2, `ctxbench: --strategies: ${file}:4:26: syntax error: Unexpected ";"\n`]);
+      }
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  // Spawned: in-process, the test runner's own handler would count the stray error against the test.
+  it('an unhandled rejection or a throw in a timer during a turn is that strategy failing on that turn: exit 1, one line (spawned bin)', async () => {
+    const common = ['compare', '--scale', 'tiny', '--turns', `${dir}/turns.json`, '--strategies'];
+    const rejection = await spawnCtxbench([...common, `${dir}/unawaited-rejection.mjs`]);
+    expect([rejection.code, rejection.stderr.replace(/^ctxbench: seeding .*\n/, '')]).toEqual([
+      1,
+      `ctxbench: strategy "unawaited" (${dir}/unawaited-rejection.mjs) failed on turn t1: x (an unhandled promise rejection: await every promise the strategy starts)\n`,
+    ]);
+    const timer = await spawnCtxbench([...common, `${dir}/timer-throws.mjs`]);
+    expect([timer.code, timer.stderr.replace(/^ctxbench: seeding .*\n/, '')]).toEqual([
+      1,
+      `ctxbench: strategy "timer" (${dir}/timer-throws.mjs) failed on turn t1: thrown in a timer (an uncaught exception, thrown outside the build (in a timer or event callback?))\n`,
+    ]);
   });
 
   it('a malformed --turns file is exit 2 naming the file and every bad line', async () => {

@@ -126,6 +126,22 @@ describe('parseFixture', () => {
     ]);
   });
 
+  it('rejects a NUL character (PostgreSQL text cannot hold it), naming the field', () => {
+    const problems = problemsOf(() =>
+      parseFixture('f.json', {
+        ...valid,
+        title: 'a\u0000b',
+        customer: { first_name: '\u0000' },
+        messages: [{ type: 'customer', content: 'How much\u0000?' }],
+      }),
+    );
+    expect(problems).toEqual([
+      'f.json: title: contains a NUL character (\\u0000) at character 2, which PostgreSQL text cannot store',
+      'f.json: customer.first_name: contains a NUL character (\\u0000) at character 1, which PostgreSQL text cannot store',
+      'f.json: messages[0].content: contains a NUL character (\\u0000) at character 9, which PostgreSQL text cannot store',
+    ]);
+  });
+
   it('rejects ids that are too long or could collide with generated ids', () => {
     for (const id of ['abcdefghij', 'en-toolong-1', 'EN-1', '-x', 'a--b']) {
       expect(problemsOf(() => parseFixture('f.json', { ...valid, id }))[0]).toMatch(/^f\.json: id: expected 1-10 characters/);
@@ -160,6 +176,17 @@ describe('loadFixtures', () => {
     expect(problems[0]).toMatch(new RegExp(`^${name('b.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: invalid JSON: `));
     expect(problems[1]).toBe(`${name('c.json')}: source: expected one of instagram, telegram, whatsapp, website, got "sms"`);
     expect(problems[2]).toBe(`${name('d.json')}: id: duplicate conversation id "en-test-1" (also in ${name('a.json')})`);
+  });
+
+  it('rejects a file that is not UTF-8, naming the file and the byte offset, instead of replacing bytes', async () => {
+    const d = await folder({ 'a.json': JSON.stringify(valid) });
+    // Latin-1 "é" (0xe9) inside the content: valid JSON, but not UTF-8.
+    const text = Buffer.from(JSON.stringify({ ...valid, id: 'en-test-2', messages: [{ type: 'customer', content: 'caf_?' }] }), 'latin1');
+    const at = text.indexOf('_');
+    text[at] = 0xe9;
+    await writeFile(path.join(d, 'b.json'), text);
+    const problems = await problemsOfAsync(() => loadFixtures(d));
+    expect(problems).toEqual([`${path.join(d, 'b.json')}: not UTF-8 text: invalid byte 0xe9 at byte offset ${at} (save the file as UTF-8)`]);
   });
 
   it('returns [] for a folder without fixtures and names a missing folder', async () => {

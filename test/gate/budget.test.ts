@@ -59,6 +59,28 @@ describe('budgets', () => {
     expect(result.violations.filter((v) => v.section === 'websites').every((v) => v.actual === 3 && v.budget === 2)).toBe(true);
   });
 
+  it('a section budget naming no section of the run is a usage error naming the known sections, not a pass', () => {
+    const budget = parseBudget('b.json', { default: { sections: { FAQS: { rows: 1 } } }, strategies: { optimized: { queries: 99, sections: { faq: { bytes: 1 }, faqs: { bytes: 1_000_000 } } } } });
+    let error: UsageError | undefined;
+    try {
+      checkBudget(report, budget);
+    } catch (e) {
+      error = e as UsageError;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error!.exitCode).toBe(2);
+    const known = 'its sections: question, system, customer, history, products, websites, faqs';
+    expect(error!.problems).toEqual([
+      `b.json: default.sections.FAQS: no section "FAQS" in this run (${known})`,
+      `b.json: strategies.optimized.sections.faq: no section "faq" in this run (${known})`,
+    ]);
+    // Without sections (a run whose strategies never call db.section), every section name is unknown.
+    const bare = { ...report, strategies: report.strategies.map((s) => ({ ...s, sections: [] })) };
+    expect(() => checkBudget(bare, parseBudget('b.json', { strategies: { optimized: { sections: { faqs: { rows: 1 } } } } }))).toThrow(
+      'b.json: strategies.optimized.sections.faqs: no section "faqs" in this run (it has none: no strategy called db.section())',
+    );
+  });
+
   it('rejects a malformed budget file, naming every problem', () => {
     let error: UsageError | undefined;
     try {

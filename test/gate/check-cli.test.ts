@@ -2,11 +2,11 @@
  * The CI gate through the CLI: the baseline round trip with its ratchet, budget files with
  * silenced findings, and machine-readable outputs (JUnit parsed as XML, markdown).
  */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInProcess as run } from '../support/cli.js';
 
 
@@ -15,6 +15,9 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-gate-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
 });
 
 describe('baseline and ratchet', () => {
@@ -45,6 +48,54 @@ describe('baseline and ratchet', () => {
     const tightened = JSON.parse(await readFile(loose, 'utf8'));
     expect(Object.values(tightened.strategies.optimized).map((t) => (t as { queries: number }).queries)).toEqual([7, 7, 7, 7]);
     expect(await readFile(loose, 'utf8')).toBe(await readFile(file, 'utf8'));
+  });
+
+  it('a baseline of other data, or one that matches no turn, is exit 2; unmatched turns are listed', async () => {
+    const file = path.join(dir, 'tiny.json');
+    expect((await run(['snapshot', ...common, '--strategies', 'optimized', '--output', file])).code).toBe(0);
+    const tiny = JSON.parse(await readFile(file, 'utf8'));
+    expect(tiny.dataset).toEqual({ scale: 'tiny', seed: 1 });
+    const variant = async (name: string, change: (b: typeof tiny) => unknown) => {
+      const copy = structuredClone(tiny);
+      change(copy);
+      const f = path.join(dir, name);
+      await writeFile(f, JSON.stringify(copy));
+      return f;
+    };
+
+    const otherSeed = await variant('seed2.json', (b) => (b.dataset.seed = 2));
+    const r1 = await run(['check', ...common, '--strategies', 'optimized', '--baseline', otherSeed]);
+    expect([r1.code, r1.stderr]).toEqual([
+      2,
+      `ctxbench: --baseline: ${otherSeed} was snapshotted on scale tiny, seed 2, this run used scale tiny, seed 1: figures of different data cannot be compared (run on the baseline's dataset, or snapshot again)\n`,
+    ]);
+
+    const turns = Object.keys(tiny.strategies.optimized);
+    expect(turns).toHaveLength(4);
+    const renamed = await variant('renamed.json', (b) => {
+      b.strategies.optimized = Object.fromEntries(Object.entries(b.strategies.optimized).map(([k, v]) => [`old-${k}`, v]));
+    });
+    const r2 = await run(['check', ...common, '--strategies', 'optimized', '--baseline', renamed]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/^ctxbench: --baseline: .*renamed\.json: no turn of strategy "optimized" matches \(it has old-en-first-1\/\w+, .*\): nothing was compared; snapshot again\n$/);
+
+    const otherStrategy = await variant('other.json', (b) => {
+      b.strategies = { mine: b.strategies.optimized };
+    });
+    const r3 = await run(['check', ...common, '--strategies', 'optimized', '--baseline', otherStrategy]);
+    expect([r3.code, r3.stderr]).toEqual([2, `ctxbench: --baseline: ${otherStrategy} has no strategy of this run (it has mine; the run has optimized): nothing was compared\n`]);
+
+    // Some turns match: compared, and the others listed by name.
+    const partial = await variant('partial.json', (b) => {
+      delete b.strategies.optimized[turns[3]!];
+      delete b.dataset;
+    });
+    const r4 = await run(['check', ...common, '--strategies', 'optimized', '--baseline', partial]);
+    expect(r4.code).toBe(0);
+    expect(r4.stdout).toContain('✓ no figure grew');
+    expect(r4.stdout).toContain('3 turns compared');
+    expect(r4.stdout).toContain('dataset not checked: unknown on one side (a baseline without one, or a --db/--setup database)');
+    expect(r4.stdout).toContain(`not in the baseline, so not checked (snapshot again to add them): optimized · ${turns[3]}\n`);
   });
 
   it('a missing baseline file is exit 2 telling how to create it', async () => {
@@ -87,6 +138,21 @@ describe('budget files and reports', () => {
     const optimizedCases = [suites[1].testcase].flat();
     expect(optimizedCases.map((c: { failure?: unknown }) => c.failure === undefined)).toEqual([true, true, true]);
     expect(parsed.testsuites.failures).toBe('2');
+  });
+
+  it('a strategy that fails still writes --format junit --output: the failure as a JUnit failure, exit 1', async () => {
+    const out = path.join(dir, 'failed.xml');
+    const r = await run(['check', ...common, '--strategies', 'naive,test/cli/strategies/throws.ts', '--max-queries', '99', '--format', 'junit', '--output', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ctxbench: strategy "throws" \(test\/cli\/strategies\/throws\.ts\) failed on turn en-first-1\/\w+: column "no_such_column" does not exist/m);
+    const xml = await readFile(out, 'utf8');
+    expect(XMLValidator.validate(xml)).toBe(true);
+    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(xml);
+    expect(parsed.testsuites).toMatchObject({ tests: '1', failures: '1' });
+    const suite = parsed.testsuites.testsuite;
+    expect(suite).toMatchObject({ name: 'ctxbench throws', tests: '1', failures: '1' });
+    expect(suite.testcase.classname).toBe('ctxbench.throws');
+    expect(suite.testcase.failure.message).toMatch(/^strategy "throws" \(test\/cli\/strategies\/throws\.ts\) failed on turn en-first-1\/\w+: column "no_such_column" does not exist/);
   });
 
   it('--format markdown carries the table, findings and violations for a pull-request comment', async () => {

@@ -3,6 +3,8 @@
  * `defineStrategy` returns. TypeScript loads with no build step through tsx's loader API.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from '../errors.js';
@@ -33,6 +35,8 @@ export async function loadStrategyFile(spec: string, cwd: string = process.cwd()
       namespace = await import(pathToFileURL(file).href);
     }
   } catch (error) {
+    const syntax = await syntaxErrorOf(error, file, spec);
+    if (syntax !== null) throw new UsageError(`--strategies: ${syntax}`, { cause: error });
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new UsageError(`--strategies: cannot load ${spec}: ${message}`, { cause: error });
   }
@@ -58,6 +62,48 @@ export async function loadStrategyFile(spec: string, cwd: string = process.cwd()
     source: spec,
     build: (db, turn) => strategy.build(db, turn),
   };
+}
+
+/** A path as shown in messages: the user's own spelling for the strategy file, else relative to the working directory. */
+function shownPath(at: string, file: string, spec: string): string {
+  if (path.resolve(at) === file) return spec;
+  const relative = path.relative(process.cwd(), at);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : at;
+}
+
+/**
+ * `file:line:column: syntax error: message` for a load failure that is a syntax error, else
+ * null. tsx reports "Transform failed with 1 error" with the place on the next line; Node's
+ * SyntaxError for JavaScript has no place at all, so the file is parsed again (by the esbuild
+ * that tsx ships) to find it. Columns are 1-based characters, as editors count them.
+ */
+async function syntaxErrorOf(error: unknown, file: string, spec: string): Promise<string | null> {
+  const message = error instanceof Error ? error.message : String(error);
+  const transform = /^(.+):(\d+):(\d+): ERROR: (.+)$/m.exec(message);
+  if (/^Transform failed/.test(message) && transform !== null) {
+    const [, at, line, column, text] = transform;
+    const lineText = await readFile(at!, 'utf8').then((t) => t.split('\n')[Number(line) - 1] ?? '', () => '');
+    return `${shownPath(at!, file, spec)}:${line}:${characterColumn(lineText, Number(column))}: syntax error: ${text}`;
+  }
+  // Whatever the loader said (Node's SyntaxError has no place; other loaders word it their own
+  // way), a file that does not parse is a syntax error at the place the parser names.
+  try {
+    const esbuild = createRequire(createRequire(import.meta.url).resolve('tsx/esm/api'))('esbuild') as {
+      transform(code: string, options: object): Promise<unknown>;
+    };
+    await esbuild.transform(await readFile(file, 'utf8'), { loader: /\.(c|m)?ts$/.test(file) ? 'ts' : 'js', sourcefile: file });
+  } catch (parse) {
+    const first = (parse as { errors?: { text: string; location: { line: number; column: number; lineText: string } | null }[] }).errors?.[0];
+    if (first?.location) {
+      return `${spec}:${first.location.line}:${characterColumn(first.location.lineText, first.location.column)}: syntax error: ${first.text}`;
+    }
+  }
+  return null;
+}
+
+/** esbuild counts columns in UTF-8 bytes from 0; editors count characters from 1. */
+function characterColumn(lineText: string, byteColumn: number): number {
+  return Buffer.from(lineText, 'utf8').subarray(0, byteColumn).toString('utf8').length + 1;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
