@@ -13,7 +13,7 @@ import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
 import { Problems, parseChoice, parseList, parseWholeNumber } from './options.js';
 import { createProgress } from './progress.js';
-import { emit } from './run-options.js';
+import { checkOutput, emit } from './run-options.js';
 import { connectionUrlFromEnv } from './connection.js';
 
 const FORMATS = ['table', 'json', 'markdown'] as const;
@@ -102,6 +102,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       } catch (error) {
         problems.collect(error);
       }
+      await checkOutput(problems, '--output', flags.output);
       problems.done();
 
       const controller = new AbortController();
