@@ -51,6 +51,22 @@ async function finalPath(file: string): Promise<string> {
   throw Object.assign(new Error('too many levels of symbolic links'), { code: 'ELOOP' });
 }
 
+/**
+ * Whether `file` reaches its target through a descriptor (/dev/stdout → /proc/self/fd/1, or
+ * /dev/fd/N): the file open on that descriptor must get the text, not a new file renamed over
+ * its name (the descriptor would still point at the old one).
+ */
+async function throughDescriptor(file: string): Promise<boolean> {
+  let current = path.resolve(file);
+  for (let i = 0; i < MAX_LINKS; i += 1) {
+    if (/^\/(proc|dev\/fd)\//.test(current)) return true;
+    const info = await lstat(current).catch(() => null);
+    if (info === null || !info.isSymbolicLink()) return false;
+    current = path.resolve(path.dirname(current), await readlink(current));
+  }
+  return false;
+}
+
 /** Whether creating a file beside the target failed for want of permission (not space, not a bug). */
 function cannotCreateBeside(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
@@ -154,13 +170,12 @@ async function replaceFile(target: string, text: string, existing: Stats | null)
 export async function writeAtomically(file: string, text: string, flag?: string): Promise<void> {
   try {
     const info = await statOrNull(file);
-    if (info !== null && !info.isFile()) {
-      if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (info?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if ((info !== null && !info.isFile()) || (await throughDescriptor(file))) {
       // A FIFO, a device, /dev/stdout: there is nothing to replace, only something to write to.
       await writeFile(file, text);
       return;
     }
-    // realpath, not finalPath: it also resolves /proc's links (/dev/stdout → /proc/self/fd/1 → a file).
     const target = info !== null ? await realpath(file) : await finalPath(file);
     await replaceFile(target, text, info);
   } catch (error) {

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -140,6 +140,26 @@ describe('writeAtomically', () => {
         await rm('/dev/null', { force: true });
         execFileSync('mknod', ['-m', '666', '/dev/null', 'c', '1', '3']);
       }
+    }
+  });
+
+  it('writes /dev/stdout-like paths (/proc/self/fd/N) into the file open on the descriptor, not a new one', async (ctx) => {
+    const file = path.join(dir, 'redirected.txt');
+    await writeFile(file, 'old content, longer than the new');
+    const handle = await open(file, 'r+');
+    try {
+      const via = `/proc/self/fd/${handle.fd}`;
+      if (!existsSync(via)) {
+        console.log('skipped: no /proc/self/fd on this system');
+        ctx.skip();
+      }
+      const before = (await stat(file)).ino;
+      await writeAtomically(via, 'report', '--output');
+      expect((await stat(file)).ino).toBe(before);
+      expect(await readFile(file, 'utf8')).toBe('report');
+      expect(await readdir(dir)).toEqual(['redirected.txt']);
+    } finally {
+      await handle.close();
     }
   });
 
