@@ -130,7 +130,13 @@ function withTrailer(tarball: Uint8Array): Buffer[] {
   return [Buffer.from(tarball.buffer, tarball.byteOffset, tarball.byteLength), Buffer.from(`${TRAILER_PREFIX}${sha256(tarball)}\n`)];
 }
 
-/** The tarball inside a cache file, or why the file cannot be trusted. */
+/**
+ * The tarball inside a cache file, or why the file cannot be trusted.
+ *
+ * @example
+ * const checked = verifyCacheFile(await readFile(cached));
+ * if ('problem' in checked) console.error(`${cached}: ${checked.problem}`);
+ */
 export function verifyCacheFile(bytes: Buffer): { tarball: Buffer } | { problem: string } {
   const trailer = bytes.length >= TRAILER_LENGTH ? bytes.subarray(bytes.length - TRAILER_LENGTH).toString('latin1') : '';
   const match = /^\nctxbench-sha256:([0-9a-f]{64})\n$/.exec(trailer);
@@ -167,6 +173,9 @@ function processAlive(pid: number): boolean {
  * Removes the `.partial` files that interrupted runs left in the cache. Only abandoned ones: a
  * concurrent run may be writing its own right now, so a partial goes when its writer (a process
  * on this host) is dead, or when it has not been written to for ten minutes.
+ *
+ * @example
+ * await removeStalePartials(defaultCacheDir());
  */
 export async function removeStalePartials(cacheRoot: string): Promise<void> {
   const host = hostTag();
