@@ -8,7 +8,7 @@ import { FORMATS, emitFailure, renderReport, reportFailures } from './compare-co
 import type { CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
-import { addRunOptions, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
+import { addRunOptions, checkOutput, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
 
 interface CheckFlags extends RunFlags {
   format: string;
@@ -45,6 +45,7 @@ export function registerCheck(program: Command, io: CliIo): void {
         }
       }
       if (flags.updateBaseline && flags.baseline === undefined) problems.add('--update-baseline: needs --baseline FILE');
+      if (flags.updateBaseline) await checkOutput(problems, '--baseline', flags.baseline);
       if (options.budget === null && flags.baseline === undefined) {
         problems.add('check: nothing to check against: give --max-queries/--max-bytes/…, --budget FILE, or --baseline FILE');
       }
@@ -96,7 +97,7 @@ export function registerSnapshot(program: Command, io: CliIo): void {
     if (flags.output === undefined) {
       await emit(text, undefined, io);
     } else {
-      await writeAtomically(flags.output, text);
+      await writeAtomically(flags.output, text, '--output');
       const turns = Object.values(result.baseline.strategies).reduce((a, t) => a + Object.keys(t).length, 0);
       io.stderr(
         `ctxbench: wrote ${flags.output} (${Object.keys(result.baseline.strategies).length} strategies, ${turns} turns)\n`,

@@ -13,7 +13,7 @@ import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
 import { Problems, parseChoice, parseList, parseTokenizer, parseWholeNumber } from './options.js';
 import { createProgress } from './progress.js';
-import { emit } from './run-options.js';
+import { checkOutput, emit } from './run-options.js';
 import { connectionUrlFromEnv } from './connection.js';
 
 const FORMATS = ['table', 'json', 'markdown', 'html'] as const;
@@ -105,6 +105,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       } catch (error) {
         problems.collect(error);
       }
+      await checkOutput(problems, '--output', flags.output);
       problems.done();
 
       const controller = new AbortController();

@@ -14,10 +14,20 @@ export interface Progress {
   stop(): void;
 }
 
+/** The cache warnings, one line each, whether or not stderr is a terminal. */
+function cacheWarning(event: EmbeddedEvent): string | null {
+  if (event.kind === 'cache-invalid') return `ctxbench: ignoring the embedded database cache ${event.file}: ${event.reason}; seeding it again\n`;
+  if (event.kind === 'cache-unwritable')
+    return `ctxbench: cannot write the embedded database cache in ${event.dir} (${event.reason}); running uncached\n`;
+  return null;
+}
+
 export function createProgress(io: CliIo): Progress {
   if (!io.stderrIsTTY) {
     return {
       onEvent(event) {
+        const warning = cacheWarning(event);
+        if (warning !== null) io.stderr(warning);
         if (event.kind === 'seeding') io.stderr(`ctxbench: seeding the embedded database (scale ${event.scale}, seed ${event.seed})…\n`);
       },
       onSeed() {},
@@ -34,6 +44,13 @@ export function createProgress(io: CliIo): Progress {
   };
   return {
     onEvent(event) {
+      const warning = cacheWarning(event);
+      if (warning !== null) {
+        bar?.stop();
+        bar = null;
+        clearStatus();
+        io.stderr(warning);
+      }
       if (event.kind === 'seeding') io.stderr(`seeding the embedded database (scale ${event.scale}, seed ${event.seed})\n`);
     },
     onSeed({ table, done, total }) {

@@ -11,7 +11,7 @@ import { renderJson } from '../report/json.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
 import type { CliIo } from './io.js';
 import { Problems, parseChoice, parseWholeNumber } from './options.js';
-import { emit } from './run-options.js';
+import { checkOutput, emit } from './run-options.js';
 
 interface RecordingFlags {
   upstream?: string;
@@ -111,6 +111,7 @@ export function registerProxy(program: Command, io: CliIo): void {
       const listen = /^(.*):(\d+)$/.exec(flags.listen);
       if (!listen || Number(listen[2]) > 65535)
         problems.add(`--listen: expected host:port, e.g. 127.0.0.1:6432, got "${flags.listen}"`);
+      await checkOutput(problems, '--output', flags.output);
       problems.done();
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
@@ -149,6 +150,7 @@ export function registerRecord(program: Command, io: CliIo): void {
     const problems = new Problems();
     const options = parseRecordingFlags(flags, io, problems);
     if (command.length === 0) problems.add('record: give the command to run after --, e.g. ctxbench record -- node app.js');
+    await checkOutput(problems, '--output', flags.output);
     problems.done();
     if (options.format !== 'table' && flags.output === undefined) {
       // The program writes to the same stdout: a redirected report would hold its output too.

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { CompareOptions } from '../commands/compare.js';
-import { writeAtomically } from '../core/atomic-write.js';
+import { outputProblem, writeAtomically } from '../core/atomic-write.js';
 import { BUDGET_METRICS, budgetFromLimits, loadBudgetFile, METRIC_FLAGS, type Budget, type Limits } from '../core/budget.js';
 import { DEFAULT_TOKENIZER, TOKENIZERS } from '../core/tokens.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
@@ -159,6 +159,7 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
       `--baseline-strategy: "${flags.baselineStrategy}" is not one of the strategies (${strategies.map((s) => s.name).join(', ')})`,
     );
   }
+  await checkOutput(problems, '--output', flags.output);
   let rtt: number[] | undefined;
   if (flags.rtt !== undefined) {
     rtt = parseRtts(flags.rtt) ?? undefined;
@@ -201,7 +202,17 @@ export function progressHandlers(progress: Progress): Pick<CompareOptions, 'onEv
   };
 }
 
-/** Prints to stdout, or writes `--output FILE` whole (written aside, then renamed: never half a file). */
+/**
+ * Adds a problem when `file` (given with `flag`) cannot be written: checked with the other
+ * options, so a run never fails at its last step for want of a directory.
+ */
+export async function checkOutput(problems: Problems, flag: string, file: string | undefined): Promise<void> {
+  if (file === undefined) return;
+  const problem = await outputProblem(file, flag);
+  if (problem !== undefined) problems.add(problem);
+}
+
+/** Prints to stdout, or writes `--output FILE` whole (see writeAtomically: never half a file, never a replaced symlink or device). */
 export async function emit(text: string, output: string | undefined, io: CliIo): Promise<void> {
   if (output === undefined) {
     io.stdout(text);

@@ -8,7 +8,7 @@ import { renderSweepJson, renderSweepTable } from '../report/sweep.js';
 import { useColor, type CliIo } from './io.js';
 import { Problems, checkScale, parseChoice, parseList, parseWholeNumber } from './options.js';
 import { createProgress } from './progress.js';
-import { emit, progressHandlers } from './run-options.js';
+import { checkOutput, emit, progressHandlers } from './run-options.js';
 
 const FORMATS = ['table', 'json', 'html'] as const;
 
@@ -46,6 +46,7 @@ export function registerSweep(program: Command, io: CliIo): void {
       } catch (error) {
         problems.collect(error);
       }
+      await checkOutput(problems, '--output', flags.output);
       problems.done();
       const progress = createProgress(io);
       let result;

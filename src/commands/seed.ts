@@ -18,7 +18,7 @@ export interface SeedCommandOptions {
   url?: string;
   scale?: string;
   seed?: number;
-  /** Drop and re-create the ctxbench tables of a non-empty database. */
+  /** Drop and re-create the ctxbench tables of a non-empty database; embedded: seed again and replace the cache. */
   force?: boolean;
   fixtures?: ConversationFixture[];
   cacheDir?: string;
@@ -52,6 +52,7 @@ export async function seed(options: SeedCommandOptions): Promise<SeedResult> {
       seed: seedValue,
       fixtures,
       cacheDir: options.cacheDir,
+      force: options.force,
       onEvent: (event) => {
         if (event.kind === 'seed-progress') options.onProgress?.(event);
         options.onEvent?.(event);

@@ -7,6 +7,11 @@
  * everything that determines its bytes (PGlite version, schema version, generator code, scale,
  * seed, fixtures). Each run loads it into a private in-memory database: concurrent runs never
  * share a data directory, and the cache is only ever written by an atomic rename.
+ *
+ * The cache is never trusted blindly: a truncated or damaged tarball would make PGlite fail, or
+ * print an error and hang. The tarball ends with its own SHA-256 (a trailer written in the same
+ * rename), checked on every load; a file that fails the check is reported and seeded again. A
+ * cache that cannot be written only costs the next run its seeding.
  */
 import { quietKnexOn } from './knex-quiet.js';
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,6 +31,10 @@ import type { ScaleSpec } from './seed/scales.js';
 /** What a caller learns while the embedded database starts (for a progress line or bar). */
 export type EmbeddedEvent =
   | { kind: 'cache-hit'; dir: string }
+  /** The cached tarball `file` failed its check (`reason`): it is seeded again and replaced. */
+  | { kind: 'cache-invalid'; file: string; reason: string }
+  /** The cache directory cannot be written (`reason`): this run goes on uncached. */
+  | { kind: 'cache-unwritable'; dir: string; reason: string }
   | { kind: 'seeding'; scale: string; seed: number }
   | { kind: 'seed-progress'; table: string; done: number; total: number }
   | { kind: 'seeded'; rows: number; ms: number };
@@ -37,6 +46,8 @@ export interface EmbeddedOptions {
   fixtures: ConversationFixture[];
   /** Where seeded data directories are cached (default: $CTXBENCH_CACHE_DIR, else ~/.cache/ctxbench). */
   cacheDir?: string;
+  /** Seed again and replace the cached tarball even if it is valid. */
+  force?: boolean;
   onEvent?: (event: EmbeddedEvent) => void;
 }
 
@@ -98,16 +109,130 @@ export async function embeddedCacheKey(options: Pick<EmbeddedOptions, 'scale' | 
   const content = options.fixtures.map(({ file: _file, ...fixture }) => fixture);
   const fixtures = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 12);
   const safeScale = options.scale.name.replace(/[^\w.-]/g, '_');
-  return `pglite-${pgliteVersion()}-schema${SCHEMA_VERSION}-${safeScale}-seed${options.seed}-fx${fixtures}-code${await datasetCodeHash()}`;
+  return `pglite-${pgliteVersion()}-cache${CACHE_FORMAT}-schema${SCHEMA_VERSION}-${safeScale}-seed${options.seed}-fx${fixtures}-code${await datasetCodeHash()}`;
 }
 
-async function exists(file: string): Promise<boolean> {
+/**
+ * The cache file's format: 2 is the tarball followed by its checksum trailer. In the key, so a
+ * version that writes plain tarballs and this one never read each other's files.
+ */
+const CACHE_FORMAT = 2;
+const TRAILER_PREFIX = '\nctxbench-sha256:';
+/** The trailer: prefix, 64 hex digits, newline. */
+const TRAILER_LENGTH = TRAILER_PREFIX.length + 64 + 1;
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The tarball as the cache stores it: its bytes, then its SHA-256. */
+function withTrailer(tarball: Uint8Array): Buffer[] {
+  return [Buffer.from(tarball.buffer, tarball.byteOffset, tarball.byteLength), Buffer.from(`${TRAILER_PREFIX}${sha256(tarball)}\n`)];
+}
+
+/**
+ * The tarball inside a cache file, or why the file cannot be trusted.
+ *
+ * @example
+ * const checked = verifyCacheFile(await readFile(cached));
+ * if ('problem' in checked) console.error(`${cached}: ${checked.problem}`);
+ */
+export function verifyCacheFile(bytes: Buffer): { tarball: Buffer } | { problem: string } {
+  const trailer = bytes.length >= TRAILER_LENGTH ? bytes.subarray(bytes.length - TRAILER_LENGTH).toString('latin1') : '';
+  const match = /^\nctxbench-sha256:([0-9a-f]{64})\n$/.exec(trailer);
+  if (!match) return { problem: 'no checksum at its end: truncated, or not written by ctxbench' };
+  const tarball = bytes.subarray(0, bytes.length - TRAILER_LENGTH);
+  if (sha256(tarball) !== match[1]) return { problem: 'its checksum does not match: the file is damaged' };
+  return { tarball };
+}
+
+function reasonOf(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : String(e.message ?? e);
+}
+
+/** A temporary file older than this is an abandoned one, whoever wrote it. */
+const PARTIAL_STALE_MS = 10 * 60 * 1000;
+
+/** This host, as a file name part (partials name their writer: host and pid). */
+function hostTag(): string {
+  return os.hostname().replace(/[^\w-]/g, '_') || 'host';
+}
+
+function processAlive(pid: number): boolean {
   try {
-    await stat(file);
+    process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // EPERM: it exists, it just is not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Removes the `.partial` files that interrupted runs left in the cache. Only abandoned ones: a
+ * concurrent run may be writing its own right now, so a partial goes when its writer (a process
+ * on this host) is dead, or when it has not been written to for ten minutes.
+ *
+ * @example
+ * await removeStalePartials(defaultCacheDir());
+ */
+export async function removeStalePartials(cacheRoot: string): Promise<void> {
+  const host = hostTag();
+  for (const name of await readdir(cacheRoot).catch(() => [] as string[])) {
+    if (!name.startsWith('pglite-') || !name.endsWith('.partial')) continue;
+    const file = path.join(cacheRoot, name);
+    const modified = await stat(file).then(
+      (s) => s.mtimeMs,
+      () => null,
+    );
+    if (modified === null) continue;
+    const writer = /\.([\w-]+)\.(\d+)\.[0-9a-f]+\.partial$/.exec(name);
+    const abandoned =
+      Date.now() - modified > PARTIAL_STALE_MS || (writer !== null && writer[1] === host && !processAlive(Number(writer[2])));
+    if (abandoned) await rm(file, { force: true }).catch(() => undefined);
+  }
+}
+
+/** The cached tarball, or null on a miss; a file that fails its check is reported as one. */
+async function loadCache(cached: string, onEvent: EmbeddedOptions['onEvent']): Promise<Blob | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(cached);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') onEvent?.({ kind: 'cache-invalid', file: cached, reason: `cannot read it (${reasonOf(error)})` });
+    return null;
+  }
+  const verified = verifyCacheFile(bytes);
+  if ('problem' in verified) {
+    onEvent?.({ kind: 'cache-invalid', file: cached, reason: verified.problem });
+    return null;
+  }
+  onEvent?.({ kind: 'cache-hit', dir: cached });
+  // Its modification time is its last use (see pruneStale); a read-only cache is still usable.
+  const now = new Date();
+  await utimes(cached, now, now).catch(() => undefined);
+  return new Blob([verified.tarball]);
+}
+
+/**
+ * Writes the tarball and its checksum aside, then renames them over the cache file in one step:
+ * a reader never sees half a file, and concurrent runs that seed the same key each rename a
+ * complete copy over the other. A cache that cannot be written is reported, not fatal.
+ */
+async function storeCache(cacheRoot: string, cached: string, tarball: Blob, options: EmbeddedOptions): Promise<void> {
+  const partial = `${cached}.${hostTag()}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
+  try {
+    await mkdir(cacheRoot, { recursive: true });
+    await writeFile(partial, withTrailer(new Uint8Array(await tarball.arrayBuffer())));
+    await rename(partial, cached);
+  } catch (error) {
+    await rm(partial, { force: true }).catch(() => undefined);
+    options.onEvent?.({ kind: 'cache-unwritable', dir: cacheRoot, reason: reasonOf(error) });
+    return;
+  }
+  await pruneStale(cacheRoot, path.basename(cached), options).catch(() => undefined);
 }
 
 /** How long a cached tarball of another code version is kept after its last use. */
@@ -184,36 +309,30 @@ async function seedToTarball(options: EmbeddedOptions): Promise<Blob> {
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const cacheRoot = options.cacheDir ?? defaultCacheDir();
   const cached = path.join(cacheRoot, `${await embeddedCacheKey(options)}.tar`);
-  let seededNow = false;
-  let dataDir: Blob;
-  if (await exists(cached)) {
-    options.onEvent?.({ kind: 'cache-hit', dir: cached });
-    dataDir = new Blob([await readFile(cached)]);
-    // Its modification time is its last use (see pruneStale); a read-only cache is still usable.
-    const now = new Date();
-    await utimes(cached, now, now).catch(() => undefined);
-  } else {
-    dataDir = await seedToTarball(options);
-    seededNow = true;
-    await mkdir(cacheRoot, { recursive: true });
-    // Write aside, then rename: a reader never sees half a file, and concurrent runs that
-    // seed the same key each rename a complete copy over the other.
-    const partial = `${cached}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
-    try {
-      await writeFile(partial, Buffer.from(await dataDir.arrayBuffer()));
-      await rename(partial, cached);
-    } finally {
-      await rm(partial, { force: true });
-    }
-    await pruneStale(cacheRoot, path.basename(cached), options);
-  }
+  await removeStalePartials(cacheRoot);
   // In memory: nothing to clean up, and no two runs ever share a data directory.
-  const db = await PGlite.create({ loadDataDir: dataDir });
+  let db: PGlite | null = null;
+  const fromCache = options.force ? null : await loadCache(cached, options.onEvent);
+  if (fromCache !== null) {
+    try {
+      db = await PGlite.create({ loadDataDir: fromCache });
+    } catch (error) {
+      // Its checksum held, yet PGlite cannot load it (written by a broken build?): seed again.
+      options.onEvent?.({ kind: 'cache-invalid', file: cached, reason: `PGlite cannot load it (${reasonOf(error)})` });
+    }
+  }
+  const seededNow = db === null;
+  if (db === null) {
+    const dataDir = await seedToTarball(options);
+    await storeCache(cacheRoot, cached, dataDir, options);
+    db = await PGlite.create({ loadDataDir: dataDir });
+  }
+  const running = db;
   let server: Awaited<ReturnType<typeof serve>>;
   try {
     server = await serve(db);
   } catch (error) {
-    await db.close();
+    await running.close();
     throw error;
   }
   let closed = false;
@@ -224,7 +343,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
       if (closed) return;
       closed = true;
       await server.stop();
-      await db.close();
+      await running.close();
     },
   };
 }

@@ -1,11 +1,18 @@
 /**
  * Seeding the embedded database: DDL through knex over pglite-socket, rows by in-process COPY.
  */
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEmbedded, type SeedProgress, type SeedSummary } from '../../src/db/dataset.js';
+import { startEmbedded, verifyCacheFile, type EmbeddedEvent } from '../../src/db/embedded-server.js';
 import { loadFixtures, type ConversationFixture } from '../../src/db/fixtures.js';
 import { DATASET_TABLES, MIGRATIONS_TABLE, migrate } from '../../src/db/migrate.js';
 import { MIGRATIONS } from '../../src/db/migrations/index.js';
@@ -155,4 +162,125 @@ describe('seedEmbedded (tiny, PGlite)', () => {
     const { rows: after } = await knex.raw<{ rows: { n: number }[] }>(`select count(*)::int as n from messages`);
     expect(after[0].n).toBe(summary.rows.messages);
   });
+});
+
+describe('the embedded cache heals itself (tiny, PGlite)', () => {
+  let dir: string;
+  let fixtures: ConversationFixture[];
+  let cached: string;
+  let good: Buffer;
+
+  /** Starts on the cache in `dir`; returns the events, whether it seeded, and a row count it served. */
+  async function start(extra: { force?: boolean } = {}) {
+    const events: EmbeddedEvent[] = [];
+    const server = await startEmbedded({ scale: tiny, seed: 1, fixtures, cacheDir: dir, onEvent: (e) => events.push(e), ...extra });
+    try {
+      const client = new pg.Client({ connectionString: server.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: number }>('select count(*)::int as n from conversations');
+        return { events: events.filter((e) => e.kind !== 'seed-progress'), seededNow: server.seededNow, conversations: rows[0]!.n };
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await server.close();
+    }
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-heal-'));
+    fixtures = await loadFixtures();
+    const first = await start();
+    expect(first.seededNow).toBe(true);
+    const files = await readdir(dir);
+    expect(files).toHaveLength(1);
+    cached = path.join(dir, files[0]!);
+    good = await readFile(cached);
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads a valid cache without seeding', async () => {
+    const again = await start();
+    expect(again.seededNow).toBe(false);
+    expect(again.events.map((e) => e.kind)).toEqual(['cache-hit']);
+    expect(again.conversations).toBeGreaterThan(0);
+  });
+
+  const damages: [string, (bytes: Buffer) => Buffer, string][] = [
+    ['truncated', (b) => b.subarray(0, Math.floor(b.length / 2)), 'no checksum at its end: truncated, or not written by ctxbench'],
+    ['random bytes', (b) => randomBytes(Math.min(b.length, 1 << 20)), 'no checksum at its end: truncated, or not written by ctxbench'],
+    [
+      'a damaged data page',
+      (b) => {
+        const copy = Buffer.from(b);
+        for (let i = 0; i < 4096; i += 1) copy[Math.floor(b.length / 3) + i] ^= 0xa5;
+        return copy;
+      },
+      'its checksum does not match: the file is damaged',
+    ],
+  ];
+  for (const [what, damage, reason] of damages) {
+    it(`a cache of ${what} is reported, seeded again and replaced`, async () => {
+      await writeFile(cached, damage(good));
+      const healed = await start();
+      expect(healed.seededNow).toBe(true);
+      expect(healed.events.filter((e) => e.kind === 'cache-invalid')).toEqual([{ kind: 'cache-invalid', file: cached, reason }]);
+      expect(healed.conversations).toBeGreaterThan(0);
+      // Replaced: the next run loads it.
+      const next = await start();
+      expect(next.events.map((e) => e.kind)).toEqual(['cache-hit']);
+      expect(await readdir(dir)).toEqual([path.basename(cached)]);
+    }, 180_000);
+  }
+
+  it('a cache whose checksum holds but that PGlite cannot load is seeded again', async (ctx) => {
+    // A well-formed tarball without a data directory in it (PGlite takes anything else for gzip).
+    const work = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-tar-'));
+    let junk: Buffer;
+    try {
+      await mkdir(path.join(work, 'pgdata'));
+      await writeFile(path.join(work, 'pgdata', 'README'), 'not a database');
+      execFileSync('tar', ['cf', path.join(work, 'x.tar'), '-C', work, 'pgdata']);
+      junk = await readFile(path.join(work, 'x.tar'));
+    } catch (error) {
+      console.log(`skipped: needs the tar command (${(error as Error).message.split('\n')[0]})`);
+      ctx.skip();
+      return;
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    const trailer = Buffer.from(`\nctxbench-sha256:${createHash('sha256').update(junk).digest('hex')}\n`);
+    await writeFile(cached, Buffer.concat([junk, trailer]));
+    const healed = await start();
+    expect(healed.seededNow).toBe(true);
+    const invalid = healed.events.filter((e) => e.kind === 'cache-invalid');
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]).toMatchObject({ file: cached, reason: expect.stringMatching(/^PGlite cannot load it/) });
+    expect((await start()).events.map((e) => e.kind)).toEqual(['cache-hit']);
+  }, 180_000);
+
+  it('force seeds again and replaces even a valid cache', async () => {
+    const forced = await start({ force: true });
+    expect(forced.seededNow).toBe(true);
+    expect(forced.events.map((e) => e.kind)).toEqual(['seeding', 'seeded']);
+    expect(verifyCacheFile(await readFile(cached))).toHaveProperty('tarball');
+  }, 180_000);
+
+  it('an unwritable cache directory means one warning and an uncached run', async () => {
+    const blocker = path.join(dir, 'a-file');
+    await writeFile(blocker, 'not a directory');
+    const events: EmbeddedEvent[] = [];
+    const server = await startEmbedded({ scale: tiny, seed: 1, fixtures, cacheDir: path.join(blocker, 'cache'), onEvent: (e) => events.push(e) });
+    await server.close();
+    expect(server.seededNow).toBe(true);
+    const warnings = events.filter((e) => e.kind === 'cache-unwritable');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ dir: path.join(blocker, 'cache'), reason: expect.stringMatching(/^ENOTDIR/) });
+    expect(events.filter((e) => e.kind === 'cache-invalid')).toEqual([]);
+    await rm(blocker);
+  }, 180_000);
 });
