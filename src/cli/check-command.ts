@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { parseTolerance, renderBaseline, type Tolerance } from '../core/baseline.js';
 import type { Report } from '../report/model.js';
-import { FORMATS, renderReport, reportFailures } from './compare-command.js';
+import { FORMATS, STOPPING, renderReport, reportFailures } from './compare-command.js';
+import { catchInterrupts, reportInterrupted } from './interrupt.js';
 import type { CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
@@ -50,11 +51,13 @@ export function registerCheck(program: Command, io: CliIo): void {
       }
       problems.done();
       const progress = createProgress(io);
+      const interruption = catchInterrupts(io, STOPPING);
       let report: Report;
       try {
         report = await check({
           ...options.compare,
           ...progressHandlers(progress),
+          signal: interruption.signal,
           budget: options.budget,
           baselineFile: flags.baseline,
           tolerance,
@@ -62,9 +65,11 @@ export function registerCheck(program: Command, io: CliIo): void {
         });
       } finally {
         progress.stop();
+        interruption.dispose();
       }
       await emit(renderReport(report, format, io, flags.output !== undefined), flags.output, io);
       reportFailures(report, io);
+      reportInterrupted(report, io);
       if (report.baselineFile?.updated) io.stderr(`ctxbench: figures improved: tightened ${report.baselineFile.file}\n`);
     });
 }
@@ -82,12 +87,16 @@ export function registerSnapshot(program: Command, io: CliIo): void {
     const options = await parseRunOptions(flags, io, problems);
     problems.done();
     const progress = createProgress(io);
+    const interruption = catchInterrupts(io, 'cancelling the statement in flight and rolling back; no baseline is written');
     let result;
     try {
-      result = await snapshotBaseline({ ...options.compare, ...progressHandlers(progress) });
+      result = await snapshotBaseline({ ...options.compare, ...progressHandlers(progress), signal: interruption.signal });
     } finally {
       progress.stop();
+      interruption.dispose();
     }
+    // A baseline of some of the turns would fail every later check: write none.
+    if (reportInterrupted(result.report, io)) return;
     const text = renderBaseline(result.baseline);
     if (flags.output === undefined) {
       await emit(text, undefined, io);

@@ -31,6 +31,21 @@ export function parseWholeNumber(problems: Problems, flag: string, raw: string |
   return Number(raw);
 }
 
+/**
+ * `5s`, `500ms` or a bare number of milliseconds.
+ *
+ * @example
+ * parseDuration(problems, '--turn-timeout', '60s') // 60000
+ */
+export function parseDuration(problems: Problems, flag: string, raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw.trim());
+  if (!m) {
+    problems.add(`${flag}: expected a duration such as 5s or 500ms, got "${raw}"`);
+    return undefined;
+  }
+  return m[2] === 's' ? Number(m[1]) * 1000 : Number(m[1]);
+}
+
 export function parseChoice<T extends string>(problems: Problems, flag: string, raw: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(raw)) {
     problems.add(`${flag}: expected one of ${choices.join(', ')}, got "${raw}"`);

@@ -13,7 +13,7 @@ import { parseRtts } from '../core/net/delay-proxy.js';
 import type { Strategy } from '../core/types.js';
 import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/defaults.js';
 import type { CliIo } from './io.js';
-import { Problems, checkScale, databaseUrl, parseList, parseWholeNumber } from './options.js';
+import { Problems, checkScale, databaseUrl, parseDuration, parseList, parseWholeNumber } from './options.js';
 import type { Progress } from './progress.js';
 
 export interface RunFlags {
@@ -35,6 +35,7 @@ export interface RunFlags {
   per?: string;
   output?: string;
   rtt?: string;
+  turnTimeout: string;
 }
 
 /** Adds the shared options to a command. */
@@ -67,12 +68,13 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
       '--rtt <ms>',
       'also measure latency through a loopback proxy adding this round-trip time; a list runs each (e.g. 0,1,5)',
     )
+    .option('--turn-timeout <duration>', 'limit of one build of one turn: a strategy over it fails (0: none)', '60s')
     .option('--output <file>', 'write the report to this file instead of stdout');
 }
 
 /** Validated shared options. */
 export interface RunOptions {
-  compare: Omit<CompareOptions, 'onProgress' | 'onEvent'>;
+  compare: Omit<CompareOptions, 'onProgress' | 'onEvent' | 'signal'>;
   budget: Budget | null;
 }
 
@@ -159,9 +161,11 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     rtt = parseRtts(flags.rtt) ?? undefined;
     if (rtt === undefined) problems.add(`--rtt: expected milliseconds or a list of them (e.g. 2ms or 0,1,5), got "${flags.rtt}"`);
   }
+  const turnTimeoutMs = parseDuration(problems, '--turn-timeout', flags.turnTimeout ?? '60s');
   return {
     compare: {
       rtt,
+      turnTimeoutMs,
       url,
       scale: flags.scale,
       seed,

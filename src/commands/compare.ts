@@ -31,6 +31,13 @@ export interface CompareOptions extends OpenDatabaseOptions {
    * a delaying loopback proxy, and the report gains measured latencies per RTT.
    */
   rtt?: number[];
+  /** Limit of one build of one turn, milliseconds (default 60 000; 0: none): a strategy over it fails. */
+  turnTimeoutMs?: number;
+  /**
+   * Aborting (Ctrl-C) cancels the statement in flight and ends the run: the report covers the
+   * turns every strategy completed and says `interrupted`.
+   */
+  signal?: AbortSignal;
 }
 
 /** Runs every strategy once more through a delay proxy of `rttMs` in front of the database. */
@@ -49,7 +56,13 @@ async function runThroughProxy(
     proxied.port = String(proxy.port);
     const session = await openSession(proxied.toString(), options);
     try {
-      return await runStrategies(session, turns, options.strategies, { repeat, baseline: options.baseline, onProgress: options.onProgress });
+      return await runStrategies(session, turns, options.strategies, {
+        repeat,
+        baseline: options.baseline,
+        onProgress: options.onProgress,
+        signal: options.signal,
+        turnTimeoutMs: options.turnTimeoutMs,
+      });
     } finally {
       await session.close();
     }
@@ -79,6 +92,8 @@ export async function compare(options: CompareOptions): Promise<Report> {
       repeat,
       baseline: options.baseline,
       onProgress: options.onProgress,
+      signal: options.signal,
+      turnTimeoutMs: options.turnTimeoutMs,
     });
     const baseline = options.baseline ?? options.strategies[0]!.name;
     const report: Report = {
@@ -91,9 +106,14 @@ export async function compare(options: CompareOptions): Promise<Report> {
       strategies,
       contextIdentical: strategies.every((s) => s.contextIdentical),
     };
-    if (options.rtt !== undefined && options.rtt.length > 0) {
+    if (options.signal?.aborted) report.interrupted = true;
+    if (options.rtt !== undefined && options.rtt.length > 0 && !report.interrupted) {
       report.latencyByRtt = [];
       for (const rttMs of options.rtt) {
+        if (options.signal?.aborted) {
+          report.interrupted = true;
+          break;
+        }
         const measured = await runThroughProxy(db.connectUrl, rttMs, options, turns, repeat);
         report.latencyByRtt.push({
           rttMs,

@@ -35,6 +35,8 @@ export interface DiagnoseOptions {
   explain?: 'plan' | 'analyze';
   statementTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Limit of one build of one turn, milliseconds (default 60 000; 0: none). */
+  turnTimeoutMs?: number;
   onProgress?: (progress: RunProgress) => void;
   signal?: AbortSignal;
 }
@@ -74,6 +76,7 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
       repeat: options.repeat,
       onProgress: options.onProgress,
       signal: options.signal,
+      turnTimeoutMs: options.turnTimeoutMs,
       redactContent: !options.showContent,
     });
     const interrupted = options.signal?.aborted ?? false;

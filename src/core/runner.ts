@@ -272,7 +272,8 @@ function strategyFailure(
   const failed = statements.find((s) => s.error !== null) ?? statements.at(-1);
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof TurnStopped) {
-    return new StrategyError(`${strategyName(strategy)} ${message} on turn ${input.label}`, { cause: error });
+    const detail = error.detail === null ? '' : `: ${error.detail}`;
+    return new StrategyError(`${strategyName(strategy)} ${message} on turn ${input.label}${detail}`, { cause: error });
   }
   if (isConnectionLoss(error)) {
     return new DatabaseError(

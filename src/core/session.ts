@@ -128,7 +128,8 @@ class TransactionGuard {
       if (offending !== null) {
         guard.escape ??= new TurnStopped(
           'read-only',
-          `tried to leave the read-only transaction: it sent "${offending}", which ctxbench refused to forward`,
+          'tried to write by leaving the read-only transaction',
+          `it sent "${offending}", which ctxbench did not forward`,
         );
         const error = new Error(`ctxbench refused "${offending}": a strategy runs inside a READ ONLY transaction it may not end or change`);
         const callback = rest.find((r) => typeof r === 'function') as ((e: Error) => void) | undefined;
@@ -143,7 +144,8 @@ class TransactionGuard {
       if (guard.active && message.status === 'I') {
         guard.escape ??= new TurnStopped(
           'read-only',
-          'ended the read-only transaction (the server reported no transaction open inside the turn)',
+          'tried to write by leaving the read-only transaction',
+          'the server reported no transaction open inside the turn',
         );
       }
     });

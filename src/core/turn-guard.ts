@@ -9,17 +9,19 @@ export type StopReason = 'timeout' | 'interrupted' | 'read-only';
 
 /**
  * A measured call that did not finish on its own. Its message completes the sentence
- * `strategy "x" … on turn t`, which the runner builds.
+ * `strategy "x" … on turn t`, which the runner builds; `detail`, when any, follows it.
  *
  * @example
  * if (m.error instanceof TurnStopped && m.error.reason === 'interrupted') break;
  */
 export class TurnStopped extends Error {
   readonly reason: StopReason;
-  constructor(reason: StopReason, message: string) {
+  readonly detail: string | null;
+  constructor(reason: StopReason, message: string, detail: string | null = null) {
     super(message);
     this.name = 'TurnStopped';
     this.reason = reason;
+    this.detail = detail;
   }
 }
 

@@ -120,7 +120,8 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
     expect(refused[0]).toMatch(/^ctxbench refused "commit"/);
     expect(m.error).toBeInstanceOf(TurnStopped);
     expect((m.error as TurnStopped).reason).toBe('read-only');
-    expect((m.error as Error).message).toBe('tried to leave the read-only transaction: it sent "commit", which ctxbench refused to forward');
+    expect((m.error as Error).message).toBe('tried to write by leaving the read-only transaction');
+    expect((m.error as TurnStopped).detail).toBe('it sent "commit", which ctxbench did not forward');
     // Only the CREATE reached the server, which refused it inside the still read-only transaction.
     expect(m.statements.map((s) => s.sql)).toEqual(['create table escaped (id int)']);
     expect(m.statements[0]!.error).toMatch(/read-only transaction/);
