@@ -10,7 +10,7 @@ export const INTERRUPTED = 130;
 
 /** The signal handlers of one command run. */
 export interface Interruption {
-  /** Aborted on the first SIGINT or SIGTERM. */
+  /** Aborted on the first SIGINT or SIGTERM, with the signal's name as its reason. */
   readonly signal: AbortSignal;
   /** Removes the handlers. */
   dispose(): void;
@@ -25,14 +25,14 @@ export interface Interruption {
  */
 export function catchInterrupts(io: CliIo, doing: string): Interruption {
   const controller = new AbortController();
-  const handler = (name: string) => () => {
+  const handler = (name: string, signal: NodeJS.Signals) => () => {
     // A second signal: the user means it.
     if (controller.signal.aborted) process.exit(INTERRUPTED);
     io.stderr(`\nctxbench: ${name}: ${doing} (Ctrl-C again to quit now)\n`);
-    controller.abort();
+    controller.abort(signal);
   };
-  const onInt = handler('interrupted');
-  const onTerm = handler('terminated');
+  const onInt = handler('interrupted', 'SIGINT');
+  const onTerm = handler('terminated', 'SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   return {
