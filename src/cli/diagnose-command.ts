@@ -11,7 +11,7 @@ import { renderDiagnosisText } from '../report/diagnosis.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
-import { Problems, parseChoice, parseDuration, parseList, parseWholeNumber } from './options.js';
+import { Problems, parseChoice, parseDuration, parseList, parseWholeNumber, postgresUrlProblem } from './options.js';
 import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 import { createProgress } from './progress.js';
 import { emit } from './run-options.js';
@@ -68,7 +68,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       const problems = new Problems();
       const url = flags.db ?? (io.env.DATABASE_URL || undefined) ?? connectionUrlFromEnv(io.env);
       if (url === undefined) problems.add('diagnose: which database? Give --db URL, or set DATABASE_URL or PGHOST/PGDATABASE');
-      else if (!/^postgres(ql)?:\/\//i.test(url)) problems.add('--db: expected a postgres:// or postgresql:// URL');
+      else if (postgresUrlProblem(url) !== null) problems.add(`--db: ${postgresUrlProblem(url)}`);
       const repeat = parseWholeNumber(problems, '--repeat', flags.repeat, 1) ?? 1;
       const recent = parseWholeNumber(problems, '--recent', flags.recent, 1);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);

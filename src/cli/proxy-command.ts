@@ -10,7 +10,7 @@ import type { Report } from '../report/model.js';
 import { renderJson } from '../report/json.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
 import type { CliIo } from './io.js';
-import { Problems, parseChoice, parseWholeNumber } from './options.js';
+import { Problems, parseChoice, parseWholeNumber, postgresUrlProblem } from './options.js';
 import { emit } from './run-options.js';
 import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 
@@ -55,6 +55,7 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
     problems.add('--upstream: give the server to forward to (a postgres:// URL), or set DATABASE_URL');
   else if (!/^postgres(ql)?:\/\//i.test(upstreamUrl))
     problems.add(`--upstream: expected a postgres:// or postgresql:// URL, got "${maskUrl(upstreamUrl)}"`);
+  else if (postgresUrlProblem(upstreamUrl) !== null) problems.add(`--upstream: ${postgresUrlProblem(upstreamUrl)}`);
   else {
     for (const check of [sslModeOf, connectTimeoutOf]) {
       try {

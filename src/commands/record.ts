@@ -503,9 +503,13 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       listenPort: options.listenPort,
     });
   } catch (error) {
-    throw new DatabaseError(
-      `proxy: cannot listen on ${options.listenHost ?? '127.0.0.1'}:${options.listenPort ?? 0}: ${(error as Error).message}`,
-    );
+    const where = `${options.listenHost ?? '127.0.0.1'}:${options.listenPort ?? 0}`;
+    const code = (error as { code?: string }).code;
+    // A port in use or not ours to take, an address not on this machine: fix --listen (exit 2).
+    if (code === 'EADDRINUSE') throw new UsageError(`--listen: ${where} is already in use: choose another port`, { cause: error });
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      throw new UsageError(`--listen: cannot listen on ${where}: ${(error as Error).message}`, { cause: error });
+    throw new DatabaseError(`proxy: cannot listen on ${where}: ${(error as Error).message}`);
   }
   try {
     options.onListening?.(proxy);

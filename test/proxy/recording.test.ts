@@ -318,6 +318,19 @@ describe('proxy and record commands: usage errors', () => {
     for (const r of [noUpstream, badListen, noCommand, badUrl]) expect(r.stderr).not.toContain('hunter2');
   });
 
+  it('proxy --listen on a port already in use: exit 2 naming --listen', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const r = await run(['proxy', '--upstream', 'postgres://u:hunter2@127.0.0.1:1/db', '--listen', `127.0.0.1:${port}`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`ctxbench: --listen: 127.0.0.1:${port} is already in use: choose another port\n`);
+    } finally {
+      taken.close();
+    }
+  });
+
   it('record --format json without --output says the program shares stdout with the report', async () => {
     const shared = await run(['record', '--upstream', 'postgres://u@127.0.0.1:1/db', '--format', 'json', '--', 'true']);
     expect(shared.code).toBe(0);
