@@ -2,6 +2,7 @@
  * `compare`: replay conversations through several strategies and report what each cost.
  */
 import { listTurns } from '../core/turns.js';
+import { checkSchema } from '../core/schema-check.js';
 import { startDelayProxy } from '../core/net/delay-proxy.js';
 import { openSession } from '../core/session.js';
 import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
@@ -83,6 +84,8 @@ export async function compare(options: CompareOptions): Promise<Report> {
   // With custom turns the database may have any schema: don't insist on the reference one.
   const db = await openDatabase({ ...options, anySchema: options.anySchema ?? options.turns !== undefined });
   try {
+    // A server's role may lack a table or a privilege: say so before running, as diagnose does.
+    if (options.url !== undefined) await checkSchema(db.session.control, options.strategies);
     const turns =
       options.turns !== undefined
         ? customTurnInputs(options.turns)

@@ -281,6 +281,10 @@ function strategyFailure(
       { cause: error },
     );
   }
+  if ((error as { code?: string })?.code === '42501') {
+    // The database refused this role, whatever the strategy: exit 3, as the schema check does.
+    return new DatabaseError(`${strategyName(strategy)} on turn ${input.label}: ${message} (SQLSTATE 42501)`, { cause: error });
+  }
   if ((error as { code?: string })?.code === '25006') {
     return new StrategyError(
       `${strategyName(strategy)} tried to write on turn ${input.label} and the server refused it: profiling runs in a READ ONLY transaction (${message})`,

@@ -210,4 +210,35 @@ describe.runIf(Boolean(process.env.CTXBENCH_TEST_DATABASE_URL))('diagnose on a r
     const { rows } = await admin.query(`select to_regclass('ctxbench_escaped') is null as absent`);
     expect(rows[0].absent).toBe(true);
   });
+
+  it('a role without SELECT on faqs: "permission denied for table faqs", exit 3 from diagnose and compare alike', async () => {
+    const limited = `ctxbench_nofaqs_${randomBytes(4).toString('hex')}`;
+    const database = new URL(db.url).pathname.slice(1);
+    await admin.query(`create role ${limited} login`);
+    try {
+      await admin.query(`grant connect on database ${database} to ${limited}`);
+      await admin.query(`grant usage on schema public to ${limited}`);
+      await admin.query(`grant select on all tables in schema public to ${limited}`);
+      await admin.query(`revoke select on faqs from ${limited}`);
+      const url = new URL(db.url);
+      url.username = limited;
+      const line = 'ctxbench: permission denied for table faqs (SQLSTATE 42501): this role may not read it (needed by naive, optimized, batched)';
+      const d = await ctxbench(['diagnose', '--db', url.toString(), '--conversation', 'en-first-1']);
+      expect(d.code).toBe(3);
+      expect(d.stderr.split('\n')[0]).toBe(line);
+      expect(d.stderr).not.toContain('missing');
+      const c = await ctxbench(['compare', '--db', url.toString(), '--conversation', 'en-first-1', '--strategies', 'naive,optimized,batched']);
+      expect(c.code).toBe(3);
+      expect(c.stderr.split('\n')[0]).toBe(line);
+      // A strategy that declares nothing meets the refusal at run time: exit 3 all the same.
+      const own = await ctxbench(['compare', '--db', url.toString(), '--conversation', 'en-first-1', '--strategies', 'test/cli/strategies/reads-faqs.ts']);
+      expect(own.code).toBe(3);
+      expect(own.stderr).toMatch(
+        /^ctxbench: strategy "reads-faqs" \(test\/cli\/strategies\/reads-faqs\.ts\) on turn en-first-1\/\w+: permission denied for table faqs \(SQLSTATE 42501\)$/m,
+      );
+    } finally {
+      await admin.query(`drop owned by ${limited}`);
+      await admin.query(`drop role ${limited}`);
+    }
+  });
 });
