@@ -35,14 +35,16 @@ export function formatDuration(ms: number): string {
   return ms >= 1000 ? `${Number((ms / 1000).toFixed(3))} s` : `${ms} ms`;
 }
 
-/** Removes comments and the contents of string literals, so keywords inside them are not seen. */
+/**
+ * Comments, string literals and quoted identifiers, in one left-to-right pass (whichever starts
+ * first wins, as in the lexer). Backslash escapes only in E'…' strings: a standard 'a\' ends
+ * at its second quote.
+ */
+const NOT_CODE = /\/\*[\s\S]*?\*\/|--[^\n]*|(\$[A-Za-z_]*\$)[\s\S]*?\1|\b[eE]'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'|"(?:[^"]|"")*"/g;
+
+/** Blanks out comments, literals and quoted identifiers, so keywords inside them are not seen. */
 function stripLiterals(sql: string): string {
-  return sql
-    .replace(/\/\*[\s\S]*?\*\//g, ' ')
-    .replace(/--[^\n]*/g, ' ')
-    .replace(/(\$[A-Za-z_]*\$)[\s\S]*?\1/g, "''")
-    .replace(/[eE]?'(?:[^'\\]|''|\\.)*'/g, "''")
-    .replace(/"(?:[^"]|"")*"/g, '""');
+  return sql.replace(NOT_CODE, ' ');
 }
 
 // Statements that end, open or re-characterise a transaction. SAVEPOINT, RELEASE and

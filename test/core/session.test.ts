@@ -130,6 +130,30 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
   });
 });
 
+describe.each(backendKinds)('the read-only net on %s', (kind) => {
+  it('a strategy that gets past the check (pg.Client.prototype.query) and ends the transaction is still stopped', async () => {
+    const backend = await emptyBackend(kind);
+    const session = await openSession(backend.url);
+    try {
+      const m = await session.measure(async (db) => {
+        const client = await db.knex.client.acquireConnection();
+        try {
+          await Object.getPrototypeOf(client).query.call(client, 'commit');
+        } finally {
+          await db.knex.client.releaseConnection(client);
+        }
+        return 'built';
+      });
+      expect(m.value).toBeUndefined();
+      expect((m.error as TurnStopped).reason).toBe('read-only');
+      expect((m.error as TurnStopped).detail).toBe('the server reported no transaction open inside the turn');
+    } finally {
+      await session.close();
+      await backend.close();
+    }
+  });
+});
+
 describe('transactionControl', () => {
   it('finds the statements that end or change a transaction, not words inside literals or comments', () => {
     expect(transactionControl('select 1; COMMIT; begin')).toBe('COMMIT');
@@ -143,5 +167,8 @@ describe('transactionControl', () => {
     expect(transactionControl('savepoint a; rollback to savepoint a; release a')).toBeNull();
     expect(transactionControl('select "commit" from t')).toBeNull();
     expect(transactionControl('select * from ending')).toBeNull();
+    // A backslash ends nothing in a standard string, but escapes a quote in an E'' one.
+    expect(transactionControl("select 'a\\'; commit; --'")).toBe('commit');
+    expect(transactionControl("select E'a\\'; commit; --'")).toBeNull();
   });
 });
