@@ -221,13 +221,13 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     db,
     control: knex,
     serverVersion,
-    async measure<T>(fn: (db: StrategyDb) => Promise<T>, options: MeasureOptions = {}): Promise<Measurement<T>> {
+    async measure<T>(fn: (db: StrategyDb) => Promise<T>, limits: MeasureOptions = {}): Promise<Measurement<T>> {
       await knex.raw('begin transaction read only');
       const recording = recorder.start();
       let value: T | undefined;
       let error: unknown;
       let stopped: TurnStopped | null = null;
-      const { promise: stop, clear } = stopper(options);
+      const { promise: stop, clear } = stopper(limits);
       guard.start();
       const started = performance.now();
       const outcome = await Promise.race([
