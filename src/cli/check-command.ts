@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { parseTolerance, renderBaseline, type Tolerance } from '../core/baseline.js';
 import type { Report } from '../report/model.js';
-import { FORMATS, emitFailure, renderReport, reportFailures } from './compare-command.js';
+import { FORMATS, STOPPING, emitFailure, renderReport, reportFailures } from './compare-command.js';
+import { catchInterrupts, reportInterrupted } from './interrupt.js';
 import type { CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
@@ -51,11 +52,13 @@ export function registerCheck(program: Command, io: CliIo): void {
       }
       problems.done();
       const progress = createProgress(io);
+      const interruption = catchInterrupts(io, STOPPING);
       let report: Report;
       try {
         report = await check({
           ...options.compare,
           ...progressHandlers(progress),
+          signal: interruption.signal,
           budget: options.budget,
           baselineFile: flags.baseline,
           tolerance,
@@ -67,9 +70,11 @@ export function registerCheck(program: Command, io: CliIo): void {
         throw error;
       } finally {
         progress.stop();
+        interruption.dispose();
       }
       await emit(await renderReport(report, format, io, flags.output !== undefined), flags.output, io);
       reportFailures(report, io);
+      reportInterrupted(report, io);
       if (report.baselineFile?.updated) io.stderr(`ctxbench: figures improved: tightened ${report.baselineFile.file}\n`);
     });
 }
@@ -87,12 +92,16 @@ export function registerSnapshot(program: Command, io: CliIo): void {
     const options = await parseRunOptions(flags, io, problems);
     problems.done();
     const progress = createProgress(io);
+    const interruption = catchInterrupts(io, 'cancelling the statement in flight and rolling back; no baseline is written');
     let result;
     try {
-      result = await snapshotBaseline({ ...options.compare, ...progressHandlers(progress) });
+      result = await snapshotBaseline({ ...options.compare, ...progressHandlers(progress), signal: interruption.signal });
     } finally {
       progress.stop();
+      interruption.dispose();
     }
+    // A baseline of some of the turns would fail every later check: write none.
+    if (reportInterrupted(result.report, io)) return;
     const text = renderBaseline(result.baseline);
     if (flags.output === undefined) {
       await emit(text, undefined, io);

@@ -13,7 +13,11 @@ import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
+import { catchInterrupts, reportInterrupted } from './interrupt.js';
 import { addRunOptions, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
+
+/** What the first Ctrl-C does to a measuring run. */
+export const STOPPING = 'cancelling the statement in flight, rolling back, then printing what was measured';
 
 export const FORMATS = ['table', 'json', 'markdown', 'junit', 'html'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -80,17 +84,19 @@ export function registerCompare(program: Command, io: CliIo): void {
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
       problems.done();
       const progress = createProgress(io);
+      const interruption = catchInterrupts(io, STOPPING);
       let report: Report;
       try {
         report = saved
           ? await (await import('../commands/compare-recordings.js')).compareRecordings(flags.before!, flags.after!)
-          : await compare({ ...options.compare, ...progressHandlers(progress) });
+          : await compare({ ...options.compare, ...progressHandlers(progress), signal: interruption.signal });
       } catch (error) {
         progress.stop();
         await emitFailure(error, format, flags.output, io);
         throw error;
       } finally {
         progress.stop();
+        interruption.dispose();
       }
       if (options.budget !== null) {
         applySilence(report, options.budget);
@@ -98,5 +104,6 @@ export function registerCompare(program: Command, io: CliIo): void {
       }
       await emit(await renderReport(report, format, io, flags.output !== undefined), flags.output, io);
       reportFailures(report, io);
+      reportInterrupted(report, io);
     });
 }

@@ -1,6 +1,6 @@
 /**
- * `ctxbench diagnose` — a read-only diagnosis of a real database. Ctrl-C or SIGTERM stops
- * sending, rolls back, closes the connection, prints what was measured and exits 130.
+ * `ctxbench diagnose` — a read-only diagnosis of a real database. Ctrl-C or SIGTERM cancels
+ * the statement in flight, rolls back, closes the connection, prints what was measured and exits 130.
  */
 import type { Command } from 'commander';
 import type { Diagnosis } from '../commands/diagnose.js';
@@ -11,7 +11,8 @@ import { renderDiagnosisText } from '../report/diagnosis.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
-import { Problems, parseChoice, parseList, parseTokenizer, parseWholeNumber } from './options.js';
+import { Problems, parseChoice, parseDuration, parseList, parseTokenizer, parseWholeNumber, postgresUrlProblem } from './options.js';
+import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 import { createProgress } from './progress.js';
 import { checkOutput, emit } from './run-options.js';
 import { connectionUrlFromEnv } from './connection.js';
@@ -30,24 +31,12 @@ interface DiagnoseFlags {
   explain?: boolean;
   explainAnalyze?: boolean;
   statementTimeout: string;
+  turnTimeout: string;
   connectTimeout: string;
   format: string;
   output?: string;
   tokenizer?: string;
 }
-
-/** `5s`, `500ms` or a bare number of milliseconds. */
-function parseDuration(problems: Problems, flag: string, raw: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw.trim());
-  if (!m) {
-    problems.add(`${flag}: expected a duration such as 5s or 500ms, got "${raw}"`);
-    return undefined;
-  }
-  return m[2] === 's' ? Number(m[1]) * 1000 : Number(m[1]);
-}
-
-/** Exit code for an interrupted run (128 + SIGINT), as shells report it. */
-const INTERRUPTED = 130;
 
 export function registerDiagnose(program: Command, io: CliIo): void {
   program
@@ -71,6 +60,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     )
     .option('--statement-timeout <duration>', 'server-side limit per statement', '5s')
     .option('--connect-timeout <duration>', 'give up connecting after this long', '10s')
+    .option('--turn-timeout <duration>', 'limit of one build of one turn: a strategy over it fails (0: none)', '60s')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .option('--tokenizer <name>', 'count prompt tokens with o200k or cl100k, or none (default: o200k)')
     .option('--output <file>', 'write the report to this file instead of stdout')
@@ -80,13 +70,14 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       const problems = new Problems();
       const url = flags.db ?? (io.env.DATABASE_URL || undefined) ?? connectionUrlFromEnv(io.env);
       if (url === undefined) problems.add('diagnose: which database? Give --db URL, or set DATABASE_URL or PGHOST/PGDATABASE');
-      else if (!/^postgres(ql)?:\/\//i.test(url)) problems.add('--db: expected a postgres:// or postgresql:// URL');
+      else if (postgresUrlProblem(url) !== null) problems.add(`--db: ${postgresUrlProblem(url)}`);
       const repeat = parseWholeNumber(problems, '--repeat', flags.repeat, 1) ?? 1;
       const recent = parseWholeNumber(problems, '--recent', flags.recent, 1);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
       const statementTimeoutMs = parseDuration(problems, '--statement-timeout', flags.statementTimeout);
       const connectTimeoutMs = parseDuration(problems, '--connect-timeout', flags.connectTimeout);
       const tokenizer = parseTokenizer(problems, flags.tokenizer);
+      const turnTimeoutMs = parseDuration(problems, '--turn-timeout', flags.turnTimeout);
       const conversations = parseList(flags.conversation);
       if (conversations === undefined && (recent === undefined || flags.tenant === undefined)) {
         problems.add('diagnose: name the conversations with --conversation ID[,ID…], or use --recent N with --tenant ID');
@@ -108,20 +99,10 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       await checkOutput(problems, '--output', flags.output);
       problems.done();
 
-      const controller = new AbortController();
-      let signals = 0;
-      const onSignal = (name: string) => () => {
-        signals += 1;
-        if (signals > 1) process.exit(INTERRUPTED); // a second Ctrl-C: the user means it
-        io.stderr(
-          `\nctxbench: ${name}: finishing the statement in flight, rolling back, then printing what was measured (Ctrl-C again to quit now)\n`,
-        );
-        controller.abort();
-      };
-      const sigint = onSignal('interrupted');
-      const sigterm = onSignal('terminated');
-      process.on('SIGINT', sigint);
-      process.on('SIGTERM', sigterm);
+      const interruption = catchInterrupts(
+        io,
+        'cancelling the statement in flight, rolling back, then printing what was measured',
+      );
       const progress = createProgress(io);
       let result: Diagnosis;
       try {
@@ -138,13 +119,13 @@ export function registerDiagnose(program: Command, io: CliIo): void {
           statementTimeoutMs,
           connectTimeoutMs,
           tokenizer,
+          turnTimeoutMs,
           onProgress: (p) => progress.onRun(p),
-          signal: controller.signal,
+          signal: interruption.signal,
         });
       } finally {
         progress.stop();
-        process.off('SIGINT', sigint);
-        process.off('SIGTERM', sigterm);
+        interruption.dispose();
       }
       const text =
         format === 'html'

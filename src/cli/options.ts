@@ -2,7 +2,7 @@
  * Parsing and validating the options the commands share. Every problem is collected and
  * reported at once, each naming its flag.
  */
-import { UsageError } from '../core/errors.js';
+import { UsageError, maskUrl } from '../core/errors.js';
 import { resolveScale } from '../db/seed/scales.js';
 import type { CliIo } from './io.js';
 import { parseTokenizerName, type TokenizerName } from '../core/tokens.js';
@@ -30,6 +30,21 @@ export function parseWholeNumber(problems: Problems, flag: string, raw: string |
     return undefined;
   }
   return Number(raw);
+}
+
+/**
+ * `5s`, `500ms` or a bare number of milliseconds.
+ *
+ * @example
+ * parseDuration(problems, '--turn-timeout', '60s') // 60000
+ */
+export function parseDuration(problems: Problems, flag: string, raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw.trim());
+  if (!m) {
+    problems.add(`${flag}: expected a duration such as 5s or 500ms, got "${raw}"`);
+    return undefined;
+  }
+  return m[2] === 's' ? Number(m[1]) * 1000 : Number(m[1]);
 }
 
 export function parseChoice<T extends string>(problems: Problems, flag: string, raw: string, choices: readonly T[]): T {
@@ -68,12 +83,34 @@ export function parseList(raw: string | undefined): string[] | undefined {
     .filter((s) => s.length > 0);
 }
 
+/**
+ * Why `url` is not a usable postgres:// URL (a usage problem, exit 2: never a connection
+ * attempt that fails as if the database were down), or null. The password is never shown.
+ *
+ * @example
+ * postgresUrlProblem('postgres://h:abc/db') // 'expected a port number after the host, in postgres://h:abc/db'
+ */
+export function postgresUrlProblem(url: string): string | null {
+  if (!/^postgres(ql)?:\/\//i.test(url)) return 'expected a postgres:// or postgresql:// URL';
+  try {
+    new URL(url);
+    return null;
+  } catch {
+    const port = /^[a-z]+:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/?#]*):([^/?#]*)/i.exec(url)?.[1];
+    if (port !== undefined && !(/^\d+$/.test(port) && Number(port) <= 65535)) {
+      return `expected a port number (0–65535) after the host, got "${port}" in ${maskUrl(url)}`;
+    }
+    return `not a valid URL: ${maskUrl(url)}`;
+  }
+}
+
 /** `--db`, else DATABASE_URL, else the embedded database. */
 export function databaseUrl(problems: Problems, flag: string | undefined, io: CliIo): string | undefined {
   const url = flag ?? (io.env.DATABASE_URL || undefined);
   if (url === undefined) return undefined;
-  if (!/^postgres(ql)?:\/\//i.test(url)) {
-    problems.add(`--db: expected a postgres:// or postgresql:// URL${flag === undefined ? ' (from DATABASE_URL)' : ''}`);
+  const problem = postgresUrlProblem(url);
+  if (problem !== null) {
+    problems.add(`--db: ${problem}${flag === undefined ? ' (from DATABASE_URL)' : ''}`);
     return undefined;
   }
   return url;

@@ -19,7 +19,7 @@ Exit codes:
      from the baseline strategy's, or a strategy failed
   2  bad usage or bad input (flags, fixtures)
   3  database unreachable, refused, or timed out
-  130 interrupted (diagnose prints what it measured until then)`;
+  130 interrupted by Ctrl-C or SIGTERM (what was measured until then is printed)`;
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('ctxbench')

@@ -10,8 +10,9 @@ import type { Report } from '../report/model.js';
 import { renderJson } from '../report/json.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
 import type { CliIo } from './io.js';
-import { Problems, parseChoice, parseWholeNumber } from './options.js';
+import { Problems, parseChoice, parseWholeNumber, postgresUrlProblem } from './options.js';
 import { checkOutput, emit } from './run-options.js';
+import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 
 interface RecordingFlags {
   upstream?: string;
@@ -54,6 +55,7 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
     problems.add('--upstream: give the server to forward to (a postgres:// URL), or set DATABASE_URL');
   else if (!/^postgres(ql)?:\/\//i.test(upstreamUrl))
     problems.add(`--upstream: expected a postgres:// or postgresql:// URL, got "${maskUrl(upstreamUrl)}"`);
+  else if (postgresUrlProblem(upstreamUrl) !== null) problems.add(`--upstream: ${postgresUrlProblem(upstreamUrl)}`);
   else {
     for (const check of [sslModeOf, connectTimeoutOf]) {
       try {
@@ -143,7 +145,7 @@ export function registerRecord(program: Command, io: CliIo): void {
     program
       .command('record')
       .description(
-        'run a command with DATABASE_URL/PGHOST/PGPORT pointing at a recording proxy, report its statements, exit with its exit code',
+        'run a command with DATABASE_URL/PGHOST/PGPORT (and PGUSER/PGDATABASE from the URL) pointing at a recording proxy, report its statements, exit with its exit code',
       )
       .argument('[command...]', 'the command to run, after --'),
   ).action(async (command: string[], flags: RecordingFlags) => {
@@ -158,14 +160,29 @@ export function registerRecord(program: Command, io: CliIo): void {
         `ctxbench: the program's own output and the ${options.format} report both go to stdout; use --output FILE for a report file of its own\n`,
       );
     }
-    const result = await record({
-      upstreamUrl: options.upstreamUrl,
-      command,
-      env: { ...process.env, ...io.env },
-      name: flags.name,
-      budget: options.budget,
-    });
+    const interruption = catchInterrupts(
+      io,
+      'passing the signal to the program, waiting for it to exit (up to 10 s), then reporting what was recorded',
+    );
+    let result;
+    try {
+      result = await record({
+        upstreamUrl: options.upstreamUrl,
+        command,
+        env: { ...process.env, ...io.env },
+        name: flags.name,
+        budget: options.budget,
+        signal: interruption.signal,
+      });
+    } finally {
+      interruption.dispose();
+    }
     await finish(result.report, flags, options.format, io);
+    if (result.interrupted) {
+      io.stderr('ctxbench: interrupted: the report covers what the program sent until it exited\n');
+      process.exitCode = INTERRUPTED;
+      return;
+    }
     // The command's own exit code wins; a budget failure only shows when the command succeeded.
     if (result.exitCode !== 0) process.exitCode = result.exitCode;
     else if (process.exitCode === undefined) process.exitCode = ExitCode.ok;

@@ -14,7 +14,7 @@ import { parseRtts } from '../core/net/delay-proxy.js';
 import type { Strategy } from '../core/types.js';
 import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/defaults.js';
 import type { CliIo } from './io.js';
-import { Problems, checkScale, databaseUrl, parseList, parseTokenizer, parseWholeNumber } from './options.js';
+import { Problems, checkScale, databaseUrl, parseDuration, parseList, parseTokenizer, parseWholeNumber } from './options.js';
 import type { Progress } from './progress.js';
 
 export interface RunFlags {
@@ -38,6 +38,7 @@ export interface RunFlags {
   rtt?: string;
   tokenizer?: string;
   maxPromptTokens?: string;
+  turnTimeout: string;
 }
 
 /** Adds the shared options to a command. */
@@ -72,12 +73,13 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
       'also measure latency through a loopback proxy adding this round-trip time; a list runs each (e.g. 0,1,5)',
     )
     .option('--tokenizer <name>', `count prompt tokens with ${TOKENIZERS.filter((t) => t !== 'none').join(' or ')}, or none (default: ${DEFAULT_TOKENIZER})`)
+    .option('--turn-timeout <duration>', 'limit of one build of one turn: a strategy over it fails (0: none)', '60s')
     .option('--output <file>', 'write the report to this file instead of stdout');
 }
 
 /** Validated shared options. */
 export interface RunOptions {
-  compare: Omit<CompareOptions, 'onProgress' | 'onEvent'>;
+  compare: Omit<CompareOptions, 'onProgress' | 'onEvent' | 'signal'>;
   budget: Budget | null;
 }
 
@@ -168,10 +170,12 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
   const tokenizer = parseTokenizer(problems, flags.tokenizer);
   if (tokenizer === 'none' && budgetCounts(budget, 'promptTokens'))
     problems.add('--tokenizer none: a promptTokens budget needs a tokenizer to count with');
+  const turnTimeoutMs = parseDuration(problems, '--turn-timeout', flags.turnTimeout ?? '60s');
   return {
     compare: {
       tokenizer,
       rtt,
+      turnTimeoutMs,
       url,
       scale: flags.scale,
       seed,

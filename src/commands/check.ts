@@ -69,7 +69,8 @@ export async function check(options: CheckOptions): Promise<Report> {
     // A baseline that compared nothing (other data, other turns) would pass whatever the code does.
     const problems = baselineProblems(baseline, report, result, options.baselineFile!);
     if (problems.length > 0) throw new UsageError(problems);
-    if (options.updateBaseline && result.passed && result.improvements.length > 0) {
+    // An interrupted run measured only some turns: never tighten the file from it.
+    if (options.updateBaseline && result.passed && result.improvements.length > 0 && !report.interrupted) {
       await writeAtomically(options.baselineFile!, renderBaseline(tighten(baseline, report)));
       result.updated = true;
     }

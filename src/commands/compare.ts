@@ -2,6 +2,7 @@
  * `compare`: replay conversations through several strategies and report what each cost.
  */
 import { listTurns } from '../core/turns.js';
+import { checkSchema } from '../core/schema-check.js';
 import { startDelayProxy } from '../core/net/delay-proxy.js';
 import { openSession } from '../core/session.js';
 import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
@@ -34,6 +35,13 @@ export interface CompareOptions extends OpenDatabaseOptions {
   rtt?: number[];
   /** How prompt tokens are counted (default `o200k`); `none` leaves them out of the report. */
   tokenizer?: TokenizerName;
+  /** Limit of one build of one turn, milliseconds (default 60 000; 0: none): a strategy over it fails. */
+  turnTimeoutMs?: number;
+  /**
+   * Aborting (Ctrl-C) cancels the statement in flight and ends the run: the report covers the
+   * turns every strategy completed and says `interrupted`.
+   */
+  signal?: AbortSignal;
 }
 
 /** Runs every strategy once more through a delay proxy of `rttMs` in front of the database. */
@@ -52,7 +60,13 @@ async function runThroughProxy(
     proxied.port = String(proxy.port);
     const session = await openSession(proxied.toString(), options);
     try {
-      return await runStrategies(session, turns, options.strategies, { repeat, baseline: options.baseline, onProgress: options.onProgress });
+      return await runStrategies(session, turns, options.strategies, {
+        repeat,
+        baseline: options.baseline,
+        onProgress: options.onProgress,
+        signal: options.signal,
+        turnTimeoutMs: options.turnTimeoutMs,
+      });
     } finally {
       await session.close();
     }
@@ -73,6 +87,8 @@ export async function compare(options: CompareOptions): Promise<Report> {
   // With custom turns the database may have any schema: don't insist on the reference one.
   const db = await openDatabase({ ...options, anySchema: options.anySchema ?? options.turns !== undefined });
   try {
+    // A server's role may lack a table or a privilege: say so before running, as diagnose does.
+    if (options.url !== undefined) await checkSchema(db.session.control, options.strategies);
     const turns =
       options.turns !== undefined
         ? customTurnInputs(options.turns)
@@ -84,6 +100,8 @@ export async function compare(options: CompareOptions): Promise<Report> {
       baseline: options.baseline,
       onProgress: options.onProgress,
       countTokens: tokenizer?.count,
+      signal: options.signal,
+      turnTimeoutMs: options.turnTimeoutMs,
     });
     const baseline = options.baseline ?? options.strategies[0]!.name;
     const report: Report = {
@@ -97,9 +115,14 @@ export async function compare(options: CompareOptions): Promise<Report> {
       strategies,
       contextIdentical: strategies.every((s) => s.contextIdentical),
     };
-    if (options.rtt !== undefined && options.rtt.length > 0) {
+    if (options.signal?.aborted) report.interrupted = true;
+    if (options.rtt !== undefined && options.rtt.length > 0 && !report.interrupted) {
       report.latencyByRtt = [];
       for (const rttMs of options.rtt) {
+        if (options.signal?.aborted) {
+          report.interrupted = true;
+          break;
+        }
         const measured = await runThroughProxy(db.connectUrl, rttMs, options, turns, repeat);
         report.latencyByRtt.push({
           rttMs,

@@ -38,6 +38,8 @@ export interface DiagnoseOptions {
   connectTimeoutMs?: number;
   /** How prompt tokens are counted (default `o200k`); `none` leaves them out. */
   tokenizer?: TokenizerName;
+  /** Limit of one build of one turn, milliseconds (default 60 000; 0: none). */
+  turnTimeoutMs?: number;
   onProgress?: (progress: RunProgress) => void;
   signal?: AbortSignal;
 }
@@ -79,6 +81,7 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
       repeat: options.repeat,
       onProgress: options.onProgress,
       signal: options.signal,
+      turnTimeoutMs: options.turnTimeoutMs,
       redactContent: !options.showContent,
     });
     const interrupted = options.signal?.aborted ?? false;

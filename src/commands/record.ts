@@ -356,6 +356,13 @@ export interface RecordOptions extends RecordingReportOptions {
   env?: NodeJS.ProcessEnv;
   /** How the command's output is wired (default inherit). */
   stdio?: 'inherit' | 'pipe' | 'ignore';
+  /**
+   * Aborting (Ctrl-C) passes the signal named by its reason (default SIGTERM) to the command,
+   * waits for it to exit (`killAfterMs`, default 10 000, then SIGKILL) and reports what was
+   * recorded, marked `interrupted`.
+   */
+  signal?: AbortSignal;
+  killAfterMs?: number;
 }
 
 /** What {@link record} returns. */
@@ -363,6 +370,8 @@ export interface RecordResult {
   report: Report & { recording: RecordingInfo };
   /** The command's exit code (128 + signal number when killed by a signal). */
   exitCode: number;
+  /** True when `signal` aborted the recording. */
+  interrupted: boolean;
   /** Its output, when stdio is `pipe`. */
   stdout: string;
   stderr: string;
@@ -391,16 +400,21 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
       DATABASE_URL: proxiedUrl(options.upstreamUrl, proxy.port),
       PGHOST: '127.0.0.1',
       PGPORT: String(proxy.port),
+      // So a program that connects without naming them (psql with no -d) lands where the URL
+      // says, not in a database named after the OS user. Never the password: the URL has it.
+      ...libpqIdentity(options.upstreamUrl),
     };
     // The proxy's client side is plaintext: libpq's default (prefer) would ask it for TLS first and
     // be told N; disable skips that round trip. The user's own choice wins.
     env.PGSSLMODE ??= 'disable';
     const [file, ...args] = options.command;
     if (file === undefined) throw new UsageError('record: give the command to run after --, e.g. ctxbench record -- node app.js');
-    const { exitCode, stdout, stderr } = await runCommand(file, args, env, options.stdio ?? 'inherit');
+    const { exitCode, stdout, stderr } = await runCommand(file, args, env, options.stdio ?? 'inherit', options);
     await settle(proxy);
     const report = await recordingReport(proxy.recording(), options);
-    return { report, exitCode, stdout, stderr };
+    const interrupted = options.signal?.aborted ?? false;
+    if (interrupted) report.interrupted = true;
+    return { report, exitCode, stdout, stderr, interrupted };
   } finally {
     await proxy.close();
   }
@@ -412,20 +426,42 @@ async function settle(proxy: WireProxy, timeoutMs = 2000): Promise<void> {
   while (proxy.openConnections > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
 }
 
+/** PGUSER and PGDATABASE as the upstream URL names them (absent when it does not). */
+function libpqIdentity(upstreamUrl: string): NodeJS.ProcessEnv {
+  const url = new URL(upstreamUrl);
+  const env: NodeJS.ProcessEnv = {};
+  if (url.username) env.PGUSER = decodeURIComponent(url.username);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (database) env.PGDATABASE = database;
+  return env;
+}
+
 function runCommand(
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   stdio: 'inherit' | 'pipe' | 'ignore',
+  options: Pick<RecordOptions, 'signal' | 'killAfterMs'> = {},
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, stdio });
+    let killer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      const reason = options.signal?.reason;
+      child.kill(typeof reason === 'string' && reason.startsWith('SIG') ? (reason as NodeJS.Signals) : 'SIGTERM');
+      // A program that ignores the signal is not waited for forever.
+      killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 10_000);
+    };
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (t: string) => void (stdout += t));
     child.stderr?.setEncoding('utf8').on('data', (t: string) => void (stderr += t));
     child.once('error', (error) => reject(new UsageError(`record: cannot run "${file}": ${error.message}`)));
     child.once('close', (code, signal) => {
+      clearTimeout(killer);
+      options.signal?.removeEventListener('abort', onAbort);
       const signalNumber = signal ? (osSignals[signal] ?? 1) : 0;
       resolve({ exitCode: code ?? 128 + signalNumber, stdout, stderr });
     });
@@ -467,9 +503,13 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       listenPort: options.listenPort,
     });
   } catch (error) {
-    throw new DatabaseError(
-      `proxy: cannot listen on ${options.listenHost ?? '127.0.0.1'}:${options.listenPort ?? 0}: ${(error as Error).message}`,
-    );
+    const where = `${options.listenHost ?? '127.0.0.1'}:${options.listenPort ?? 0}`;
+    const code = (error as { code?: string }).code;
+    // A port in use or not ours to take, an address not on this machine: fix --listen (exit 2).
+    if (code === 'EADDRINUSE') throw new UsageError(`--listen: ${where} is already in use: choose another port`, { cause: error });
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      throw new UsageError(`--listen: cannot listen on ${where}: ${(error as Error).message}`, { cause: error });
+    throw new DatabaseError(`proxy: cannot listen on ${where}: ${(error as Error).message}`);
   }
   try {
     options.onListening?.(proxy);

@@ -12,6 +12,7 @@ import { promptBytes, promptSha256, renderPrompt } from './render/prompt-rendere
 import { statementValues, withValueCapture } from './recorder.js';
 import type { ProfilingSession } from './session.js';
 import { catchStrayErrors } from './stray-errors.js';
+import { TurnStopped } from './turn-guard.js';
 import type { StatementRecord, Strategy, Turn } from './types.js';
 import type { Figures, LatencySummary, SectionFigures, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
 
@@ -29,8 +30,16 @@ export interface RunOptions {
   /** Name of the strategy the others are compared with (default: the first). */
   baseline?: string;
   onProgress?: (progress: RunProgress) => void;
-  /** Aborting stops before the next build; the turns every strategy completed are reported. */
+  /**
+   * Aborting stops the build in flight (its statement cancelled, its transaction rolled back);
+   * the turns every strategy completed are reported.
+   */
   signal?: AbortSignal;
+  /**
+   * Time limit of one build of one turn, milliseconds (default {@link DEFAULT_TURN_TIMEOUT_MS};
+   * 0: none). A build over it fails its strategy ("timed out after 60 s").
+   */
+  turnTimeoutMs?: number;
   /**
    * Never put prompt text in the report: a differing prompt is described by sizes and
    * positions only (production data; `--show-content` turns this off).
@@ -39,6 +48,9 @@ export interface RunOptions {
   /** Counts each prompt's tokens (see `loadTokenizer`); without it, reports carry no token figures. */
   countTokens?: (prompt: string) => number;
 }
+
+/** The default time limit of one build of one turn: 60 s. */
+export const DEFAULT_TURN_TIMEOUT_MS = 60_000;
 
 /** A turn to build, with how reports name it. */
 export interface TurnInput {
@@ -97,7 +109,9 @@ export async function runStrategies(
     for (const strategy of strategies) {
       if (options.signal?.aborted) break turns;
       options.onProgress?.({ strategy: strategy.name, turn: t + 1, turns: inputs.length });
-      row.push(await buildTurn(session, strategy, turn, repeat, options.signal, options.countTokens));
+      const b = await buildTurn(session, strategy, turn, repeat, options);
+      if (b === null) break turns;
+      row.push(b);
     }
     // Only whole turns are reported: an interrupted turn would compare unlike with unlike.
     if (options.signal?.aborted && row.length < strategies.length) break;
@@ -153,9 +167,10 @@ async function buildTurn(
   strategy: Strategy<any>,
   input: TurnInput,
   repeat: number,
-  signal?: AbortSignal,
-  countTokens?: (prompt: string) => number,
-): Promise<Built> {
+  options: RunOptions,
+): Promise<Built | null> {
+  const signal = options.signal;
+  const limits = { signal, timeoutMs: options.turnTimeoutMs ?? DEFAULT_TURN_TIMEOUT_MS };
   let first: { prompt: string; statements: StatementRecord[] } | null = null;
   let columns: ColumnUse[] = [];
   const latencies: number[] = [];
@@ -163,9 +178,14 @@ async function buildTurn(
   for (let run = 0; run <= repeat; run++) {
     // Interrupted after the first measured build: what was measured stands.
     if (signal?.aborted && first !== null) break;
-    const measure = () => session.measure((db) => strategy.build(db, input.turn));
+    const measure = () => session.measure((db) => strategy.build(db, input.turn), limits);
     // Values are captured on the untimed warm-up, so holding result sets never weighs on a measured latency.
     const { value: m, stray } = await catchStrayErrors(() => (run === 0 ? withValueCapture(measure) : measure()));
+    // Interrupted mid-build: without a measured build the turn is incomplete; report none of it.
+    if (m.error instanceof TurnStopped && m.error.reason === 'interrupted') {
+      if (first === null) return null;
+      break;
+    }
     if (m.error !== undefined) throw strategyFailure(strategy, input, m.error, m.statements);
     if (stray !== null) {
       const message = stray.error instanceof Error ? stray.error.message : String(stray.error);
@@ -189,7 +209,7 @@ async function buildTurn(
       messageId: input.messageId,
       ...sumFigures([figuresOf(statements)]),
       promptBytes: promptBytes(prompt),
-      ...(countTokens === undefined ? {} : { promptTokens: countTokens(prompt) }),
+      ...(options.countTokens === undefined ? {} : { promptTokens: options.countTokens(prompt) }),
       promptSha256: promptSha256(prompt),
       latencyMs: latencies,
       contextIdentical: true,
@@ -279,11 +299,19 @@ function strategyFailure(
 ): CtxbenchError {
   const failed = statements.find((s) => s.error !== null) ?? statements.at(-1);
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof TurnStopped) {
+    const detail = error.detail === null ? '' : `: ${error.detail}`;
+    return new StrategyError(`${strategyName(strategy)} ${message} on turn ${input.label}${detail}`, { cause: error });
+  }
   if (isConnectionLoss(error)) {
     return new DatabaseError(
       `lost the connection to the database during turn ${input.label} (${strategyName(strategy)}): ${maskSecrets(message)}`,
       { cause: error },
     );
+  }
+  if ((error as { code?: string })?.code === '42501') {
+    // The database refused this role, whatever the strategy: exit 3, as the schema check does.
+    return new DatabaseError(`${strategyName(strategy)} on turn ${input.label}: ${message} (SQLSTATE 42501)`, { cause: error });
   }
   if ((error as { code?: string })?.code === '25006') {
     return new StrategyError(

@@ -1,10 +1,11 @@
 /**
  * Before replaying against someone's database: does it have the tables and columns the
- * chosen strategies read? Every missing one is reported at once (exit 2), instead of a
- * strategy failing on its first statement halfway through a run.
+ * chosen strategies read, and may this role read them? Every missing one is reported at once
+ * (exit 2), and a table the role may not read as "permission denied" (exit 3: the database
+ * refused us), instead of a strategy failing on its first statement halfway through a run.
  */
 import type { Knex } from 'knex';
-import { UsageError } from './errors.js';
+import { DatabaseError, UsageError } from './errors.js';
 import type { Strategy } from './types.js';
 
 /** Table → columns a strategy reads. */
@@ -42,16 +43,38 @@ export async function checkSchema(control: Knex, strategies: readonly Strategy<a
     }
   }
   if (needed.size === 0) return;
+  // The catalogs, not information_schema: it hides what the role may not read, so a table
+  // without SELECT would look missing.
   const { rows } = await control.raw(
-    `select c.table_name, c.column_name
-       from information_schema.columns c
-      where c.table_schema = any (current_schemas(false)) and c.table_name = any (?)`,
+    `select c.relname as table_name, a.attname as column_name,
+            has_column_privilege(c.oid, a.attnum, 'SELECT') as readable
+       from pg_class c
+       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      where c.relkind in ('r', 'p', 'v', 'm', 'f') and pg_table_is_visible(c.oid) and c.relname = any (?)`,
     [[...needed.keys()]],
   );
   const present = new Map<string, Set<string>>();
-  for (const r of rows as { table_name: string; column_name: string }[]) {
-    if (!present.has(r.table_name)) present.set(r.table_name, new Set());
+  const readable = new Map<string, Set<string>>();
+  for (const r of rows as { table_name: string; column_name: string; readable: boolean }[]) {
+    if (!present.has(r.table_name)) {
+      present.set(r.table_name, new Set());
+      readable.set(r.table_name, new Set());
+    }
     present.get(r.table_name)!.add(r.column_name);
+    if (r.readable) readable.get(r.table_name)!.add(r.column_name);
+  }
+  const denied: string[] = [];
+  for (const [table, columns] of needed) {
+    const have = present.get(table);
+    if (have === undefined) continue;
+    const by = [...who.get(table)!].join(', ');
+    const refused = [...columns].filter((c) => have.has(c) && !readable.get(table)!.has(c));
+    if (refused.length === 0) continue;
+    denied.push(
+      readable.get(table)!.size === 0
+        ? `permission denied for table ${table} (SQLSTATE 42501): this role may not read it (needed by ${by})`
+        : `permission denied for column${refused.length === 1 ? '' : 's'} ${refused.map((c) => `"${c}"`).join(', ')} of table ${table} (SQLSTATE 42501) (needed by ${by})`,
+    );
   }
   const problems: string[] = [];
   for (const [table, columns] of needed) {
@@ -68,6 +91,10 @@ export async function checkSchema(control: Knex, strategies: readonly Strategy<a
     problems.push(
       'schema: the built-in strategies read the reference schema (see README); for another schema, write your own strategy (--strategies ./mine.ts) and give its turns with --turns',
     );
-    throw new UsageError(problems);
+    throw new UsageError([...problems, ...denied]);
+  }
+  if (denied.length > 0) {
+    denied.push('grant this role SELECT on them (GRANT SELECT ON … TO …), or connect as a role that has it');
+    throw new DatabaseError(denied.join('\n'));
   }
 }

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { initFingerprinting } from './analysis/fingerprint.js';
 import { DatabaseError, maskSecrets, maskUrl } from './errors.js';
 import { Recorder } from './recorder.js';
+import { TurnStopped, formatDuration, sendCancelRequest, transactionControl } from './turn-guard.js';
 import type { StatementRecord, StrategyDb } from './types.js';
 
 /** What one measured call sent and how long it took. */
@@ -21,6 +22,17 @@ export interface Measurement<T> {
   statements: StatementRecord[];
   /** Wall time of the call, monotonic clock, milliseconds. */
   latencyMs: number;
+}
+
+/** Limits of one measured call. */
+export interface MeasureOptions {
+  /**
+   * Stop the call after this long (milliseconds; 0 or absent: no limit): the statement in
+   * flight is cancelled, the transaction rolled back, and the call reported as timed out.
+   */
+  timeoutMs?: number;
+  /** Aborting stops the call the same way, reported as interrupted. */
+  signal?: AbortSignal;
 }
 
 /** Options of {@link openSession}. */
@@ -66,8 +78,78 @@ export interface ProfilingSession {
   readonly control: Knex;
   /** `server_version` as the server reports it. */
   readonly serverVersion: string;
-  measure<T>(fn: (db: StrategyDb) => Promise<T>): Promise<Measurement<T>>;
+  /**
+   * Runs `fn` in a READ ONLY transaction and returns what it sent. A statement that would end
+   * or change that transaction (COMMIT, BEGIN, SET TRANSACTION …) is never sent: `fn` gets an
+   * error and the measurement a {@link TurnStopped} error (`read-only`), as it does when the
+   * server reports the transaction gone. A time limit or an abort also ends with a TurnStopped.
+   */
+  measure<T>(fn: (db: StrategyDb) => Promise<T>, options?: MeasureOptions): Promise<Measurement<T>>;
   close(): Promise<void>;
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise. */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    promise.then(
+      () => (clearTimeout(timer), resolve(true)),
+      () => (clearTimeout(timer), resolve(true)),
+    );
+  });
+}
+
+/** Whether pg has a statement of this client sent or queued and not yet answered (pg keeps no public flag). */
+function busy(client: pg.Client): boolean {
+  const c = client as unknown as { _activeQuery?: unknown; queryQueue?: unknown[] };
+  return Boolean(c._activeQuery) || (c.queryQueue?.length ?? 0) > 0;
+}
+
+/**
+ * Watches a connection during measured calls: refuses, before sending, any statement that
+ * would leave the READ ONLY transaction, and notes a ReadyForQuery saying no transaction is
+ * open (the net under that check: whatever got past it ended the transaction).
+ */
+class TransactionGuard {
+  active = false;
+  escape: TurnStopped | null = null;
+
+  start(): void {
+    this.active = true;
+    this.escape = null;
+  }
+
+  watch(client: pg.Client): void {
+    const original = client.query;
+    const guard = this;
+    client.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+      const text = typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text;
+      const offending = guard.active && typeof text === 'string' ? transactionControl(text) : null;
+      if (offending !== null) {
+        guard.escape ??= new TurnStopped(
+          'read-only',
+          'tried to write by leaving the read-only transaction',
+          `it sent "${offending}", which ctxbench did not forward`,
+        );
+        const error = new Error(`ctxbench refused "${offending}": a strategy runs inside a READ ONLY transaction it may not end or change`);
+        const callback = rest.find((r) => typeof r === 'function') as ((e: Error) => void) | undefined;
+        if (callback === undefined) return Promise.reject(error);
+        process.nextTick(callback, error);
+        return undefined;
+      }
+      return (original as (...args: unknown[]) => unknown).apply(this, [config, ...rest]);
+    } as typeof client.query;
+    const connection = (client as unknown as { connection?: NodeJS.EventEmitter }).connection;
+    connection?.on('readyForQuery', (message: { status?: string }) => {
+      if (guard.active && message.status === 'I') {
+        guard.escape ??= new TurnStopped(
+          'read-only',
+          'tried to write by leaving the read-only transaction',
+          'the server reported no transaction open inside the turn',
+        );
+      }
+    });
+  }
 }
 
 /**
@@ -82,6 +164,9 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
   // Fingerprints come from the PostgreSQL parser (WASM): load it once, before any recording ends.
   await initFingerprinting();
   const recorder = new Recorder();
+  const guard = new TransactionGuard();
+  // The connection's pg.Client (knex holds exactly one), for cancelling and rolling back a stopped call.
+  let current: pg.Client | null = null;
   const knex = knexFactory({
     log: quietKnexLog,
     client: 'pg',
@@ -100,6 +185,8 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
         connection.query(sessionSettings(options), (error: Error | null) => {
           if (error) return done(error, connection);
           recorder.attach(pgClientSocket(connection));
+          guard.watch(connection);
+          current = connection;
           done(null, connection);
         });
       },
@@ -134,18 +221,42 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     db,
     control: knex,
     serverVersion,
-    async measure<T>(fn: (db: StrategyDb) => Promise<T>): Promise<Measurement<T>> {
+    async measure<T>(fn: (db: StrategyDb) => Promise<T>, limits: MeasureOptions = {}): Promise<Measurement<T>> {
       await knex.raw('begin transaction read only');
       const recording = recorder.start();
       let value: T | undefined;
       let error: unknown;
+      let stopped: TurnStopped | null = null;
+      const { promise: stop, clear } = stopper(limits);
+      guard.start();
       const started = performance.now();
-      try {
-        value = await fn(db);
-      } catch (thrown) {
-        error = thrown;
-      }
+      const outcome = await Promise.race([
+        Promise.resolve()
+          .then(() => fn(db))
+          .then(
+            (v) => ({ value: v }),
+            (e: unknown) => ({ error: e }),
+          ),
+        stop,
+      ]);
       const latencyMs = performance.now() - started;
+      clear();
+      guard.active = false;
+      if (outcome instanceof TurnStopped) stopped = outcome;
+      else if ('error' in outcome) error = outcome.error;
+      else value = outcome.value;
+      if (guard.escape !== null) {
+        error = guard.escape;
+        value = undefined;
+      }
+      if (stopped !== null) {
+        // The function may never return: cancel what it has in flight and end the transaction ourselves.
+        await cancelInFlight();
+        await recording.settle(2_000);
+        const statements = recording.stop();
+        await rollBackHard();
+        return { value: undefined, error: stopped, statements, latencyMs };
+      }
       await recording.settle();
       await recording.settle();
       const statements = recording.stop();
@@ -154,7 +265,50 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     },
     async close() {
       recorder.detachAll();
-      await knex.destroy();
+      // A stopped strategy may still hold the connection, and knex waits for it: not forever.
+      if (!(await within(knex.destroy(), 5_000)) && current !== null) pgClientSocket(current).destroy();
+    },
+  };
+
+  /** Cancels the statement in flight, if any, and waits (bounded) for its answer. */
+  async function cancelInFlight(): Promise<void> {
+    const client = current;
+    if (client === null || !busy(client)) return;
+    const c = client as unknown as { host?: string; port?: number; processID?: number | null; secretKey?: number | null };
+    if (c.processID != null && c.secretKey != null && c.host !== undefined && c.port !== undefined) {
+      await sendCancelRequest({ host: c.host, port: Number(c.port), processId: c.processID, secretKey: c.secretKey });
+    }
+    const until = performance.now() + 2_000;
+    while (busy(client) && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Rolls back on the connection itself (a stopped strategy may hold knex's); bounded. */
+  async function rollBackHard(): Promise<void> {
+    const client = current;
+    if (client === null) return;
+    // If the server does not answer, drop the connection: the server then rolls back itself.
+    if (!(await within(client.query('rollback'), 5_000))) pgClientSocket(client).destroy();
+  }
+}
+
+/** A promise that resolves to a TurnStopped when the time limit passes or the signal aborts. */
+function stopper(options: MeasureOptions): { promise: Promise<TurnStopped>; clear: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const promise = new Promise<TurnStopped>((resolve) => {
+    const limit = options.timeoutMs ?? 0;
+    if (limit > 0) timer = setTimeout(() => resolve(new TurnStopped('timeout', `timed out after ${formatDuration(limit)}`)), limit);
+    if (options.signal !== undefined) {
+      onAbort = () => resolve(new TurnStopped('interrupted', 'was interrupted'));
+      if (options.signal.aborted) onAbort();
+      else options.signal.addEventListener('abort', onAbort, { once: true });
+    }
+  });
+  return {
+    promise,
+    clear() {
+      clearTimeout(timer);
+      if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
     },
   };
 }

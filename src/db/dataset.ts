@@ -111,15 +111,48 @@ async function tablesWithRows(knex: Knex): Promise<string[]> {
   return found.rows.map((r) => names[r.i]);
 }
 
+/** The comment that marks a table as ctxbench's own: only marked tables are ever dropped. */
+export const CTXBENCH_MARK = 'ctxbench';
+
+/** Every table seeding creates (and `--force` drops). */
+const OWN_TABLES = [...DATASET_TABLES, MIGRATIONS_TABLE, MIGRATIONS_LOCK_TABLE];
+
+/**
+ * Tables of the current schema with a name ctxbench uses but without its mark: someone
+ * else's `users`, which seeding must neither replace nor drop, with or without --force.
+ */
+async function foreignTables(knex: Knex): Promise<string[]> {
+  const result = await knex.raw<{ rows: { name: string }[] }>(
+    `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v', 'm', 'f') and c.relname = any (?)
+        and obj_description(c.oid, 'pg_class') is distinct from ?
+      order by c.relname`,
+    [OWN_TABLES, CTXBENCH_MARK],
+  );
+  return result.rows.map((r) => r.name);
+}
+
+/** Marks ctxbench's tables (those that exist) with a COMMENT, so a later --force may drop them. */
+async function markOwnTables(knex: Knex): Promise<void> {
+  const result = await knex.raw<{ rows: { name: string }[] }>(
+    `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'p') and c.relname = any (?)`,
+    [OWN_TABLES],
+  );
+  for (const { name } of result.rows) await knex.raw(`comment on table ${quoteIdent(name)} is '${CTXBENCH_MARK}'`);
+}
+
 /** Runs one statement on a raw pg connection. */
 function run(connection: PoolClient, sql: string): Promise<unknown> {
   return connection.query(sql);
 }
 
 /**
- * Seeds a real PostgreSQL: refuses a database whose current schema holds any rows unless
- * `force` (then drops and re-creates only the ctxbench tables), migrates, and loads every
- * table with `COPY … FROM STDIN` on one connection, in one transaction.
+ * Seeds a real PostgreSQL: refuses a database whose current schema holds a table of a name
+ * ctxbench uses that ctxbench did not create (marked by `COMMENT … IS 'ctxbench'`), even with
+ * `force`; refuses one holding any rows unless `force` (then drops and re-creates only the
+ * ctxbench tables), migrates, and loads every table with `COPY … FROM STDIN` on one
+ * connection, in one transaction.
  *
  * @example
  * await seedServer(knex, { scale: resolveScale('default'), seed: 1, fixtures, force: true });
@@ -128,6 +161,14 @@ function run(connection: PoolClient, sql: string): Promise<unknown> {
 export async function seedServer(knex: Knex, options: SeedOptions & { readonly force?: boolean }): Promise<SeedSummary> {
   const started = performance.now();
   const plan = planDataset(options);
+  const foreign = await foreignTables(knex);
+  if (foreign.length > 0) {
+    const names = foreign.map((t) => `"${t}"`).join(', ');
+    throw new UsageError(
+      `the database already has ${foreign.length === 1 ? 'a table' : 'tables'} ${names} that ctxbench did not create (no COMMENT '${CTXBENCH_MARK}' on ${foreign.length === 1 ? 'it' : 'them'}): ` +
+        `seeding would replace ${foreign.length === 1 ? 'it' : 'them'}, and --force only ever drops tables ctxbench created; seed an empty database or schema instead`,
+    );
+  }
   const occupied = await tablesWithRows(knex);
   if (occupied.length > 0 && !options.force) {
     const shown = occupied.slice(0, 5).join(', ') + (occupied.length > 5 ? `, and ${occupied.length - 5} more` : '');
@@ -135,6 +176,8 @@ export async function seedServer(knex: Knex, options: SeedOptions & { readonly f
   }
   await dropDataset(knex);
   await migrateTablesOnly(knex);
+  // Marked at once: after a failed load, a retry with --force may drop what this run created.
+  await markOwnTables(knex);
 
   const rows = emptyCounts();
   const connection = (await knex.client.acquireConnection()) as PoolClient;

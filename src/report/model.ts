@@ -163,4 +163,6 @@ export interface Report {
   budget?: BudgetResult;
   /** Present when checked against a baseline file (`ctxbench check --baseline`). */
   baselineFile?: BaselineResult;
+  /** Present (true) when Ctrl-C or SIGTERM stopped the run: the figures cover the turns every strategy completed. */
+  interrupted?: true;
 }

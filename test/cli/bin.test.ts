@@ -2,9 +2,7 @@
  * The real bin, spawned as a user runs it: exit codes and parseable output.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnCtxbench as ctxbench } from '../support/cli.js';
-
-
+import { interruptAt, spawnCtxbench as ctxbench } from '../support/cli.js';
 
 describe('bin/ctxbench.js', () => {
   it('compare --format json: exit 0, the documented schema, identical contexts', async () => {
@@ -50,5 +48,34 @@ describe('bin/ctxbench.js', () => {
     const r = await ctxbench(['compare', '--scale', 'tiny', '--conversation', 'no-such-1']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe('ctxbench: --conversation: no conversation "no-such-1" in this database');
+  });
+
+  it('SIGTERM during a hung build: compare cancels, rolls back, prints the turns completed and exits 130', async () => {
+    const r = await interruptAt(
+      ['compare', '--scale', 'tiny', '--strategies', 'test/cli/strategies/hangs.ts', '--format', 'json'],
+      'hangs: waiting forever',
+      'SIGTERM',
+    );
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('ctxbench: terminated: cancelling the statement in flight, rolling back, then printing what was measured');
+    expect(r.stderr).toContain('ctxbench: interrupted: the report covers the 1 turn every strategy completed\n');
+    const report = JSON.parse(r.stdout);
+    expect(report.interrupted).toBe(true);
+    expect(report.strategies.map((s: { name: string; turns: number }) => [s.name, s.turns])).toEqual([['hangs', 1]]);
+  });
+
+  it('Ctrl-C during check: exit 130 with the partial report, not a budget verdict', async () => {
+    const r = await interruptAt(
+      ['check', '--scale', 'tiny', '--strategies', 'test/cli/strategies/hangs.ts', '--max-queries', '100', '--format', 'json'],
+      'hangs: waiting forever',
+      'SIGINT',
+    );
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    const report = JSON.parse(r.stdout);
+    expect(report.interrupted).toBe(true);
+    expect(report.strategies[0].turns).toBe(1);
+    expect(report.budget.passed).toBe(true);
   });
 });

@@ -65,3 +65,22 @@ describe('ctxbench CLI', () => {
     expect(r.stderr).toContain('exports-nothing.mjs must export default defineStrategy');
   });
 });
+
+describe('a connection URL that cannot be right is a usage error (exit 2), not an unreachable database', () => {
+  it.each([
+    [['compare', '--db', 'postgres://me:hunter2@h:abc/db'], '--db'],
+    [['diagnose', '--db', 'postgres://me:hunter2@h:abc/db', '--conversation', 'c1'], '--db'],
+    [['seed', '--db', 'postgres://me:hunter2@h:abc/db'], '--db'],
+    [['record', '--upstream', 'postgres://me:hunter2@h:abc/db', '--', 'true'], '--upstream'],
+  ])('%j', async (args, flag) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`ctxbench: ${flag}: expected a port number (0–65535) after the host, got "abc" in postgres://me:***@h:abc/db\n`);
+  });
+
+  it('a port beyond 65535 too', async () => {
+    const r = await run(['compare', '--db', 'postgres://h:70000/db']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('ctxbench: --db: expected a port number (0–65535) after the host, got "70000" in postgres://h:70000/db\n');
+  });
+});

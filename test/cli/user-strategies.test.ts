@@ -100,3 +100,26 @@ describe('user strategies', () => {
     expect(r.stderr).toContain(`${dir}/bad-turns.ndjson: turn 2: expected an object, got an array`);
   });
 });
+
+describe('strategies that hang or escape the read-only transaction', () => {
+  it('a build over --turn-timeout fails its strategy: exit 1 naming the file, the turn and the limit', async () => {
+    const r = await run(['compare', '--scale', 'tiny', '--strategies', `${dir}/hangs.ts`, '--turn-timeout', '1s']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ctxbench: strategy "hangs" \(test\/cli\/strategies\/hangs\.ts\) timed out after 1 s on turn [\w-]+\/\w+\n$/m);
+    expect(r.stdout).toBe('');
+  });
+
+  it('--turn-timeout must be a duration', async () => {
+    const r = await run(['compare', '--scale', 'tiny', '--turn-timeout', 'soon']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('ctxbench: --turn-timeout: expected a duration such as 5s or 500ms, got "soon"\n');
+  });
+
+  it('a strategy that sends COMMIT; BEGIN; SET TRANSACTION READ WRITE fails as one that tried to write (exit 1)', async () => {
+    const r = await run(['compare', '--scale', 'tiny', '--conversation', 'en-first-1', '--strategies', `naive,${dir}/escapes.ts`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^ctxbench: strategy "escapes" \(test\/cli\/strategies\/escapes\.ts\) tried to write by leaving the read-only transaction on turn en-first-1\/\w+: it sent "commit", which ctxbench did not forward\n$/m,
+    );
+  });
+});

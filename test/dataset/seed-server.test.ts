@@ -110,3 +110,65 @@ describe.skipIf(!adminUrl)('seedServer (real PostgreSQL)', () => {
     expect(other.rows).toEqual([{ x: 1 }]);
   });
 });
+
+describe.skipIf(!adminUrl)('seedServer never replaces or drops a table it did not create (real PostgreSQL: runs only when CTXBENCH_TEST_DATABASE_URL names one)', () => {
+  const dbName = `ctxbench_t_${randomBytes(6).toString('hex')}`;
+  let url: string;
+  let server: Knex;
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`create database ${dbName}`);
+    } finally {
+      await admin.end();
+    }
+    const u = new URL(adminUrl!);
+    u.pathname = `/${dbName}`;
+    url = u.toString();
+    server = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+  });
+
+  afterAll(async () => {
+    await server?.destroy();
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`drop database if exists ${dbName} with (force)`);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it("refuses an application's own users table, with or without --force, and leaves it as it was", async () => {
+    await server.raw('create table users (id int primary key, login text)');
+    await server.raw(`insert into users values (1, 'alice')`);
+    const expected =
+      `the database already has a table "users" that ctxbench did not create (no COMMENT 'ctxbench' on it): ` +
+      'seeding would replace it, and --force only ever drops tables ctxbench created; seed an empty database or schema instead';
+    for (const force of [false, true]) {
+      await expect(seedServer(server, { scale: tiny, seed: 1, fixtures: [], force })).rejects.toThrow(new UsageError(expected));
+    }
+    const { runInProcess } = await import('../support/cli.js');
+    const cli = await runInProcess(['seed', '--db', url, '--scale', 'tiny', '--force']);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toBe(`ctxbench: ${expected}\n`);
+    const { rows } = await server.raw<{ rows: { id: number; login: string }[] }>('select * from users');
+    expect(rows).toEqual([{ id: 1, login: 'alice' }]);
+    await server.raw('drop table users');
+  });
+
+  it("marks every table it creates, so --force re-seeds its own tables", async () => {
+    await seedServer(server, { scale: tiny, seed: 1, fixtures: [] });
+    const { rows } = await server.raw<{ rows: { name: string; mark: string | null }[] }>(
+      `select c.relname as name, obj_description(c.oid, 'pg_class') as mark from pg_class c
+        where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' order by 1`,
+    );
+    expect(rows.map((r) => r.name).sort()).toEqual([...DATASET_TABLES, 'ctxbench_migrations', 'ctxbench_migrations_lock'].sort());
+    expect(rows.every((r) => r.mark === 'ctxbench')).toBe(true);
+    const again = await seedServer(server, { scale: tiny, seed: 2, fixtures: [], force: true });
+    expect(again.rows.users).toBeGreaterThan(0);
+  });
+});
+

@@ -2,7 +2,6 @@
  * diagnose against a real PostgreSQL, as the engineer in a hurry runs it: a SELECT-only role,
  * no content in the output, writes refused, every failure one line with its exit code.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import knexFactory from 'knex';
@@ -12,7 +11,7 @@ import { seedServer } from '../../src/db/dataset.js';
 import { loadFixtures } from '../../src/db/fixtures.js';
 import { resolveScale } from '../../src/db/seed/scales.js';
 import { createServerDatabase, type TestBackend } from '../support/backends.js';
-import { repoRoot as root, spawnCtxbench as ctxbench } from '../support/cli.js';
+import { interruptAt, spawnCtxbench as ctxbench } from '../support/cli.js';
 
 
 
@@ -156,30 +155,90 @@ describe.runIf(Boolean(process.env.CTXBENCH_TEST_DATABASE_URL))('diagnose on a r
   });
 
   it('SIGINT mid-run: exit 130 with what was measured, no connection or transaction left open', async () => {
-    const child = spawn(process.execPath, ['bin/ctxbench.js', 'diagnose', '--db', roUrl, '--recent', '5', '--tenant', '1', '--repeat', '5', '--format', 'json'], {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: '1', DATABASE_URL: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    // Wait until ctxbench is connected and measuring, then interrupt it.
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const { rows } = await admin.query(`select count(*)::int as n from pg_stat_activity where usename = $1`, [role]);
-      if (rows[0].n > 0 || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await new Promise((r) => setTimeout(r, 2500));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(stderr).toContain('interrupted');
-    expect(code).toBe(130);
-    const d = JSON.parse(stdout);
+    // Interrupted on turn 2 of the last strategy (it says so on stderr), not after a guessed delay.
+    const r = await interruptAt(
+      ['diagnose', '--db', roUrl, '--recent', '5', '--tenant', '1', '--strategies', 'naive,optimized,batched,test/cli/strategies/hangs.ts', '--format', 'json'],
+      'hangs: waiting forever',
+      'SIGINT',
+    );
+    expect(r.sent).toBe(true);
+    expect(r.stderr).toContain('interrupted');
+    expect(r.code).toBe(130);
+    const d = JSON.parse(r.stdout);
     expect(d.diagnosis.interrupted).toBe(true);
-    expect(d.strategies[0].turns).toBeGreaterThan(0);
+    expect(d.strategies.map((s: { turns: number }) => s.turns)).toEqual([1, 1, 1, 1]);
     const { rows } = await admin.query(`select count(*)::int as n from pg_stat_activity where usename = $1`, [role]);
     expect(rows[0].n).toBe(0);
+  });
+
+  const sessionsOf = async (user: string) =>
+    (await admin.query(`select count(*)::int as n from pg_stat_activity where usename = $1`, [user])).rows[0].n as number;
+
+  it('SIGTERM while a statement runs: cancelled at once, rolled back, exit 130 with what was measured', async () => {
+    const r = await interruptAt(
+      ['diagnose', '--db', roUrl, '--conversation', 'en-first-1', '--strategies', 'test/cli/strategies/sleeps.ts', '--statement-timeout', '5s', '--format', 'json'],
+      'sleeps: sleeping',
+      'SIGTERM',
+    );
+    expect(r.sent).toBe(true);
+    expect(r.stderr).toContain('ctxbench: terminated: cancelling the statement in flight, rolling back, then printing what was measured');
+    expect(r.code).toBe(130);
+    const d = JSON.parse(r.stdout);
+    expect(d.diagnosis.interrupted).toBe(true);
+    expect(d.strategies[0].turns).toBe(1);
+    expect(await sessionsOf(role)).toBe(0);
+  });
+
+  it('SIGTERM while a strategy awaits forever: exit 130, no transaction left open', async () => {
+    const r = await interruptAt(
+      ['diagnose', '--db', roUrl, '--conversation', 'en-first-1', '--strategies', 'test/cli/strategies/hangs.ts', '--format', 'json'],
+      'hangs: waiting forever',
+      'SIGTERM',
+    );
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    expect(JSON.parse(r.stdout).strategies[0].turns).toBe(1);
+    expect(await sessionsOf(role)).toBe(0);
+  });
+
+  it('a strategy that sends COMMIT; BEGIN; SET TRANSACTION READ WRITE is stopped before it can write, even as the owner', async () => {
+    const r = await ctxbench(['diagnose', '--db', db.url, '--conversation', 'en-first-1', '--strategies', 'naive,test/cli/strategies/escapes.ts']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^ctxbench: strategy "escapes" \(test\/cli\/strategies\/escapes\.ts\) tried to write by leaving the read-only transaction on turn en-first-1\/\w+: it sent "commit", which ctxbench did not forward$/m,
+    );
+    const { rows } = await admin.query(`select to_regclass('ctxbench_escaped') is null as absent`);
+    expect(rows[0].absent).toBe(true);
+  });
+
+  it('a role without SELECT on faqs: "permission denied for table faqs", exit 3 from diagnose and compare alike', async () => {
+    const limited = `ctxbench_nofaqs_${randomBytes(4).toString('hex')}`;
+    const database = new URL(db.url).pathname.slice(1);
+    await admin.query(`create role ${limited} login`);
+    try {
+      await admin.query(`grant connect on database ${database} to ${limited}`);
+      await admin.query(`grant usage on schema public to ${limited}`);
+      await admin.query(`grant select on all tables in schema public to ${limited}`);
+      await admin.query(`revoke select on faqs from ${limited}`);
+      const url = new URL(db.url);
+      url.username = limited;
+      const line = 'ctxbench: permission denied for table faqs (SQLSTATE 42501): this role may not read it (needed by naive, optimized, batched)';
+      const d = await ctxbench(['diagnose', '--db', url.toString(), '--conversation', 'en-first-1']);
+      expect(d.code).toBe(3);
+      expect(d.stderr.split('\n')[0]).toBe(line);
+      expect(d.stderr).not.toContain('missing');
+      const c = await ctxbench(['compare', '--db', url.toString(), '--conversation', 'en-first-1', '--strategies', 'naive,optimized,batched']);
+      expect(c.code).toBe(3);
+      expect(c.stderr.split('\n')[0]).toBe(line);
+      // A strategy that declares nothing meets the refusal at run time: exit 3 all the same.
+      const own = await ctxbench(['compare', '--db', url.toString(), '--conversation', 'en-first-1', '--strategies', 'test/cli/strategies/reads-faqs.ts']);
+      expect(own.code).toBe(3);
+      expect(own.stderr).toMatch(
+        /^ctxbench: strategy "reads-faqs" \(test\/cli\/strategies\/reads-faqs\.ts\) on turn en-first-1\/\w+: permission denied for table faqs \(SQLSTATE 42501\)$/m,
+      );
+    } finally {
+      await admin.query(`drop owned by ${limited}`);
+      await admin.query(`drop role ${limited}`);
+    }
   });
 });

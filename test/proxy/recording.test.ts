@@ -318,6 +318,19 @@ describe('proxy and record commands: usage errors', () => {
     for (const r of [noUpstream, badListen, noCommand, badUrl]) expect(r.stderr).not.toContain('hunter2');
   });
 
+  it('proxy --listen on a port already in use: exit 2 naming --listen', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const r = await run(['proxy', '--upstream', 'postgres://u:hunter2@127.0.0.1:1/db', '--listen', `127.0.0.1:${port}`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`ctxbench: --listen: 127.0.0.1:${port} is already in use: choose another port\n`);
+    } finally {
+      taken.close();
+    }
+  });
+
   it('record --format json without --output says the program shares stdout with the report', async () => {
     const shared = await run(['record', '--upstream', 'postgres://u@127.0.0.1:1/db', '--format', 'json', '--', 'true']);
     expect(shared.code).toBe(0);
@@ -425,4 +438,53 @@ describe('upstream TLS settings from the URL', () => {
       ),
     ).toBe('postgres://u:p@127.0.0.1:6432/app?application_name=job');
   });
+});
+
+describe('record: the program environment and Ctrl-C', () => {
+  it('sets PGUSER and PGDATABASE from the upstream URL, never PGPASSWORD', async () => {
+    const { record } = await import('../../src/commands/record.js');
+    const result = await record({
+      upstreamUrl: 'postgres://alice:s3cret@127.0.0.1:1/app%20db',
+      command: ['sh', '-c', 'printf "%s|%s|%s" "$PGUSER" "$PGDATABASE" "${PGPASSWORD-unset}"'],
+      env: { PATH: process.env.PATH },
+      stdio: 'pipe',
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe('alice|app db|unset');
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    '%s: passes it to the program, waits for it, writes what was recorded and exits 130',
+    async (signal) => {
+      const { emptyBackend } = await import('../support/backends.js');
+      const { interruptAt } = await import('../support/cli.js');
+      const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+      const os = await import('node:os');
+      const path = await import('node:path');
+      const backend = await emptyBackend('pglite');
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-record-'));
+      try {
+        const output = path.join(dir, 'r.json');
+        // psql without -d: PGDATABASE/PGUSER say where. The program then waits, as a server would,
+        // ignoring the signal for SIGTERM so that ctxbench must end it with SIGKILL.
+        const script = `${signal === 'SIGTERM' ? 'trap "" TERM; ' : ''}psql -X -q -c 'select 1' -c 'select 2' && echo 'record-test: queried' >&2 && exec sleep 60`;
+        const r = await interruptAt(
+          ['record', '--upstream', backend.url, '--output', output, '--', 'sh', '-c', script],
+          'record-test: queried',
+          signal,
+        );
+        expect(r.sent).toBe(true);
+        expect(r.code).toBe(130);
+        expect(r.stderr).toContain(`ctxbench: wrote the recording to ${output}`);
+        expect(r.stderr).toContain('ctxbench: interrupted: the report covers what the program sent until it exited');
+        const report = JSON.parse(await readFile(output, 'utf8'));
+        expect(report.interrupted).toBe(true);
+        const sql = report.strategies[0].turnDetails.flatMap((t: { statements: { sql: string }[] }) => t.statements.map((s) => s.sql));
+        expect(sql).toEqual(['select 1', 'select 2']);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await backend.close();
+      }
+    },
+  );
 });

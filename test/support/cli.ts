@@ -2,7 +2,7 @@
  * Running the CLI in tests: in-process with a fresh program and captured output, or as the
  * real bin in a child process, as a user runs it.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
@@ -46,4 +46,26 @@ export function spawnCtxbench(args: string[], env: NodeJS.ProcessEnv = {}): Prom
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/** Spawns the bin, sends `signal` once stderr shows `marker`, and returns how it ended. */
+export function interruptAt(args: string[], marker: string, signal: NodeJS.Signals, env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ['bin/ctxbench.js', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, CTXBENCH_CACHE_DIR: testCacheDir, NO_COLOR: '1', DATABASE_URL: '', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  let sent = false;
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => {
+    stderr += c;
+    if (!sent && stderr.includes(marker)) {
+      sent = true;
+      child.kill(signal);
+    }
+  });
+  return new Promise<{ code: number | null; stdout: string; stderr: string; sent: boolean }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr, sent })),
+  );
 }
