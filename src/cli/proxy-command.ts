@@ -24,6 +24,7 @@ interface RecordingFlags {
   maxPayloadBytes?: string;
   maxRows?: string;
   per: string;
+  showContent?: boolean;
 }
 
 interface ProxyFlags extends RecordingFlags {
@@ -45,7 +46,11 @@ function addRecordingOptions(command: Command): Command {
     .option('--max-bytes <n>', 'budget: wire bytes per unit')
     .option('--max-payload-bytes <n>', 'budget: payload bytes per unit')
     .option('--max-rows <n>', 'budget: rows per unit')
-    .option('--per <turn|total>', 'whether --max-* limits apply to each unit or to the whole recording', 'turn');
+    .option('--per <turn|total>', 'whether --max-* limits apply to each unit or to the whole recording', 'turn')
+    .option(
+      '--show-content',
+      "keep SQL literals and parameter values in the report (by default each is a keyed hash: it is the program's data)",
+    );
 }
 
 function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problems) {
@@ -69,7 +74,7 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
   for (const metric of METRICS) {
     const flag = METRIC_FLAGS[metric];
     const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RecordingFlags;
-    const value = parseWholeNumber(problems, flag, flags[key], 0);
+    const value = parseWholeNumber(problems, flag, flags[key] as string | undefined, 0);
     if (value !== undefined) limits[metric] = value;
   }
   const budget: Budget | null = Object.keys(limits).length > 0 ? budgetFromLimits(limits, per) : null;
@@ -123,6 +128,7 @@ export function registerProxy(program: Command, io: CliIo): void {
           listenPort: Number(listen![2]),
           name: flags.name,
           budget: options.budget,
+          showContent: flags.showContent === true,
           signal: stop.signal,
           onListening: (proxy) =>
             io.stderr(
@@ -162,6 +168,7 @@ export function registerRecord(program: Command, io: CliIo): void {
       env: { ...process.env, ...io.env },
       name: flags.name,
       budget: options.budget,
+      showContent: flags.showContent === true,
     });
     await finish(result.report, flags, options.format, io);
     // The command's own exit code wins; a budget failure only shows when the command succeeded.

@@ -4,8 +4,9 @@
  * one TurnDetail per unit of work), so every renderer and budget check works on it unchanged.
  */
 import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { initFingerprinting } from '../core/analysis/fingerprint.js';
+import { initFingerprinting, redactLiterals } from '../core/analysis/fingerprint.js';
 import { findFindings } from '../core/analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from '../core/budget.js';
 import { DatabaseError, UsageError, maskUrl } from '../core/errors.js';
@@ -58,6 +59,12 @@ export interface RecordingReportOptions {
   upstreamUrl?: string | null;
   /** Checked when given (and not empty), like `compare --max-queries`. */
   budget?: Budget | null;
+  /**
+   * Keep SQL literals (and, for {@link record} and {@link serveProxy}, parameter values) as sent.
+   * Off by default: they are customer data, so each literal is stored as a keyed hash
+   * `'<lit:…>'` (see {@link literalHasher}).
+   */
+  showContent?: boolean;
 }
 
 const MARKER_SELECT = /^\s*select\s+'ctxbench:turn\s+((?:[^']|'')*)'\s*;?\s*$/i;
@@ -137,10 +144,31 @@ function unitsOf(statements: readonly ProxiedStatement[]): { mode: UnitMode; uni
   return { mode: 'transactions', units };
 }
 
-/** A unit's statements as records, numbered as the in-process recorder numbers them, with their connection. */
-function toRecords(statements: readonly ProxiedStatement[]): RecordedStatement[] {
+/**
+ * A function that replaces every literal of a statement by `'<lit:` + 12 hex digits of an
+ * HMAC-SHA256 of it + `>'`, with a key of its own: within one report, equal literals hash
+ * equal (so duplicates are still found, and the fingerprint is unchanged), and nothing can be
+ * recovered from a hash. The label of a marker (`'ctxbench:turn …'`) is not a secret: it stays.
+ *
+ * @example
+ * literalHasher()("select * from users where email = 'alice@example.com'")
+ * // => "select * from users where email = '<lit:3f9a0c7be21d>'"
+ */
+export function literalHasher(): (sql: string) => string {
+  const key = randomBytes(32);
+  const hashed = (literal: string): string =>
+    /^'ctxbench:turn\s/i.test(literal) ? literal : `'<lit:${createHmac('sha256', key).update(literal).digest('hex').slice(0, 12)}>'`;
+  return (sql) => redactLiterals(sql, hashed);
+}
+
+/**
+ * A unit's statements as records, numbered as the in-process recorder numbers them, with their
+ * connection; fingerprinted before `hide` replaces their literals.
+ */
+function toRecords(statements: readonly ProxiedStatement[], hide: ((sql: string) => string) | null): RecordedStatement[] {
   return statementRecords(statements, () => null).map((r, i) => ({
     ...r,
+    sql: hide === null ? r.sql : hide(r.sql),
     durationMs: round(r.durationMs, 3),
     connectionId: statements[i]!.connectionId,
   }));
@@ -159,9 +187,11 @@ export async function recordingReport(
   options: RecordingReportOptions = {},
 ): Promise<Report & { recording: RecordingInfo }> {
   await initFingerprinting();
+  // Markers are read from the SQL as sent, before its literals are hidden.
   const { mode, units } = unitsOf(recording.statements);
+  const hide = options.showContent === true ? null : literalHasher();
   const turnDetails: RecordedTurn[] = units.map((u, i) => {
-    const statements = toRecords(u.statements);
+    const statements = toRecords(u.statements, hide);
     const all = u.marker ? [u.marker, ...u.statements] : u.statements;
     // reduce, not Math.min(...): a long unit would overflow the argument list.
     const start = all.reduce((a, s) => Math.min(a, s.sentAt), Infinity);
@@ -177,7 +207,7 @@ export async function recordingReport(
       contextIdentical: true,
       statements,
       // The marker is not counted: it has no place among the unit's statements or round trips.
-      marker: u.marker ? { ...toRecords([u.marker])[0]!, seq: 0, roundTrip: 0 } : null,
+      marker: u.marker ? { ...toRecords([u.marker], hide)[0]!, seq: 0, roundTrip: 0 } : null,
     };
   });
   const name = options.name ?? 'recording';
@@ -383,6 +413,7 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
     upstreamPort: upstream.port,
     upstreamTls,
     upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
+    showContent: options.showContent,
   });
   try {
     const base = options.env ?? process.env;
@@ -465,6 +496,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
       listenHost: options.listenHost,
       listenPort: options.listenPort,
+      showContent: options.showContent,
     });
   } catch (error) {
     throw new DatabaseError(

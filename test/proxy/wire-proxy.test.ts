@@ -350,4 +350,33 @@ describe.skipIf(!serverUrl)('wire proxy on a real PostgreSQL server', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("record -- psql -c \"select 'alice@…'\": the report holds a keyed hash, not the address (unless --show-content)", async () => {
+    const run = async (extra: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const io: CliIo = {
+        stdout: (t) => void (stdout += t),
+        stderr: (t) => void (stderr += t),
+        env: { DATABASE_URL: serverUrl, PGPASSWORD: decodeURIComponent(new URL(serverUrl!).password) },
+        stdoutIsTTY: false,
+        stderrIsTTY: false,
+      };
+      const args = ['record', '--format', 'json', ...extra, '--', 'sh', '-c'];
+      args.push(`psql -X -At -c "select 'alice@example.com' as email, 4242 as n" -c "select 'ctxbench:turn x'" "$DATABASE_URL" >/dev/null`);
+      const code = await runCli(args, io);
+      expect(stderr).not.toContain('internal error');
+      expect(code).toBe(0);
+      return JSON.parse(stdout) as Report;
+    };
+    const hidden = await run([]);
+    const [first] = hidden.strategies[0]!.turnDetails[0]!.statements;
+    expect(first!.sql).toMatch(/^select '<lit:[0-9a-f]{12}>' as email, '<lit:[0-9a-f]{12}>' as n$/);
+    expect(first!.fingerprint).toBe('select $1 as email, $2 as n');
+    expect(JSON.stringify(hidden)).not.toContain('alice@example.com');
+    expect(JSON.stringify(hidden)).not.toContain('4242');
+    expect(hidden.strategies[0]!.turnDetails.map((t) => t.turn)).toEqual(['(before first marker)', 'x']);
+    const shown = await run(['--show-content']);
+    expect(shown.strategies[0]!.turnDetails[0]!.statements[0]!.sql).toBe("select 'alice@example.com' as email, 4242 as n");
+  });
 });

@@ -10,9 +10,10 @@
  * says, before it forwards the first byte of the client's.
  *
  * Bytes are streamed chunk by chunk with backpressure: a large result is never held whole.
- * Parameter values never leave the proxy in clear: they are replaced by a keyed hash before
- * a statement is handed out (recording(), onStatement), so duplicate / N+1 detection still
- * works but the recording (and any log) holds no values.
+ * Parameter values never leave the proxy in clear (unless `showContent`): they are replaced by a
+ * keyed hash before a statement is handed out (recording(), onStatement), so duplicate / N+1
+ * detection still works but the recording (and any log) holds no values. The SQL is handed out
+ * as sent; the report built from a recording (recordingReport) hashes its literals likewise.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -100,6 +101,8 @@ export interface WireProxyOptions {
   listenPort?: number;
   /** Called for every statement as its ReadyForQuery passes through. */
   onStatement?: (statement: ProxiedStatement) => void;
+  /** Keep parameter values in clear instead of keyed hashes (they are customer data: off by default). */
+  showContent?: boolean;
 }
 
 /** A running proxy. */
@@ -146,7 +149,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
   // A key per proxy: hashes compare equal within one recording and reveal nothing across them.
   const key = randomBytes(32);
   const hashParam = (p: string | null): string | null =>
-    p === null ? null : `<param:${createHmac('sha256', key).update(p).digest('hex').slice(0, 12)}>`;
+    p === null || options.showContent === true ? p : `<param:${createHmac('sha256', key).update(p).digest('hex').slice(0, 12)}>`;
   // Hashing costs a few µs per parameter: short values wait, off the forwarding path, until
   // something reads the statement; long ones are hashed at once so memory stays bounded.
   const unsealed = new Set<ProxiedStatement>();
