@@ -17,6 +17,7 @@ import {
   type UpstreamSslMode,
   type UpstreamTls,
   type WireProxy,
+  type WireProxyOptions,
 } from '../core/net/wire-proxy.js';
 import { figuresOf, meanFigures, round, sumFigures } from '../core/figures.js';
 import { percentiles } from '../core/runner.js';
@@ -255,6 +256,10 @@ export async function recordingReport(
         statements: c.statements,
         abandoned: c.abandoned,
         upstreamError: c.upstreamError,
+        terminated: c.terminated,
+        trackingError: c.trackingError,
+        untrackedBytes: c.untrackedBytes,
+        refusedMessageBytes: c.refusedMessageBytes,
         startupMessages: c.startupMessages,
       })),
     },
@@ -275,9 +280,20 @@ export interface RecordingInfo {
     user: string | null;
     database: string | null;
     application: string | null;
+    /** Statements recorded (abandoned ones included). */
     statements: number;
+    /** Statements left unanswered when the connection closed or measuring stopped (recorded with the reason as error). */
     abandoned: number;
+    /** The upstream could not be reached (or ended the session before it started): why. */
     upstreamError: string | null;
+    /** The server ended a running session the client had not left: its FATAL error, or how it closed. */
+    terminated: string | null;
+    /** The proxy could not read this connection's protocol and stopped measuring it: why. */
+    trackingError: string | null;
+    /** Client bytes forwarded unmeasured after a tracking error. */
+    untrackedBytes: number;
+    /** A client message refused for being over --max-message-bytes: its size. */
+    refusedMessageBytes: number | null;
     startupMessages: number;
   }[];
 }
@@ -380,6 +396,8 @@ export function proxiedUrl(upstreamUrl: string, port: number): string {
 /** Options of {@link record}. */
 export interface RecordOptions extends RecordingReportOptions {
   upstreamUrl: string;
+  /** The largest client message the proxy accepts (default 64 MiB; see {@link WireProxyOptions.maxMessageBytes}). */
+  maxMessageBytes?: number;
   /** The command and its arguments. */
   command: string[];
   /** Base environment of the command (default process.env). */
@@ -414,6 +432,7 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
     upstreamTls,
     upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
     showContent: options.showContent,
+    maxMessageBytes: options.maxMessageBytes,
   });
   try {
     const base = options.env ?? process.env;
@@ -468,6 +487,8 @@ const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SI
 /** Options of {@link serveProxy}. */
 export interface ServeProxyOptions extends RecordingReportOptions {
   upstreamUrl: string;
+  /** The largest client message the proxy accepts (default 64 MiB; see {@link WireProxyOptions.maxMessageBytes}). */
+  maxMessageBytes?: number;
   listenHost?: string;
   listenPort?: number;
   /** Stops the proxy when aborted (the CLI aborts on SIGINT/SIGTERM). */
@@ -497,6 +518,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       listenHost: options.listenHost,
       listenPort: options.listenPort,
       showContent: options.showContent,
+      maxMessageBytes: options.maxMessageBytes,
     });
   } catch (error) {
     throw new DatabaseError(
