@@ -205,6 +205,18 @@ describe('a recording tells what went wrong', () => {
     );
   });
 
+  it('a proxy stopped with a session open does not call it ended by the server', async () => {
+    proxy = await startWireProxy({ upstreamHost: '127.0.0.1', upstreamPort: await fakeServer(), upstreamTls: { mode: 'disable' } });
+    const c = await session(proxy.port);
+    c.socket.write(query('hang'));
+    await until(() => received >= startupMessage().length + query('hang').length);
+    const stopped = proxy;
+    await stopped.close();
+    await until(() => stopped.recording().connections[0]!.closedAt !== null);
+    expect(stopped.recording().connections[0]).toMatchObject({ terminated: null, closedBy: 'proxy', abandoned: 1 });
+    expect(stopped.recording().statements.map((s) => s.error)).toEqual(['not answered: the proxy was stopped']);
+  });
+
   it('refuses a message over the size limit with SQLSTATE 54000, forwards none of it, and serves the next client', async () => {
     proxy = await startWireProxy({
       upstreamHost: '127.0.0.1',

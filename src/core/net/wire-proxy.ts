@@ -62,8 +62,11 @@ export interface ProxiedConnection {
    * a socket error, or `the server closed the connection`.
    */
   terminated: string | null;
-  /** Who closed the connection first, once closed: `server` only when the client had not asked to leave. */
-  closedBy: 'client' | 'server' | null;
+  /**
+   * Who closed the connection first, once closed: `server` only when the client had not asked
+   * to leave; `proxy` when the proxy refused a message or was stopped.
+   */
+  closedBy: 'client' | 'server' | 'proxy' | null;
   /**
    * Why the proxy stopped measuring the connection (its protocol could not be read), if it
    * did; the bytes kept flowing unmeasured.
@@ -190,6 +193,8 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     return s;
   };
   let open = 0;
+  /** Set by close(): connections it cuts were ended by the proxy, not by the server or the client. */
+  let stopping = false;
 
   const server = net.createServer((client) => {
     open += 1;
@@ -276,8 +281,9 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       open -= 1;
       info.closedAt = new Date().toISOString();
       // Statements left unanswered: recorded with why, so the report counts them.
-      const why =
-        info.refusedMessageBytes !== null
+      const why = stopping
+        ? 'not answered: the proxy was stopped'
+        : info.refusedMessageBytes !== null
           ? `not answered: the proxy refused a ${info.refusedMessageBytes}-byte message (over --max-message-bytes ${maxMessageBytes})`
           : info.closedBy === 'server' || info.terminated !== null
             ? `not answered: the server ended the session (${info.terminated ?? 'it closed the connection'})`
@@ -337,6 +343,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     /** A client message over the limit: the client reads why (SQLSTATE 54000), the upstream is dropped, the connection closed. */
     const refuseMessage = (wireBytes: number): void => {
       info.refusedMessageBytes = wireBytes;
+      info.closedBy ??= 'proxy';
       if (!client.destroyed) {
         client.end(
           errorResponse(
@@ -451,7 +458,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       if (!started) return;
       // The upstream was reached and the session ran: an error now ends it, it is not a failure to reach.
       if (answered) {
-        if (!clientLeaving && !clientClosed && info.refusedMessageBytes === null) info.terminated ??= error.message;
+        if (!stopping && !clientLeaving && !clientClosed && info.refusedMessageBytes === null) info.terminated ??= error.message;
         destroyBoth();
         return;
       }
@@ -472,7 +479,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     client.once('close', () => {
       clientClosed = true;
       clientLeaving = true;
-      if (!upstreamClosed) info.closedBy ??= 'client';
+      if (!upstreamClosed && !stopping) info.closedBy ??= 'client';
       secure?.destroy();
       upstream.destroy();
       onClosed();
@@ -483,11 +490,14 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       // The TLS socket and the TCP socket under it both close: count the upstream once.
       if (upstreamClosed) return;
       upstreamClosed = true;
-      if (started && answered && !clientLeaving && info.refusedMessageBytes === null) {
+      if (stopping) {
+        // Cut by close(): nobody ended the session on the other.
+        info.closedBy ??= 'proxy';
+      } else if (started && answered && !clientLeaving && info.refusedMessageBytes === null) {
         // The client had not asked to leave: the server ended the session.
         info.closedBy ??= 'server';
         info.terminated ??= 'the server closed the connection';
-      } else if (!clientClosed) {
+      } else if (!clientClosed && !stopping) {
         info.closedBy ??= clientLeaving ? 'client' : 'server';
       }
       if (started) {
@@ -523,6 +533,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     },
     close: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         for (const s of sockets) s.destroy();
         sockets.clear();
         server.close(() => resolve());
