@@ -157,6 +157,8 @@ const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 /** How long reaching the upstream may take by default (libpq waits forever; a profiler should not). */
 const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
+/** How many statements may hold unhashed parameter values before they are hashed, off the forwarding path. */
+const SEAL_BATCH = 1000;
 /** Parameters up to this many characters are hashed when the recording is read, longer ones at once. */
 const LAZY_HASH_MAX_CHARS = 1024;
 /** Protocol major version 3 (3.0 = 196608; later minors such as 3.2 keep the major). */
@@ -186,11 +188,21 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
   const hashParam = (p: string | null): string | null =>
     p === null || options.showContent === true ? p : `<param:${createHmac('sha256', key).update(p).digest('hex').slice(0, 12)}>`;
   // Hashing costs a few µs per parameter: short values wait, off the forwarding path, until
-  // something reads the statement; long ones are hashed at once so memory stays bounded.
+  // something reads the statement, or until SEAL_BATCH of them wait (then hashed in a later
+  // macrotask); long ones are hashed at once. Raw values are held for a bounded number of statements.
   const unsealed = new Set<ProxiedStatement>();
   const seal = (s: ProxiedStatement): ProxiedStatement => {
     if (unsealed.delete(s)) s.params = s.params.map(hashParam);
     return s;
+  };
+  let sealing = false;
+  const sealLater = (): void => {
+    if (sealing || unsealed.size < SEAL_BATCH) return;
+    sealing = true;
+    setImmediate(() => {
+      sealing = false;
+      for (const s of unsealed) seal(s);
+    });
   };
   let open = 0;
   /** Set by close(): connections it cuts were ended by the proxy, not by the server or the client. */
@@ -254,7 +266,10 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       };
       info.statements += 1;
       statements.push(s);
-      if (short && s.params.length > 0) unsealed.add(s);
+      if (short && s.params.length > 0) {
+        unsealed.add(s);
+        sealLater();
+      }
       if (options.onStatement) options.onStatement(seal(s));
     }, () => (clientLeaving = true));
     /** The TLS socket over `upstream`, once the server accepted TLS. */
