@@ -467,7 +467,11 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       });
 
     // `on`, not `once`: a socket can emit more than one error, and an unhandled one would crash the proxy.
-    client.on('error', destroyBoth);
+    client.on('error', () => {
+      // A reset client is gone: the upstream closing next (even before the client's own close event) is not the server ending the session.
+      clientLeaving = true;
+      destroyBoth();
+    });
     function onUpstreamError(error: Error): void {
       // Before the pumps start, negotiateUpstream reports the failure itself (with a better message).
       if (!started) return;
