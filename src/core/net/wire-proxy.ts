@@ -331,7 +331,8 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
         if (refused) return 0;
         const big = session.oversized(chunk);
         if (big === null) return chunk.length;
-        // Neither the message nor anything after it goes on; the upstream is dropped at once.
+        // The upstream is dropped at once: nothing more reaches the server. Complete messages before
+        // this one are still measured (their statements recorded as unanswered, with why).
         refused = true;
         refuseMessage(big.wireBytes);
         return big.offset;
