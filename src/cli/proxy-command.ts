@@ -25,6 +25,8 @@ interface RecordingFlags {
   maxPayloadBytes?: string;
   maxRows?: string;
   per: string;
+  showContent?: boolean;
+  maxMessageBytes?: string;
 }
 
 interface ProxyFlags extends RecordingFlags {
@@ -46,7 +48,15 @@ function addRecordingOptions(command: Command): Command {
     .option('--max-bytes <n>', 'budget: wire bytes per unit')
     .option('--max-payload-bytes <n>', 'budget: payload bytes per unit')
     .option('--max-rows <n>', 'budget: rows per unit')
-    .option('--per <turn|total>', 'whether --max-* limits apply to each unit or to the whole recording', 'turn');
+    .option('--per <turn|total>', 'whether --max-* limits apply to each unit or to the whole recording', 'turn')
+    .option(
+      '--max-message-bytes <n>',
+      'refuse a client message larger than this (SQLSTATE 54000, connection closed), e.g. 1048576 or 16MiB (default 64MiB)',
+    )
+    .option(
+      '--show-content',
+      "keep SQL literals and parameter values in the report (by default each is a keyed hash: it is the program's data)",
+    );
 }
 
 function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problems) {
@@ -71,11 +81,34 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
   for (const metric of METRICS) {
     const flag = METRIC_FLAGS[metric];
     const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RecordingFlags;
-    const value = parseWholeNumber(problems, flag, flags[key], 0);
+    const value = parseWholeNumber(problems, flag, flags[key] as string | undefined, 0);
     if (value !== undefined) limits[metric] = value;
   }
   const budget: Budget | null = Object.keys(limits).length > 0 ? budgetFromLimits(limits, per) : null;
-  return { upstreamUrl: upstreamUrl ?? '', format, budget };
+  const maxMessageBytes = parseByteSize(problems, '--max-message-bytes', flags.maxMessageBytes);
+  return { upstreamUrl: upstreamUrl ?? '', format, budget, maxMessageBytes };
+}
+
+const BYTE_SUFFIXES: Record<string, number> = { '': 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
+/** Below this, ordinary statements would be refused. */
+const MIN_MESSAGE_BYTES = 1024;
+
+/** A size in bytes: a whole number, optionally with kB/MB/GB or KiB/MiB/GiB. */
+function parseByteSize(problems: Problems, flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(raw);
+  const unit = m ? BYTE_SUFFIXES[m[2]!.toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < MIN_MESSAGE_BYTES) {
+    problems.add(`${flag}: expected a size of at least ${MIN_MESSAGE_BYTES} bytes (e.g. 1048576, 16MiB), got "${raw}"`);
+    return undefined;
+  }
+  return bytes;
+}
+
+/** `1 connection`, `2 connections`. */
+function connectionsWord(n: number): string {
+  return `${n} connection${n === 1 ? '' : 's'}`;
 }
 
 /** Writes the recording, prints the report, warns about what could not be measured. */
@@ -90,10 +123,30 @@ async function finish(
     io.stderr(`ctxbench: wrote the recording to ${flags.output}\n`);
   }
   io.stdout(await renderReport(report, format, io, false));
-  const failed = report.recording.connections.filter((c) => c.upstreamError !== null);
+  const connections = report.recording.connections;
+  const failed = connections.filter((c) => c.upstreamError !== null);
   if (failed.length > 0) {
     const first = maskSecrets(failed[0]!.upstreamError!);
-    io.stderr(`ctxbench: ${failed.length} connection${failed.length === 1 ? '' : 's'} could not reach the upstream (${first})\n`);
+    io.stderr(`ctxbench: ${connectionsWord(failed.length)} could not reach the upstream (${first})\n`);
+  }
+  // Reached, then ended by the server (FATAL, pg_terminate_backend): not a failure to reach it.
+  const ended = connections.filter((c) => c.upstreamError === null && c.terminated !== null);
+  if (ended.length > 0) {
+    io.stderr(`ctxbench: the server ended ${ended.length === 1 ? 'a session' : `${ended.length} sessions`} (${maskSecrets(ended[0]!.terminated!)})\n`);
+  }
+  const untracked = connections.filter((c) => c.trackingError !== null);
+  if (untracked.length > 0) {
+    const bytes = untracked.reduce((n, c) => n + c.untrackedBytes, 0);
+    io.stderr(
+      `ctxbench: warning: ${connectionsWord(untracked.length)} only partly measured: the proxy could not read the protocol ` +
+        `(${untracked[0]!.trackingError}); ${bytes} client bytes after that are missing from the report\n`,
+    );
+  }
+  const refused = connections.filter((c) => c.refusedMessageBytes !== null);
+  if (refused.length > 0) {
+    io.stderr(
+      `ctxbench: ${connectionsWord(refused.length)} closed for sending a message over --max-message-bytes (${refused[0]!.refusedMessageBytes} bytes)\n`,
+    );
   }
   reportFailures(report, io);
 }
@@ -126,6 +179,8 @@ export function registerProxy(program: Command, io: CliIo): void {
           listenPort: Number(listen![2]),
           name: flags.name,
           budget: options.budget,
+          showContent: flags.showContent === true,
+          maxMessageBytes: options.maxMessageBytes,
           signal: stop.signal,
           onListening: (proxy) =>
             io.stderr(
@@ -172,6 +227,8 @@ export function registerRecord(program: Command, io: CliIo): void {
         env: { ...process.env, ...io.env },
         name: flags.name,
         budget: options.budget,
+        showContent: flags.showContent === true,
+        maxMessageBytes: options.maxMessageBytes,
         signal: interruption.signal,
       });
     } finally {

@@ -4,8 +4,9 @@
  * one TurnDetail per unit of work), so every renderer and budget check works on it unchanged.
  */
 import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { initFingerprinting } from '../core/analysis/fingerprint.js';
+import { initFingerprinting, redactLiterals } from '../core/analysis/fingerprint.js';
 import { findFindings } from '../core/analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from '../core/budget.js';
 import { DatabaseError, UsageError, maskUrl } from '../core/errors.js';
@@ -16,6 +17,7 @@ import {
   type UpstreamSslMode,
   type UpstreamTls,
   type WireProxy,
+  type WireProxyOptions,
 } from '../core/net/wire-proxy.js';
 import { figuresOf, meanFigures, round, sumFigures } from '../core/figures.js';
 import { percentiles } from '../core/runner.js';
@@ -58,6 +60,12 @@ export interface RecordingReportOptions {
   upstreamUrl?: string | null;
   /** Checked when given (and not empty), like `compare --max-queries`. */
   budget?: Budget | null;
+  /**
+   * Keep SQL literals (and, for {@link record} and {@link serveProxy}, parameter values) as sent.
+   * Off by default: they are customer data, so each literal is stored as a keyed hash
+   * `'<lit:…>'` (see {@link literalHasher}).
+   */
+  showContent?: boolean;
 }
 
 const MARKER_SELECT = /^\s*select\s+'ctxbench:turn\s+((?:[^']|'')*)'\s*;?\s*$/i;
@@ -137,10 +145,31 @@ function unitsOf(statements: readonly ProxiedStatement[]): { mode: UnitMode; uni
   return { mode: 'transactions', units };
 }
 
-/** A unit's statements as records, numbered as the in-process recorder numbers them, with their connection. */
-function toRecords(statements: readonly ProxiedStatement[]): RecordedStatement[] {
+/**
+ * A function that replaces every literal of a statement by `'<lit:` + 12 hex digits of an
+ * HMAC-SHA256 of it + `>'`, with a key of its own: within one report, equal literals hash
+ * equal (so duplicates are still found, and the fingerprint is unchanged), and nothing can be
+ * recovered from a hash. The label of a marker (`'ctxbench:turn …'`) is not a secret: it stays.
+ *
+ * @example
+ * literalHasher()("select * from users where email = 'alice@example.com'")
+ * // => "select * from users where email = '<lit:3f9a0c7be21d>'"
+ */
+export function literalHasher(): (sql: string) => string {
+  const key = randomBytes(32);
+  const hashed = (literal: string): string =>
+    /^'ctxbench:turn\s/i.test(literal) ? literal : `'<lit:${createHmac('sha256', key).update(literal).digest('hex').slice(0, 12)}>'`;
+  return (sql) => redactLiterals(sql, hashed);
+}
+
+/**
+ * A unit's statements as records, numbered as the in-process recorder numbers them, with their
+ * connection; fingerprinted before `hide` replaces their literals.
+ */
+function toRecords(statements: readonly ProxiedStatement[], hide: ((sql: string) => string) | null): RecordedStatement[] {
   return statementRecords(statements, () => null).map((r, i) => ({
     ...r,
+    sql: hide === null ? r.sql : hide(r.sql),
     durationMs: round(r.durationMs, 3),
     connectionId: statements[i]!.connectionId,
   }));
@@ -159,9 +188,11 @@ export async function recordingReport(
   options: RecordingReportOptions = {},
 ): Promise<Report & { recording: RecordingInfo }> {
   await initFingerprinting();
+  // Markers are read from the SQL as sent, before its literals are hidden.
   const { mode, units } = unitsOf(recording.statements);
+  const hide = options.showContent === true ? null : literalHasher();
   const turnDetails: RecordedTurn[] = units.map((u, i) => {
-    const statements = toRecords(u.statements);
+    const statements = toRecords(u.statements, hide);
     const all = u.marker ? [u.marker, ...u.statements] : u.statements;
     // reduce, not Math.min(...): a long unit would overflow the argument list.
     const start = all.reduce((a, s) => Math.min(a, s.sentAt), Infinity);
@@ -177,7 +208,7 @@ export async function recordingReport(
       contextIdentical: true,
       statements,
       // The marker is not counted: it has no place among the unit's statements or round trips.
-      marker: u.marker ? { ...toRecords([u.marker])[0]!, seq: 0, roundTrip: 0 } : null,
+      marker: u.marker ? { ...toRecords([u.marker], hide)[0]!, seq: 0, roundTrip: 0 } : null,
     };
   });
   const name = options.name ?? 'recording';
@@ -225,6 +256,10 @@ export async function recordingReport(
         statements: c.statements,
         abandoned: c.abandoned,
         upstreamError: c.upstreamError,
+        terminated: c.terminated,
+        trackingError: c.trackingError,
+        untrackedBytes: c.untrackedBytes,
+        refusedMessageBytes: c.refusedMessageBytes,
         startupMessages: c.startupMessages,
       })),
     },
@@ -245,9 +280,20 @@ export interface RecordingInfo {
     user: string | null;
     database: string | null;
     application: string | null;
+    /** Statements recorded (abandoned ones included). */
     statements: number;
+    /** Statements left unanswered when the connection closed or measuring stopped (recorded with the reason as error). */
     abandoned: number;
+    /** The upstream could not be reached (or ended the session before it started): why. */
     upstreamError: string | null;
+    /** The server ended a running session the client had not left: its FATAL error, or how it closed. */
+    terminated: string | null;
+    /** The proxy could not read this connection's protocol and stopped measuring it: why. */
+    trackingError: string | null;
+    /** Client bytes forwarded unmeasured after a tracking error. */
+    untrackedBytes: number;
+    /** A client message refused for being over --max-message-bytes: its size. */
+    refusedMessageBytes: number | null;
     startupMessages: number;
   }[];
 }
@@ -350,6 +396,8 @@ export function proxiedUrl(upstreamUrl: string, port: number): string {
 /** Options of {@link record}. */
 export interface RecordOptions extends RecordingReportOptions {
   upstreamUrl: string;
+  /** The largest client message the proxy accepts (default 64 MiB; see {@link WireProxyOptions.maxMessageBytes}). */
+  maxMessageBytes?: number;
   /** The command and its arguments. */
   command: string[];
   /** Base environment of the command (default process.env). */
@@ -392,6 +440,8 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
     upstreamPort: upstream.port,
     upstreamTls,
     upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
+    showContent: options.showContent,
+    maxMessageBytes: options.maxMessageBytes,
   });
   try {
     const base = options.env ?? process.env;
@@ -473,6 +523,8 @@ const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SI
 /** Options of {@link serveProxy}. */
 export interface ServeProxyOptions extends RecordingReportOptions {
   upstreamUrl: string;
+  /** The largest client message the proxy accepts (default 64 MiB; see {@link WireProxyOptions.maxMessageBytes}). */
+  maxMessageBytes?: number;
   listenHost?: string;
   listenPort?: number;
   /** Stops the proxy when aborted (the CLI aborts on SIGINT/SIGTERM). */
@@ -501,6 +553,8 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
       listenHost: options.listenHost,
       listenPort: options.listenPort,
+      showContent: options.showContent,
+      maxMessageBytes: options.maxMessageBytes,
     });
   } catch (error) {
     const where = `${options.listenHost ?? '127.0.0.1'}:${options.listenPort ?? 0}`;

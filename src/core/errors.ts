@@ -77,23 +77,43 @@ export class StrategyError extends CtxbenchError {
 }
 
 /**
- * Replaces the password of a connection URL with `***`, so a URL can be shown in any message.
+ * A `password=` or `sslpassword=` setting, as a URL query parameter (`?password=…&`) or in a libpq
+ * keyword/value string (`host=db password='s3 cret'`): the value is group 2.
+ */
+const PASSWORD_SETTING = /((?<![a-z0-9_])(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&#]*)/gi;
+
+function maskSettings(text: string): string {
+  return text.replace(PASSWORD_SETTING, '$1***');
+}
+
+/**
+ * Replaces the passwords of a connection string with `***`, so it can be shown in any message:
+ * the `user:password@` of a URL, its `?password=` and `?sslpassword=` parameters, and
+ * `password=` in a libpq keyword/value string.
  *
  * @example
  * maskUrl('postgres://me:secret@db/app') // 'postgres://me:***@db/app'
+ * maskUrl('postgres://me@db/app?password=secret') // 'postgres://me@db/app?password=***'
+ * maskUrl("host=db password='s e c r e t'") // 'host=db password=***'
  */
 export function maskUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    return maskSettings(parsed.toString());
   } catch {
-    // Not a URL we can parse: hide anything that looks like user:password@.
-    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+    // Not a URL we can parse: hide anything that looks like user:password@, or password=.
+    return maskSettings(url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@'));
   }
 }
 
-/** Masks every password-looking part of connection URLs inside an arbitrary message. */
+/**
+ * Masks every password-looking part of connection strings inside an arbitrary message: the
+ * `user:password@` of URLs and every `password=` / `sslpassword=` setting.
+ *
+ * @example
+ * maskSecrets('cannot connect to postgres://u:pw@db/x?sslpassword=k') // 'cannot connect to postgres://u:***@db/x?sslpassword=***'
+ */
 export function maskSecrets(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@');
+  return maskSettings(text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@'));
 }

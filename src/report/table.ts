@@ -234,6 +234,8 @@ export function buildComparison(report: Report): Comparison {
     }),
     // A recording of someone else's program (ctxbench proxy/record) has no prompt to compare.
     ...(hasPrompts(report) ? promptRows(strategies, compare, metric) : []),
+    // A strategy fails on its first error; a recorded program goes on, so its errors are counted.
+    ...(isRecording(report) ? [metric('failed statements', (s) => failedStatements(s).length, formatNumber, count)] : []),
   ];
 
   return {
@@ -262,6 +264,73 @@ function hasPrompts(report: Report): boolean {
   if ((report as { recording?: unknown }).recording !== undefined) return false;
   const turns = report.strategies.flatMap((s) => s.turnDetails);
   return turns.length === 0 || turns.some((t) => t.promptSha256 !== '');
+}
+
+/** What a recording (ctxbench proxy/record) says about its connections, as far as the table shows it. */
+interface RecordingConnections {
+  connections: {
+    id: number;
+    abandoned: number;
+    upstreamError: string | null;
+    terminated?: string | null;
+    trackingError?: string | null;
+    untrackedBytes?: number;
+    refusedMessageBytes?: number | null;
+  }[];
+}
+
+function recordingOf(report: Report): RecordingConnections | undefined {
+  return (report as { recording?: RecordingConnections }).recording;
+}
+
+function isRecording(report: Report): boolean {
+  return recordingOf(report) !== undefined;
+}
+
+/** A strategy's statements that ended in an error, with the turn they were in. */
+function failedStatements(s: StrategyReport): { turn: string; sql: string; error: string }[] {
+  return s.turnDetails.flatMap((t) =>
+    t.statements.filter((x) => x.error !== null).map((x) => ({ turn: t.turn, sql: x.sql, error: x.error! })),
+  );
+}
+
+/** Failed statements listed one by one under Failures; the rest are counted. */
+export const FAILURES_LISTED = 10;
+
+/**
+ * The Failures and Connections blocks of a recording: its failed statements (the first
+ * {@link FAILURES_LISTED} per strategy), and connections the server ended, that never reached
+ * it, that the proxy could only partly measure, or that it closed for an oversized message.
+ *
+ * @example
+ * const { failures, connections } = recordingLines(report);
+ */
+export function recordingLines(report: Report): { failures: string[]; connections: string[] } {
+  const recording = recordingOf(report);
+  if (recording === undefined) return { failures: [], connections: [] };
+  const failures = report.strategies.flatMap((s) => {
+    const failed = failedStatements(s);
+    if (failed.length === 0) return [];
+    const lines = [`${s.name}: ${plural(failed.length, 'failed statement')}`];
+    for (const f of failed.slice(0, FAILURES_LISTED)) lines.push(`  ${f.turn}: ${oneLine(f.error, 120)}  ${oneLine(f.sql, 80)}`);
+    if (failed.length > FAILURES_LISTED) lines.push(`  ${formatNumber(failed.length - FAILURES_LISTED)} more (--format json lists them all)`);
+    return lines;
+  });
+  const connections: string[] = [];
+  for (const c of recording.connections) {
+    const what: string[] = [];
+    if (c.upstreamError !== null) what.push(`could not reach the upstream: ${c.upstreamError}`);
+    else if (c.terminated) what.push(`ended by the server: ${c.terminated}`);
+    if (c.refusedMessageBytes != null) what.push(`closed by the proxy: a ${formatNumber(c.refusedMessageBytes)}-byte message over --max-message-bytes`);
+    if (c.abandoned > 0) what.push(`${plural(c.abandoned, 'statement')} left unanswered`);
+    if (c.trackingError) {
+      what.push(
+        `not measured after a protocol error (${c.trackingError}): ${formatNumber(c.untrackedBytes ?? 0)} client bytes untracked, their statements missing`,
+      );
+    }
+    if (what.length > 0) connections.push(`connection ${c.id}: ${what.join('; ')}`);
+  }
+  return { failures, connections };
 }
 
 /** The prompt rows: its size, and whether it matched the baseline's. */
@@ -470,6 +539,16 @@ export function renderTable(report: Report, options: { color: boolean }): string
     }
     if (folded !== null)
       out.push(`    ${chalk.yellow('unused columns:')} ${describeFolded(folded)} (--format json lists them all)`);
+  }
+
+  const { failures, connections } = recordingLines(report);
+  if (failures.length > 0) {
+    out.push('', chalk.bold('Failures'));
+    for (const line of failures) out.push(`  ${line}`);
+  }
+  if (connections.length > 0) {
+    out.push('', chalk.bold('Connections'));
+    for (const line of connections) out.push(`  ${chalk.yellow(line)}`);
   }
 
   const differing = report.strategies.filter((s) => s.contextIdentical === false);

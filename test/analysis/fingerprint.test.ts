@@ -6,6 +6,7 @@ import {
   fingerprintSql,
   initFingerprinting,
   isUnparsedFingerprint,
+  redactLiterals,
   UNPARSED_PREFIX,
 } from '../../src/core/analysis/fingerprint.js';
 
@@ -120,5 +121,24 @@ describe('fingerprintSql fallback', () => {
     const sql = 'select * from "website_sources" where "id" = $1 limit $2 /* cost test */';
     const first = fingerprint(sql);
     expect(fingerprint(sql)).toBe(first);
+  });
+});
+
+describe('redactLiterals', () => {
+  const mark = (literal: string) => `<${literal}>`;
+
+  it("replaces every kind of constant the scanner knows, keeping comments, parameters and non-ASCII text in place", () => {
+    expect(
+      redactLiterals(
+        "select 'é€😀', E'a\\'b', $$x$$, $t$y$t$, N'n', B'101', X'ff', U&'d\\0061t', 42, -3.5e2, 1_000 /* 'c' */ from t where a = $1 -- 'z'",
+        mark,
+      ),
+    ).toBe(
+      "select <'é€😀'>, <E'a\\'b'>, <$$x$$>, <$t$y$t$>, N<'n'>, <B'101'>, <X'ff'>, <U&'d\\0061t'>, <42>, -<3.5e2>, <1_000> /* 'c' */ from t where a = $1 -- 'z'",
+    );
+  });
+
+  it('falls back to the lexical scan for text the scanner rejects (an unterminated string)', () => {
+    expect(redactLiterals("selec 'x', 7 /* 'k' */ 'y", mark)).toBe("selec <'x'>, <7> /* 'k' */ <'y>");
   });
 });

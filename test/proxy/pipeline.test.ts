@@ -141,7 +141,8 @@ describe.each(backendKinds)('pipelines through the proxy on %s', (kind) => {
       expect(turns[0]!.statements.map((s) => [s.sql, s.rows])).toEqual(
         [
           ['select $1 as client;', 1],
-          ['select g from generate_series(1, 3) g;', 3],
+          // Literals are customer data: a recording keeps a keyed hash of each.
+          [expect.stringMatching(/^select g from generate_series\('<lit:[0-9a-f]{12}>', '<lit:[0-9a-f]{12}>'\) g;$/), 3],
           ['select count(*) from pg_class where relpages >= $1;', 1],
         ].slice(0, pipelined ? 3 : 1),
       );

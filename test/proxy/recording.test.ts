@@ -63,6 +63,8 @@ describe('units of work in a recording', () => {
         stmt(1, 'select 4', 'E', { error: 'boom', command: null, rows: 0 }),
         stmt(1, 'rollback', 'I', { rows: 0 }),
       ]),
+      // The SQL as sent, to read the units off it.
+      { showContent: true },
     );
     expect(report.recording.units).toBe('transactions');
     const turns = report.strategies[0]!.turnDetails;
@@ -279,6 +281,67 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+describe('SQL literals in a recording (customer data)', () => {
+  const HASHED = /^'<lit:[0-9a-f]{12}>'$/;
+
+  it('are stored as keyed hashes, the statement keeping its shape and fingerprint; markers keep their label', async () => {
+    const sent = [
+      "select 'ctxbench:turn signup'",
+      "select * from users where email = 'alice@example.com' and age > 98765432 /* ctxbench_turn='signup' */",
+      "ALTER ROLE app PASSWORD 'hunter2'",
+      "select E'sec1\\tx', $$sec2$$, $q$sec3$q$, N'sec4', B'101101110001', X'ff', -3.5e2 from t where a = $1",
+    ];
+    const hidden = await recordingReport(recordingOf(sent.map((sql) => stmt(1, sql, 'I'))));
+    const clear = await recordingReport(recordingOf(sent.map((sql) => stmt(1, sql, 'I'))), { showContent: true });
+    const json = JSON.stringify(hidden);
+    for (const secret of ['alice@example.com', '98765432', 'hunter2', 'sec1', 'sec2', 'sec3', 'sec4', '101101110001', "X'ff'", '3.5e2']) {
+      expect(json).not.toContain(secret);
+    }
+    const turn = hidden.strategies[0]!.turnDetails[0]! as unknown as { marker: { sql: string }; statements: { sql: string; fingerprint: string }[] };
+    expect(turn.marker.sql).toBe("select 'ctxbench:turn signup'");
+    const [select, alter, kinds] = turn.statements.map((s) => s.sql);
+    const literals = (sql: string) => sql.match(/'<lit:[0-9a-f]{12}>'/g) ?? [];
+    expect(select).toMatch(/^select \* from users where email = '<lit:[0-9a-f]{12}>' and age > '<lit:[0-9a-f]{12}>' \/\* ctxbench_turn='signup' \*\/$/);
+    expect(alter).toMatch(/^ALTER ROLE app PASSWORD '<lit:[0-9a-f]{12}>'$/);
+    expect(literals(kinds!)).toHaveLength(7);
+    expect(kinds).toMatch(/^select '<lit:.*>' from t where a = \$1$/);
+    for (const l of literals(kinds!)) expect(l).toMatch(HASHED);
+    // The same statement shape as the SQL sent.
+    expect(turn.statements.map((s) => s.fingerprint)).toEqual(
+      clear.strategies[0]!.turnDetails[0]!.statements.map((s) => s.fingerprint),
+    );
+    expect(clear.strategies[0]!.turnDetails[0]!.statements[0]!.sql).toBe(sent[1]);
+  });
+
+  it('give the same duplicate and N+1 findings as the SQL sent, on repeated literal-only statements', async () => {
+    const sent = [
+      "select 'ctxbench:turn t1'",
+      'select * from customers where id = 7',
+      'select * from customers where id = 7',
+      'select * from customers where id = 8',
+      "select * from pages where url = 'https://a.example/x' limit 10",
+      "select * from pages where url = 'https://a.example/y' limit 10",
+      "select 'ctxbench:turn t2'",
+      'select * from customers where id = 9',
+      'select * from customers where id = 9',
+      'select * from customers where id = 9',
+    ];
+    const hidden = await recordingReport(recordingOf(sent.map((sql) => stmt(1, sql, 'I'))));
+    const clear = await recordingReport(recordingOf(sent.map((sql) => stmt(1, sql, 'I'))), { showContent: true });
+    const summary = (r: typeof hidden) =>
+      r.strategies[0]!.findings.map((f) => [f.kind, f.fingerprint, f.turns, f.statements, f.maxPerTurn, f.bytes]);
+    expect(summary(hidden)).toEqual(summary(clear));
+    expect(summary(hidden)).toEqual([
+      ['n-plus-one', 'select * from customers where id = $1', 1, 3, 3, 180],
+      ['n-plus-one', 'select * from pages where url = $1 limit $2', 1, 2, 2, 120],
+      ['duplicate', 'select * from customers where id = $1', 2, 5, 3, 300],
+      ['select-star', 'select * from customers where id = $1', 2, 6, 3, 360],
+      ['select-star', 'select * from pages where url = $1 limit $2', 1, 2, 2, 120],
+    ]);
+    expect(JSON.stringify(hidden)).not.toContain('a.example');
+  });
+});
 
 describe('proxy and record commands: usage errors', () => {
   async function run(args: string[], env: NodeJS.ProcessEnv = {}) {

@@ -350,4 +350,113 @@ describe.skipIf(!serverUrl)('wire proxy on a real PostgreSQL server', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("record -- psql -c \"select 'alice@…'\": the report holds a keyed hash, not the address (unless --show-content)", async () => {
+    const run = async (extra: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const io: CliIo = {
+        stdout: (t) => void (stdout += t),
+        stderr: (t) => void (stderr += t),
+        env: { DATABASE_URL: serverUrl, PGPASSWORD: decodeURIComponent(new URL(serverUrl!).password) },
+        stdoutIsTTY: false,
+        stderrIsTTY: false,
+      };
+      const args = ['record', '--format', 'json', ...extra, '--', 'sh', '-c'];
+      args.push(`psql -X -At -c "select 'alice@example.com' as email, 4242 as n" -c "select 'ctxbench:turn x'" "$DATABASE_URL" >/dev/null`);
+      const code = await runCli(args, io);
+      expect(stderr).not.toContain('internal error');
+      expect(code).toBe(0);
+      return JSON.parse(stdout) as Report;
+    };
+    const hidden = await run([]);
+    const [first] = hidden.strategies[0]!.turnDetails[0]!.statements;
+    expect(first!.sql).toMatch(/^select '<lit:[0-9a-f]{12}>' as email, '<lit:[0-9a-f]{12}>' as n$/);
+    expect(first!.fingerprint).toBe('select $1 as email, $2 as n');
+    expect(JSON.stringify(hidden)).not.toContain('alice@example.com');
+    expect(JSON.stringify(hidden)).not.toContain('4242');
+    expect(hidden.strategies[0]!.turnDetails.map((t) => t.turn)).toEqual(['(before first marker)', 'x']);
+    const shown = await run(['--show-content']);
+    expect(shown.strategies[0]!.turnDetails[0]!.statements[0]!.sql).toBe("select 'alice@example.com' as email, 4242 as n");
+  });
+
+  /** `ctxbench record …flags -- sh -c script` in process: exit code, stdout, stderr. */
+  async function recordCli(flags: string[], script: string) {
+    let stdout = '';
+    let stderr = '';
+    const io: CliIo = {
+      stdout: (t) => void (stdout += t),
+      stderr: (t) => void (stderr += t),
+      env: { DATABASE_URL: serverUrl, PGPASSWORD: decodeURIComponent(new URL(serverUrl!).password) },
+      stdoutIsTTY: false,
+      stderrIsTTY: false,
+    };
+    const code = await runCli(['record', ...flags, '--', 'sh', '-c', script], io);
+    expect(stderr).not.toContain('internal error');
+    return { code, stdout, stderr };
+  }
+
+  it('a backend terminated by pg_terminate_backend: its statement is counted with the FATAL error, not "could not reach the upstream"', async () => {
+    const r = await recordCli([], 'psql -X -At -c "select 1" -c "select pg_terminate_backend(pg_backend_pid())" "$DATABASE_URL"');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'ctxbench: the server ended a session (terminating connection due to administrator command (SQLSTATE 57P01))',
+    );
+    expect(r.stderr).not.toContain('could not reach');
+    expect(r.stdout).toMatch(/│ queries\/turn +│ +1 │/);
+    expect(r.stdout).toMatch(/│ failed statements +│ +1 │/);
+    expect(r.stdout).toContain('2 queries, 2 round trips');
+    expect(r.stdout).toContain('terminating connection due to administrator command (SQLSTATE 57P01)  select pg_terminate_backend(pg_backend_pid())');
+  });
+
+  it('an idle session terminated from another connection is reported as ended by the server', async () => {
+    const before = proxy.recording().connections.length;
+    const victim = new pg.Client({ connectionString: proxiedUrl(serverUrl!, proxy.port), application_name: 'ctxbench_victim' });
+    victim.on('error', () => undefined);
+    await victim.connect();
+    const ended = new Promise<void>((r) => victim.on('end', () => r()));
+    const killer = new pg.Client({ connectionString: serverUrl });
+    await killer.connect();
+    try {
+      const { rows } = await killer.query(
+        "select pg_terminate_backend(pid) as done from pg_stat_activity where application_name = 'ctxbench_victim'",
+      );
+      expect(rows).toEqual([{ done: true }]);
+    } finally {
+      await killer.end();
+    }
+    await ended;
+    const deadline = Date.now() + 5000;
+    while (proxy.recording().connections[before]?.closedAt == null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(proxy.recording().connections[before]).toMatchObject({
+      application: 'ctxbench_victim',
+      upstreamError: null,
+      terminated: 'terminating connection due to administrator command (SQLSTATE 57P01)',
+      closedBy: 'server',
+      statements: 0,
+      abandoned: 0,
+    });
+  });
+
+  it('record --max-message-bytes refuses a larger Query with SQLSTATE 54000 and reports it', async () => {
+    const psqlErr = path.join(os.tmpdir(), `ctxbench-maxmsg-${process.pid}-${Date.now()}.txt`);
+    const r = await recordCli(
+      ['--max-message-bytes', '4096', '--format', 'json'],
+      `psql -X -At -c "select '${'x'.repeat(5000)}'" "$DATABASE_URL" 2>"${psqlErr}"`,
+    );
+    expect(r.code).toBe(2);
+    // psql read the proxy's ErrorResponse.
+    expect(await readFile(psqlErr, 'utf8')).toContain("a 5015-byte message is over the proxy's limit of 4096 bytes (--max-message-bytes)");
+    await rm(psqlErr, { force: true });
+    expect(r.stderr).toContain('ctxbench: 1 connection closed for sending a message over --max-message-bytes (5015 bytes)');
+    const report = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as Report & { recording: { connections: { refusedMessageBytes: number | null }[] } };
+    expect(report.recording.connections.map((c) => c.refusedMessageBytes)).toEqual([5015]);
+    expect(report.strategies[0]!.totals.queries).toBe(0);
+  });
+
+  it('rejects a --max-message-bytes that is not a size of at least 1024 bytes, with exit 2', async () => {
+    const r = await recordCli(['--max-message-bytes', '12'], 'true');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('ctxbench: --max-message-bytes: expected a size of at least 1024 bytes (e.g. 1048576, 16MiB), got "12"\n');
+  });
 });

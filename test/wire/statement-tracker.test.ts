@@ -326,3 +326,35 @@ describe('pipelines and function calls', () => {
     ]);
   });
 });
+
+describe('looking ahead for an oversized client message', () => {
+  const q = (sql: string) => {
+    const body = Buffer.from(`${sql}\0`);
+    const head = Buffer.alloc(5);
+    head.write('Q', 0, 'latin1');
+    head.writeInt32BE(4 + body.length, 1);
+    return Buffer.concat([head, body]);
+  };
+
+  it('finds it in a chunk, across chunks and inside a header split between chunks, without consuming anything', () => {
+    const tracker = new StatementTracker<null>(() => null, () => undefined);
+    const small = q('select 1');
+    const big = q(`select '${'x'.repeat(2000)}'`);
+    const stream = Buffer.concat([small, big]);
+    expect(tracker.peekOversizedClientMessage(stream, 1024)).toEqual({ offset: small.length, wireBytes: big.length });
+    expect(tracker.peekOversizedClientMessage(stream, 4096)).toBeNull();
+    // The small message, then the first 3 bytes of the big one's header: the rest of the header comes next.
+    const cut = small.length + 3;
+    expect(tracker.peekOversizedClientMessage(stream.subarray(0, cut), 1024)).toBeNull();
+    tracker.fromClient(stream.subarray(0, cut));
+    expect(tracker.peekOversizedClientMessage(stream.subarray(cut), 1024)).toEqual({ offset: 0, wireBytes: big.length });
+    // Inside an accepted message, its remaining bytes are skipped: the next header is the one read.
+    const inside = new StatementTracker<null>(() => null, () => undefined);
+    inside.fromClient(stream.subarray(0, small.length + 10));
+    expect(inside.peekOversizedClientMessage(Buffer.concat([stream.subarray(small.length + 10), big]), 4096)).toBeNull();
+    expect(inside.peekOversizedClientMessage(Buffer.concat([stream.subarray(small.length + 10), big]), 1024)).toEqual({
+      offset: big.length - 10,
+      wireBytes: big.length,
+    });
+  });
+});

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 
-type Parser = Pick<typeof import('libpg-query'), 'normalizeSync' | 'fingerprintSync'>;
+type Parser = Pick<typeof import('libpg-query'), 'normalizeSync' | 'fingerprintSync' | 'scanSync'>;
 
 /** The parser once loaded; null before, or for good when it could not be loaded. */
 let parser: Parser | null = null;
@@ -161,11 +161,13 @@ function minusIsSign(tokens: Token[]): boolean {
  * fallback for SQL the parser rejects; without it, literals are kept and only `$n`
  * parameters are placeholders — for tidying text the parser already normalised.
  */
-function tokenize(sql: string, replaceLiterals: boolean): Token[] {
+function tokenize(sql: string, replaceLiterals: boolean, raw = false): Token[] {
   const tokens: Token[] = [];
   const push = (kind: Token['kind'], text: string): void => {
     const last = tokens[tokens.length - 1];
-    if (kind === 'space') {
+    if (kind === 'space' && raw) {
+      tokens.push({ kind, text });
+    } else if (kind === 'space') {
       if (last === undefined || last.kind === 'space') return;
       tokens.push({ kind, text: ' ' });
     } else {
@@ -178,15 +180,17 @@ function tokenize(sql: string, replaceLiterals: boolean): Token[] {
     const c = sql[i];
     const next = sql[i + 1];
     if (/\s/.test(c)) {
-      push('space', ' ');
+      push('space', c);
       i += 1;
     } else if (c === '-' && next === '-') {
       const end = sql.indexOf('\n', i);
-      i = end === -1 ? sql.length : end + 1;
-      push('space', ' ');
+      const stop = end === -1 ? sql.length : end + 1;
+      push('space', sql.slice(i, stop));
+      i = stop;
     } else if (c === '/' && next === '*') {
-      i = skipBlockComment(sql, i);
-      push('space', ' ');
+      const stop = skipBlockComment(sql, i);
+      push('space', sql.slice(i, stop));
+      i = stop;
     } else if (c === "'") {
       const end = skipQuoted(sql, i, "'", false);
       literal(sql.slice(i, end));
@@ -442,6 +446,46 @@ export function fingerprintSql(sql: string): string {
  */
 export function fingerprintId(sql: string): string {
   return fingerprint(sql).id;
+}
+
+/** Scanner tokens that are constants: strings (also E'', $$…$$, N''), numbers, bit and hex strings. */
+const CONSTANT_TOKENS = new Set(['SCONST', 'USCONST', 'ICONST', 'FCONST', 'BCONST', 'XCONST']);
+/** Constants the scanner names by a generic token: `B'101'`, `X'ff'`, `U&'…'`. */
+const PREFIXED_STRING = /^(?:[bBxX]|[uU]&)'/;
+
+/**
+ * The statement with every literal — string constants (`'…'`, `E'…'`, `$$…$$`, `N'…'`,
+ * `B'…'`, `X'…'`, `U&'…'`) and numeric constants — replaced by what `replace` returns for its
+ * text; everything else (keywords, identifiers, `$n` parameters, comments, whitespace) is kept
+ * as written. Literals are found by PostgreSQL's own scanner, or the lexical fallback when
+ * the parser is not loaded or rejects the text. Never throws.
+ *
+ * @example
+ * await initFingerprinting();
+ * redactLiterals("select * from t where email = 'a@b.c' limit 5", () => "'?'");
+ * // => "select * from t where email = '?' limit '?'"
+ */
+export function redactLiterals(sql: string, replace: (literal: string) => string): string {
+  if (parser !== null && !sql.includes('\u0000')) {
+    try {
+      const { tokens } = parser.scanSync(sql);
+      // Token positions count UTF-8 bytes.
+      const bytes = Buffer.from(sql, 'utf8');
+      let out = '';
+      let at = 0;
+      for (const t of tokens) {
+        if (!CONSTANT_TOKENS.has(t.tokenName) && !PREFIXED_STRING.test(t.text)) continue;
+        out += bytes.toString('utf8', at, t.start) + replace(bytes.toString('utf8', t.start, t.end));
+        at = t.end;
+      }
+      return out + bytes.toString('utf8', at);
+    } catch {
+      // An unterminated literal, say: the lexical scan below still finds the rest.
+    }
+  }
+  return tokenize(sql, false, true)
+    .map((t) => (t.kind === 'literal' ? replace(t.text) : t.text))
+    .join('');
 }
 
 /**

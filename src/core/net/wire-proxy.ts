@@ -10,15 +10,16 @@
  * says, before it forwards the first byte of the client's.
  *
  * Bytes are streamed chunk by chunk with backpressure: a large result is never held whole.
- * Parameter values never leave the proxy in clear: they are replaced by a keyed hash before
- * a statement is handed out (recording(), onStatement), so duplicate / N+1 detection still
- * works but the recording (and any log) holds no values.
+ * Parameter values never leave the proxy in clear (unless `showContent`): they are replaced by a
+ * keyed hash before a statement is handed out (recording(), onStatement), so duplicate / N+1
+ * detection still works but the recording (and any log) holds no values. The SQL is handed out
+ * as sent; the report built from a recording (recordingReport) hashes its literals likewise.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { MessageFramer, readCString } from '../wire/message-framer.js';
-import { StatementTracker, type TrackedStatement } from '../wire/statement-tracker.js';
+import { StatementTracker, parseErrorMessage, type TrackedStatement } from '../wire/statement-tracker.js';
 
 export type { TransactionStatus } from '../wire/statement-tracker.js';
 
@@ -42,14 +43,39 @@ export interface ProxiedConnection {
   /** Backend messages of the startup phase (authentication, parameter status, …), not statements. */
   startupMessages: number;
   startupBytes: number;
+  /** Statements recorded, abandoned ones included. */
   statements: number;
-  /** Statements sent but never answered because the connection closed. */
+  /**
+   * Statements whose cycle the server never closed because the connection closed (or the
+   * proxy stopped measuring it): they are recorded all the same, with the reason as their error.
+   */
   abandoned: number;
   /**
-   * Why the upstream side failed (e.g. `connect ECONNREFUSED 127.0.0.1:5432`, or
-   * `upstream db:5432 does not accept TLS (sslmode=require)`), if it did.
+   * Why the upstream could not be reached, or ended the session before it started (e.g.
+   * `connect ECONNREFUSED 127.0.0.1:5432`, or `upstream db:5432 does not accept TLS
+   * (sslmode=require)`), if so.
    */
   upstreamError: string | null;
+  /**
+   * Why the server ended a session that had started, when the client had not asked to leave:
+   * its FATAL error (`terminating connection due to administrator command (SQLSTATE 57P01)`),
+   * a socket error, or `the server closed the connection`.
+   */
+  terminated: string | null;
+  /**
+   * Who closed the connection first, once closed: `server` only when the client had not asked
+   * to leave; `proxy` when the proxy refused a message or was stopped.
+   */
+  closedBy: 'client' | 'server' | 'proxy' | null;
+  /**
+   * Why the proxy stopped measuring the connection (its protocol could not be read), if it
+   * did; the bytes kept flowing unmeasured.
+   */
+  trackingError: string | null;
+  /** Client bytes forwarded but not measured after a tracking error (from the chunk it occurred in). */
+  untrackedBytes: number;
+  /** The size of a client message the proxy refused for being over `maxMessageBytes` (the connection was closed), if any. */
+  refusedMessageBytes: number | null;
   openedAt: string;
   closedAt: string | null;
 }
@@ -100,7 +126,19 @@ export interface WireProxyOptions {
   listenPort?: number;
   /** Called for every statement as its ReadyForQuery passes through. */
   onStatement?: (statement: ProxiedStatement) => void;
+  /** Keep parameter values in clear instead of keyed hashes (they are customer data: off by default). */
+  showContent?: boolean;
+  /**
+   * The largest client message (bytes on the wire) the proxy accepts, default
+   * {@link DEFAULT_MAX_MESSAGE_BYTES}: a larger one is refused before it is forwarded — the
+   * client reads a FATAL ErrorResponse (SQLSTATE 54000) and the connection is closed — since
+   * measuring it would hold it in memory (a Query's text, a Bind's parameters).
+   */
+  maxMessageBytes?: number;
 }
+
+/** Default {@link WireProxyOptions.maxMessageBytes}: 64 MiB. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** A running proxy. */
 export interface WireProxy {
@@ -119,6 +157,8 @@ const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 /** How long reaching the upstream may take by default (libpq waits forever; a profiler should not). */
 const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
+/** How many statements may hold unhashed parameter values before they are hashed, off the forwarding path. */
+const SEAL_BATCH = 1000;
 /** Parameters up to this many characters are hashed when the recording is read, longer ones at once. */
 const LAZY_HASH_MAX_CHARS = 1024;
 /** Protocol major version 3 (3.0 = 196608; later minors such as 3.2 keep the major). */
@@ -146,15 +186,27 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
   // A key per proxy: hashes compare equal within one recording and reveal nothing across them.
   const key = randomBytes(32);
   const hashParam = (p: string | null): string | null =>
-    p === null ? null : `<param:${createHmac('sha256', key).update(p).digest('hex').slice(0, 12)}>`;
+    p === null || options.showContent === true ? p : `<param:${createHmac('sha256', key).update(p).digest('hex').slice(0, 12)}>`;
   // Hashing costs a few µs per parameter: short values wait, off the forwarding path, until
-  // something reads the statement; long ones are hashed at once so memory stays bounded.
+  // something reads the statement, or until SEAL_BATCH of them wait (then hashed in a later
+  // macrotask); long ones are hashed at once. Raw values are held for a bounded number of statements.
   const unsealed = new Set<ProxiedStatement>();
   const seal = (s: ProxiedStatement): ProxiedStatement => {
     if (unsealed.delete(s)) s.params = s.params.map(hashParam);
     return s;
   };
+  let sealing = false;
+  const sealLater = (): void => {
+    if (sealing || unsealed.size < SEAL_BATCH) return;
+    sealing = true;
+    setImmediate(() => {
+      sealing = false;
+      for (const s of unsealed) seal(s);
+    });
+  };
   let open = 0;
+  /** Set by close(): connections it cuts were ended by the proxy, not by the server or the client. */
+  let stopping = false;
 
   const server = net.createServer((client) => {
     open += 1;
@@ -170,6 +222,11 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       statements: 0,
       abandoned: 0,
       upstreamError: null,
+      terminated: null,
+      closedBy: null,
+      trackingError: null,
+      untrackedBytes: 0,
+      refusedMessageBytes: null,
       openedAt: new Date().toISOString(),
       closedAt: null,
     };
@@ -188,7 +245,8 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     };
     /** Replaced (once) when a TLS handshake fails under sslmode=prefer and the proxy retries in plaintext. */
     let upstream = connectUpstream();
-    const session = new ProxySession(info, state, inFlight, (tracked) => {
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const session = new ProxySession(info, state, inFlight, maxMessageBytes, (tracked) => {
       let short = true;
       for (const p of tracked.params) if (p !== null && p.length > LAZY_HASH_MAX_CHARS) short = false;
       const s: ProxiedStatement = {
@@ -208,9 +266,12 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       };
       info.statements += 1;
       statements.push(s);
-      if (short && s.params.length > 0) unsealed.add(s);
+      if (short && s.params.length > 0) {
+        unsealed.add(s);
+        sealLater();
+      }
       if (options.onStatement) options.onStatement(seal(s));
-    });
+    }, () => (clientLeaving = true));
     /** The TLS socket over `upstream`, once the server accepted TLS. */
     let secure: tls.TLSSocket | null = null;
     /** The socket to pump once negotiated: `upstream` itself, or `secure` over it. */
@@ -223,13 +284,26 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     /** True once the upstream sent the client anything. */
     let answered = false;
     let upstreamClosed = false;
+    /** The client half-closed (its Terminate, then FIN) or closed: a server closing after that is not ending the session on it. */
+    let clientLeaving = false;
+    let clientClosed = false;
+    /** Set once a message over maxMessageBytes was refused: the client's further bytes are dropped. */
+    let refused = false;
     let closedSockets = 0;
     const onClosed = (): void => {
       // Bookkeeping once both sides are gone, whichever went first.
       if (++closedSockets < 2) return;
       open -= 1;
       info.closedAt = new Date().toISOString();
-      info.abandoned = session.abandon();
+      // Statements left unanswered: recorded with why, so the report counts them.
+      const why = stopping
+        ? 'not answered: the proxy was stopped'
+        : info.refusedMessageBytes !== null
+          ? `not answered: the proxy refused a ${info.refusedMessageBytes}-byte message (over --max-message-bytes ${maxMessageBytes})`
+          : info.closedBy === 'server' || info.terminated !== null
+            ? `not answered: the server ended the session (${info.terminated ?? 'it closed the connection'})`
+            : 'not answered: the client closed the connection';
+      info.abandoned += session.abandon(why);
       sockets.delete(client);
       sockets.delete(upstream);
       if (secure) sockets.delete(secure);
@@ -253,7 +327,16 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       info.upstreamTls = ready === secure;
       const full = !ready.write(greeted);
       session.fromClient(greeted);
-      pump(client, ready, (chunk) => session.fromClient(chunk));
+      pump(client, ready, (chunk) => session.fromClient(chunk), (chunk) => {
+        if (refused) return 0;
+        const big = session.oversized(chunk);
+        if (big === null) return chunk.length;
+        // The upstream is dropped at once: nothing more reaches the server. Complete messages before
+        // this one are still measured (their statements recorded as unanswered, with why).
+        refused = true;
+        refuseMessage(big.wireBytes);
+        return big.offset;
+      });
       pump(ready, client, (chunk) => session.fromServer(chunk));
       ready.once('data', () => (answered = true));
       // The client was paused while the upstream was negotiated; the upstream maybe after its answer.
@@ -271,6 +354,25 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       // end, not destroy: closing with unread client bytes would reset the connection before the error is read.
       client.end();
       client.resume();
+    };
+
+    /** A client message over the limit: the client reads why (SQLSTATE 54000), the upstream is dropped, the connection closed. */
+    const refuseMessage = (wireBytes: number): void => {
+      info.refusedMessageBytes = wireBytes;
+      info.closedBy ??= 'proxy';
+      if (!client.destroyed) {
+        client.end(
+          errorResponse(
+            `ctxbench proxy: a ${wireBytes}-byte message is over the proxy's limit of ${maxMessageBytes} bytes (--max-message-bytes)`,
+            '54000',
+          ),
+        );
+      }
+      secure?.destroy();
+      upstream.destroy();
+      // end, not destroy: the client may still be sending the message, and is read (and ignored) meanwhile.
+      client.resume();
+      setTimeout(() => client.destroy(), CLIENT_GRACE_MS).unref();
     };
 
     const fail = (why: UpstreamFailure): void => {
@@ -299,6 +401,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     client.on('data', onGreeting);
     // A client that leaves before its first real message: nothing to forward.
     client.once('end', () => {
+      clientLeaving = true;
       if (greeted === null) client.end();
     });
 
@@ -365,12 +468,22 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       });
 
     // `on`, not `once`: a socket can emit more than one error, and an unhandled one would crash the proxy.
-    client.on('error', destroyBoth);
+    client.on('error', () => {
+      // A reset client is gone: the upstream closing next (even before the client's own close event) is not the server ending the session.
+      clientLeaving = true;
+      destroyBoth();
+    });
     function onUpstreamError(error: Error): void {
       // Before the pumps start, negotiateUpstream reports the failure itself (with a better message).
       if (!started) return;
+      // The upstream was reached and the session ran: an error now ends it, it is not a failure to reach.
+      if (answered) {
+        if (!stopping && !clientLeaving && !clientClosed && info.refusedMessageBytes === null) info.terminated ??= error.message;
+        destroyBoth();
+        return;
+      }
       info.upstreamError ??= error.message;
-      if (!answered && !client.destroyed) {
+      if (!client.destroyed) {
         // The server ended the session before answering anything (e.g. a TLS alert: it wanted a
         // client certificate): the client reads why, as it would from the server itself.
         const where = `${options.upstreamHost}:${options.upstreamPort}`;
@@ -384,6 +497,9 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     // The client gone, nothing can be delivered: drop the upstream at once, so the server stops
     // producing a result nobody reads (and its backend ends) instead of blocking on backpressure.
     client.once('close', () => {
+      clientClosed = true;
+      clientLeaving = true;
+      if (!upstreamClosed && !stopping) info.closedBy ??= 'client';
       secure?.destroy();
       upstream.destroy();
       onClosed();
@@ -394,6 +510,16 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       // The TLS socket and the TCP socket under it both close: count the upstream once.
       if (upstreamClosed) return;
       upstreamClosed = true;
+      if (stopping) {
+        // Cut by close(): nobody ended the session on the other.
+        info.closedBy ??= 'proxy';
+      } else if (started && answered && !clientLeaving && info.refusedMessageBytes === null) {
+        // The client had not asked to leave: the server ended the session.
+        info.closedBy ??= 'server';
+        info.terminated ??= 'the server closed the connection';
+      } else if (!clientClosed && !stopping) {
+        info.closedBy ??= clientLeaving ? 'client' : 'server';
+      }
       if (started) {
         client.end();
         setTimeout(() => client.destroy(), CLIENT_GRACE_MS).unref();
@@ -427,6 +553,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     },
     close: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         for (const s of sockets) s.destroy();
         sockets.clear();
         server.close(() => resolve());
@@ -487,9 +614,12 @@ class UpstreamFailure extends Error {
   }
 }
 
-/** A FATAL ErrorResponse with SQLSTATE 08001 (sqlclient_unable_to_establish_sqlconnection), as a server sends it. */
-function errorResponse(message: string): Buffer {
-  const fields = Buffer.from(`SFATAL\0VFATAL\0C08001\0M${message.replace(/\0/g, '')}\0\0`, 'utf8');
+/**
+ * A FATAL ErrorResponse, as a server sends it: by default SQLSTATE 08001
+ * (sqlclient_unable_to_establish_sqlconnection).
+ */
+function errorResponse(message: string, sqlstate = '08001'): Buffer {
+  const fields = Buffer.from(`SFATAL\0VFATAL\0C${sqlstate}\0M${message.replace(/\0/g, '')}\0\0`, 'utf8');
   const head = Buffer.alloc(5);
   head.write('E', 0, 'latin1');
   head.writeInt32BE(4 + fields.length, 1);
@@ -620,8 +750,17 @@ function firstChunk(socket: net.Socket): Promise<Buffer> {
  * Forwards `from` to `to` chunk by chunk, observing each chunk once it is on its way; pauses `from` while
  * `to` is full, so memory stays bounded whatever the result size.
  */
-function pump(from: net.Socket, to: net.Socket, observe: (chunk: Buffer) => void): void {
-  from.on('data', (chunk: Buffer) => {
+function pump(
+  from: net.Socket,
+  to: net.Socket,
+  observe: (chunk: Buffer) => void,
+  admit: (chunk: Buffer) => number = (chunk) => chunk.length,
+): void {
+  from.on('data', (whole: Buffer) => {
+    // How much of the chunk may go on (a cheap look at message lengths, nothing parsed).
+    const admitted = admit(whole);
+    if (admitted === 0) return;
+    const chunk = admitted === whole.length ? whole : whole.subarray(0, admitted);
     // Forward first, measure after: the other side is not kept waiting while the chunk is parsed
     // (a statement's time then ends when its ReadyForQuery was forwarded, microseconds later).
     // The session never throws (it stops measuring instead): forwarding never depends on parsing.
@@ -642,7 +781,9 @@ type ClientPhase =
   | 'startup'
   /** Past the first ReadyForQuery: measured. */
   | 'tracking'
-  /** Cancelled, or unreadable: forwarded blindly. */
+  /** Measuring failed (a framing error): forwarded, and the client's bytes counted as untracked. */
+  | 'untracked'
+  /** Cancelled, or not a protocol we read: forwarded blindly. */
   | 'blind';
 
 /** The protocol state of one proxied connection: what to do with each direction's bytes. */
@@ -666,32 +807,61 @@ class ProxySession {
     private readonly info: ProxiedConnection,
     private readonly shared: { serverVersion: string | null },
     private readonly inFlight: { count: number },
+    private readonly maxMessageBytes: number,
     private readonly onStatement: (s: TrackedStatement<null>) => void,
+    /** The client sent its Terminate: the server closing after it is not ending the session. */
+    private readonly onClientTerminate: () => void,
   ) {}
 
-  /** Statements left unreported (the connection closed); the tracker releases their share of the in-flight count. */
-  abandon(): number {
-    const n = this.tracker?.abandon() ?? 0;
+  /**
+   * Statements left unanswered (the connection closed, or measuring stopped): each is recorded
+   * all the same, with `why` as its error when the server had not answered it, and the tracker
+   * releases their share of the in-flight count. Returns how many.
+   */
+  abandon(why: string): number {
+    const n =
+      this.tracker?.abandon((statement, answered) => {
+        if (!answered) statement.error ??= why;
+        statement.status = null;
+        this.onStatement(statement);
+      }) ?? 0;
     this.tracker = null;
-    this.phase = 'blind';
+    if (this.phase === 'tracking') this.phase = 'blind';
     return n;
   }
 
+  /** A client message in `chunk` over the size limit (where it starts, its size), or null: checked before forwarding. */
+  oversized(chunk: Buffer): { offset: number; wireBytes: number } | null {
+    return this.phase === 'tracking' ? this.tracker!.peekOversizedClientMessage(chunk, this.maxMessageBytes) : null;
+  }
+
   fromClient(chunk: Buffer): void {
+    if (this.phase === 'untracked') {
+      this.info.untrackedBytes += chunk.length;
+      return;
+    }
     try {
       this.clientBytes(chunk);
-    } catch {
-      // A framing error means we misread the protocol: keep forwarding, stop measuring.
-      this.abandon();
+    } catch (error) {
+      // A framing error means we misread the protocol: keep forwarding, stop measuring, and say so.
+      this.stopTracking(`client: ${(error as Error).message}`);
+      this.info.untrackedBytes += chunk.length;
     }
   }
 
   fromServer(chunk: Buffer): void {
+    if (this.phase === 'untracked') return;
     try {
       this.serverBytes(chunk);
-    } catch {
-      this.abandon();
+    } catch (error) {
+      this.stopTracking(`server: ${(error as Error).message}`);
     }
+  }
+
+  private stopTracking(why: string): void {
+    this.info.trackingError ??= why;
+    this.info.abandoned += this.abandon(`not measured: the proxy stopped reading this connection (${why})`);
+    this.phase = 'untracked';
   }
 
   private clientBytes(chunk: Buffer): void {
@@ -745,16 +915,23 @@ class ProxySession {
         return chunk.length;
       }
       this.info.kind = 'session';
+      // A StartupMessage is a few hundred bytes (PostgreSQL refuses one over 10 000): a huge one is not held.
+      if (this.untypedRest > this.maxMessageBytes) {
+        this.phase = 'blind';
+        return chunk.length;
+      }
       this.startupBodyLeft = this.untypedRest;
       this.startupBody = [];
       this.startupFramer = new MessageFramer(
-        (type) => (type === 'Z' || type === 'S' ? Infinity : 0),
+        (type) => (type === 'Z' || type === 'S' || type === 'E' ? Infinity : 0),
         (m) => {
           // Messages after the first ReadyForQuery in the same chunk are re-framed as measured traffic.
           if (this.startupReadyAt >= 0) return;
           this.info.startupMessages += 1;
           this.info.startupBytes += m.wireBytes;
           this.serverSeen += m.wireBytes;
+          // Before the first ReadyForQuery every error is FATAL: authentication failed, no such database…
+          if (m.type === 'E') this.info.terminated ??= parseErrorMessage(m.head);
           if (m.type === 'S') {
             const [name, next] = readCString(m.head, 0);
             if (name === 'server_version') this.shared.serverVersion = readCString(m.head, next)[0];
@@ -802,7 +979,11 @@ class ProxySession {
     this.tracker = new StatementTracker<null>(
       () => null,
       (s) => this.onStatement(s),
-      { sharedInFlight: this.inFlight },
+      {
+        sharedInFlight: this.inFlight,
+        onFatal: (error) => (this.info.terminated ??= error),
+        onTerminate: () => this.onClientTerminate(),
+      },
     );
     if (cut < chunk.length) this.serverTracking(chunk.subarray(cut));
   }

@@ -99,6 +99,43 @@ export class MessageFramer {
     }
   }
 
+  /**
+   * Looks ahead, without consuming anything, for a message in `chunk` (the next bytes of the
+   * stream) whose length word announces more than `maxWireBytes` on the wire: returns where in
+   * `chunk` that message starts (its header may have begun in an earlier chunk: then 0) and
+   * its size, or null. A proxy calls it before forwarding a chunk, to refuse a message before
+   * any of it is held or passed on.
+   *
+   * @example
+   * const big = framer.peekOversized(chunk, 64 * 1024 * 1024);
+   * if (big !== null) refuse(big.wireBytes);
+   */
+  peekOversized(chunk: Uint8Array, maxWireBytes: number): { offset: number; wireBytes: number } | null {
+    let offset = 0;
+    const end = chunk.byteLength;
+    if (this.current !== null) {
+      // Inside a message already announced (and accepted): skip its rest.
+      offset = Math.min(end, this.remaining);
+    } else if (this.headerFill > 0) {
+      const need = HEADER_BYTES - this.headerFill;
+      if (end < need) return null;
+      const header = Buffer.alloc(HEADER_BYTES);
+      this.header.copy(header, 0, 0, this.headerFill);
+      Buffer.from(chunk.buffer, chunk.byteOffset + 0, need).copy(header, this.headerFill);
+      const length = header.readInt32BE(1);
+      if (length + 1 > maxWireBytes) return { offset: 0, wireBytes: length + 1 };
+      offset = need + Math.max(0, length - 4);
+    }
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    while (offset + HEADER_BYTES <= end) {
+      const length = view.readInt32BE(offset + 1);
+      if (length + 1 > maxWireBytes) return { offset, wireBytes: length + 1 };
+      // An invalid length (< 4) is the framer's to report when it reads it.
+      offset += 1 + Math.max(4, length);
+    }
+    return null;
+  }
+
   /** True when no partial message is pending (the stream is at a message boundary). */
   get idle(): boolean {
     return this.current === null && this.headerFill === 0;

@@ -96,6 +96,13 @@ export interface StatementTrackerOptions<Tag> {
   captureValues?: boolean | ((tag: Tag) => boolean);
   /** Per-statement limit of captured bytes (default {@link DEFAULT_CAPTURE_LIMIT_BYTES}). */
   captureLimitBytes?: number;
+  /**
+   * Called with the message (and SQLSTATE) of every FATAL or PANIC ErrorResponse: the server
+   * is ending the session, whether a statement was running or not.
+   */
+  onFatal?: (error: string) => void;
+  /** Called when the client sends Terminate (it is closing the session itself). */
+  onTerminate?: () => void;
 }
 
 /**
@@ -174,6 +181,8 @@ export class StatementTracker<Tag> {
 
   private readonly capture: (tag: Tag) => boolean;
   private readonly captureLimit: number;
+  private readonly onFatal: ((error: string) => void) | undefined;
+  private readonly onTerminate: (() => void) | undefined;
 
   constructor(
     private readonly tagNow: () => Tag,
@@ -185,6 +194,8 @@ export class StatementTracker<Tag> {
     const capture = options.captureValues ?? false;
     this.capture = typeof capture === 'function' ? capture : () => capture;
     this.captureLimit = Math.max(0, options.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES);
+    this.onFatal = options.onFatal;
+    this.onTerminate = options.onTerminate;
     this.frontend = new MessageFramer(frontendKeep, (m) => this.onFrontend(m));
     // Messages arrive in order, so the oldest unanswered statement is the one this message is for.
     this.backend = new MessageFramer(
@@ -209,6 +220,14 @@ export class StatementTracker<Tag> {
     this.backend.push(chunk);
   }
 
+  /**
+   * A client message in `chunk` (the client's next bytes) announcing more than `maxWireBytes`,
+   * found before the chunk is tracked (see {@link MessageFramer.peekOversized}), or null.
+   */
+  peekOversizedClientMessage(chunk: Uint8Array, maxWireBytes: number): { offset: number; wireBytes: number } | null {
+    return this.frontend.peekOversized(chunk, maxWireBytes);
+  }
+
   /** Statements sent and not yet closed by the server. */
   get outstanding(): number {
     let n = 0;
@@ -219,13 +238,22 @@ export class StatementTracker<Tag> {
   /**
    * Drops every statement not yet reported (its connection closed). Those the server had not
    * answered give back their share of the shared in-flight count; those it had (earlier
-   * Executes of a pipeline) gave it back already. Returns how many were dropped.
+   * Executes of a pipeline) gave it back already. Each is passed to `dropped`, if given, with
+   * whether the server had answered it (its result complete, its cycle not). Returns how many
+   * were dropped.
    */
-  abandon(): number {
-    const dropped = this.outstanding;
-    for (const cycle of this.cycles) this.inFlight.count -= cycle.statements.length - cycle.next;
+  abandon(dropped?: (statement: TrackedStatement<Tag>, answered: boolean) => void): number {
+    const count = this.outstanding;
+    const now = this.now();
+    for (const cycle of this.cycles) {
+      this.inFlight.count -= cycle.statements.length - cycle.next;
+      cycle.statements.forEach((statement, i) => {
+        if (i >= cycle.next) statement.doneAt = now;
+        dropped?.(statement, i < cycle.next);
+      });
+    }
     this.cycles.length = 0;
-    return dropped;
+    return count;
   }
 
   private pending(sql: string, params: (string | null)[]): TrackedStatement<Tag> {
@@ -336,6 +364,9 @@ export class StatementTracker<Tag> {
       case 'H':
         this.openCycle();
         break;
+      case 'X':
+        this.onTerminate?.();
+        break;
       case 'd':
       case 'c':
       case 'f': {
@@ -370,6 +401,10 @@ export class StatementTracker<Tag> {
   }
 
   private onBackend(m: FramedMessage): void {
+    if (m.type === 'E' && this.onFatal !== undefined) {
+      const severity = errorSeverity(m.head);
+      if (severity === 'FATAL' || severity === 'PANIC') this.onFatal(parseErrorMessage(m.head));
+    }
     const cycle = this.cycles[0];
     // Asynchronous messages (notices, parameter status) with nothing outstanding belong to no statement.
     if (cycle === undefined) return;
@@ -566,8 +601,27 @@ function parseBind(body: Buffer): { portal: string; statement: string; params: (
   return { portal, statement, params };
 }
 
-/** The `M` (message) field of an ErrorResponse, prefixed by its SQLSTATE. */
-function parseErrorMessage(body: Buffer): string {
+/** The severity of an ErrorResponse (`V`, else the localised `S`): ERROR, FATAL, PANIC. */
+function errorSeverity(body: Buffer): string {
+  let offset = 0;
+  let severity = '';
+  while (offset < body.length && body[offset] !== 0) {
+    const field = String.fromCharCode(body[offset]!);
+    const [value, next] = readCString(body, offset + 1);
+    if (field === 'V') return value;
+    if (field === 'S') severity = value;
+    offset = next;
+  }
+  return severity;
+}
+
+/**
+ * The `M` (message) field of an ErrorResponse body, followed by its SQLSTATE.
+ *
+ * @example
+ * parseErrorMessage(body) // 'relation "nope" does not exist (SQLSTATE 42P01)'
+ */
+export function parseErrorMessage(body: Buffer): string {
   let offset = 0;
   let message = '';
   let code = '';
