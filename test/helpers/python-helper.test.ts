@@ -1,12 +1,14 @@
 /**
- * helpers/python/ctxbench_record.py: its own unittest suite (no database needed), run with the
- * python3 on PATH; skipped, saying why, when there is none.
+ * The Python code's unittest suites that need no database and no Django: the helper
+ * helpers/python/ctxbench_record.py, and the standard-library parts of examples/django. Run with
+ * the python3 on PATH; skipped, saying why, when there is none.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const helperDir = fileURLToPath(new URL('../../helpers/python', import.meta.url));
+const djangoExampleDir = fileURLToPath(new URL('../../examples/django', import.meta.url));
 
 function python3Missing(): string | null {
   try {
@@ -28,6 +30,15 @@ describe.skipIf(missing !== null)('ctxbench_record.py', () => {
       env: { ...process.env, CTXBENCH_RECORDING: '', CTXBENCH_PROMPT_LOG: '' },
     });
     expect(r.stderr).toMatch(/^Ran 10 tests in /m);
+    expect(r.stderr).toMatch(/^OK$/m);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe.skipIf(missing !== null)('examples/django without Django', () => {
+  it('parses DATABASE_URL, tokenises, ranks FAQs and renders as specified', () => {
+    const r = spawnSync('python3', ['-m', 'unittest', '-v', 'test_stdlib_parts'], { cwd: djangoExampleDir, encoding: 'utf8' });
+    expect(r.stderr).toMatch(/^Ran 6 tests in /m);
     expect(r.stderr).toMatch(/^OK$/m);
     expect(r.status).toBe(0);
   });
