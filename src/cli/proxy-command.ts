@@ -10,7 +10,7 @@ import type { Report } from '../report/model.js';
 import { renderJson } from '../report/json.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
 import type { CliIo } from './io.js';
-import { Problems, parseChoice, parseWholeNumber, postgresUrlProblem } from './options.js';
+import { Problems, parseChoice, parseTokenizer, parseWholeNumber, postgresUrlProblem } from './options.js';
 import { checkOutput, emit } from './run-options.js';
 import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 
@@ -27,10 +27,12 @@ interface RecordingFlags {
   per: string;
   showContent?: boolean;
   maxMessageBytes?: string;
+  tokenizer?: string;
 }
 
 interface ProxyFlags extends RecordingFlags {
   listen: string;
+  promptLog?: string;
 }
 
 /** Adds what both commands share: upstream, output, report format and budget flags. */
@@ -55,8 +57,9 @@ function addRecordingOptions(command: Command): Command {
     )
     .option(
       '--show-content',
-      "keep SQL literals and parameter values in the report (by default each is a keyed hash: it is the program's data)",
-    );
+      "keep SQL literals, parameter values and logged prompt text in the report (by default literals and values are keyed hashes and prompts only their hash: it is the program's data)",
+    )
+    .option('--tokenizer <name>', 'count the logged prompts\' tokens with o200k or cl100k, or none (default: o200k)');
 }
 
 function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problems) {
@@ -86,7 +89,8 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
   }
   const budget: Budget | null = Object.keys(limits).length > 0 ? budgetFromLimits(limits, per) : null;
   const maxMessageBytes = parseByteSize(problems, '--max-message-bytes', flags.maxMessageBytes);
-  return { upstreamUrl: upstreamUrl ?? '', format, budget, maxMessageBytes };
+  const tokenizer = parseTokenizer(problems, flags.tokenizer);
+  return { upstreamUrl: upstreamUrl ?? '', format, budget, maxMessageBytes, tokenizer };
 }
 
 const BYTE_SUFFIXES: Record<string, number> = { '': 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
@@ -151,6 +155,12 @@ async function finish(
   reportFailures(report, io);
 }
 
+/** Prints each prompt-log problem on its own line; true when there was any. */
+function promptLogProblems(problems: readonly string[] | undefined, io: CliIo): boolean {
+  for (const p of problems ?? []) io.stderr(`ctxbench: ${p}\n`);
+  return (problems ?? []).length > 0;
+}
+
 export function registerProxy(program: Command, io: CliIo): void {
   addRecordingOptions(
     program
@@ -160,6 +170,10 @@ export function registerProxy(program: Command, io: CliIo): void {
       ),
   )
     .option('--listen <host:port>', 'where the proxy listens', '127.0.0.1:6432')
+    .option(
+      '--prompt-log <file>',
+      'a prompt log for the program (run it with CTXBENCH_RECORDING=1 CTXBENCH_PROMPT_LOG=<file>): created empty, read when stopped',
+    )
     .action(async (flags: ProxyFlags) => {
       const problems = new Problems();
       const options = parseRecordingFlags(flags, io, problems);
@@ -167,6 +181,7 @@ export function registerProxy(program: Command, io: CliIo): void {
       if (!listen || Number(listen[2]) > 65535)
         problems.add(`--listen: expected host:port, e.g. 127.0.0.1:6432, got "${flags.listen}"`);
       await checkOutput(problems, '--output', flags.output);
+      if (flags.promptLog !== undefined) await checkOutput(problems, '--prompt-log', flags.promptLog);
       problems.done();
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
@@ -181,13 +196,20 @@ export function registerProxy(program: Command, io: CliIo): void {
           budget: options.budget,
           showContent: flags.showContent === true,
           maxMessageBytes: options.maxMessageBytes,
+          tokenizer: options.tokenizer,
+          promptLogFile: flags.promptLog,
           signal: stop.signal,
-          onListening: (proxy) =>
+          onListening: (proxy) => {
             io.stderr(
               `ctxbench: proxying ${proxy.host}:${proxy.port} → ${maskUrl(options.upstreamUrl)}; Ctrl-C to stop and report\n`,
-            ),
+            );
+            if (flags.promptLog !== undefined)
+              io.stderr(`ctxbench: run the program with CTXBENCH_RECORDING=1 CTXBENCH_PROMPT_LOG=${flags.promptLog}\n`);
+          },
         });
         await finish(report, flags, options.format, io);
+        if (promptLogProblems(report.recording.promptLog?.problems, io) && process.exitCode === undefined)
+          process.exitCode = ExitCode.usage;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -229,20 +251,23 @@ export function registerRecord(program: Command, io: CliIo): void {
         budget: options.budget,
         showContent: flags.showContent === true,
         maxMessageBytes: options.maxMessageBytes,
+        tokenizer: options.tokenizer,
         signal: interruption.signal,
       });
     } finally {
       interruption.dispose();
     }
     await finish(result.report, flags, options.format, io);
+    const badLog = promptLogProblems(result.promptLogProblems, io);
     if (result.interrupted) {
       io.stderr('ctxbench: interrupted: the report covers what the program sent until it exited\n');
       process.exitCode = INTERRUPTED;
       return;
     }
-    // The command's own exit code wins; a budget failure only shows when the command succeeded.
+    // The command's own exit code wins; a budget failure, then a malformed prompt log, only show
+    // when the command succeeded.
     if (result.exitCode !== 0) process.exitCode = result.exitCode;
-    else if (process.exitCode === undefined) process.exitCode = ExitCode.ok;
+    else if (process.exitCode === undefined) process.exitCode = badLog ? ExitCode.usage : ExitCode.ok;
   });
 }
 

@@ -4,7 +4,8 @@
  */
 import { UsageError } from '../core/errors.js';
 import { readTextFile } from '../core/read-text.js';
-import type { Report, StrategyReport } from '../report/model.js';
+import { diffPrompts } from '../core/analysis/prompt-diff.js';
+import type { Report, StrategyReport, TurnDetail } from '../report/model.js';
 
 async function readReport(flag: string, file: string): Promise<Report> {
   const text = await readTextFile(file, flag);
@@ -40,6 +41,34 @@ async function readReport(flag: string, file: string): Promise<Report> {
   }
   if (problems.length > 0) throw new UsageError(problems.slice(0, 10));
   return r as Report;
+}
+
+/**
+ * How one turn's prompt changed: a line diff under the section it starts in when both
+ * recordings kept the text (`--show-content`), else the hashes and sizes, and how to see more.
+ */
+function describePromptChange(before: TurnDetail, after: TurnDetail): string {
+  if (typeof before.prompt === 'string' && typeof after.prompt === 'string') {
+    const section = firstDifferingSection(before.prompt, after.prompt);
+    return `${section === null ? '' : `section ${section}\n`}${diffPrompts(before.prompt, after.prompt)}`;
+  }
+  return (
+    `prompt sha256 ${before.promptSha256} → ${after.promptSha256} (${before.promptBytes} → ${after.promptBytes} bytes); ` +
+    'record both with --show-content to keep the prompt text and see the diff'
+  );
+}
+
+/** The `## NAME` heading the first differing line falls under, if the prompt has such headings. */
+function firstDifferingSection(a: string, b: string): string | null {
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  let i = 0;
+  while (i < la.length && i < lb.length && la[i] === lb[i]) i++;
+  for (let j = Math.min(i, la.length - 1); j >= 0; j--) {
+    const m = /^#+\s+(.+)$/.exec(la[j]!);
+    if (m) return m[1]!.trim();
+  }
+  return null;
 }
 
 /**
@@ -89,7 +118,8 @@ export async function compareRecordings(beforeFile: string, afterFile: string): 
   right.difference = null;
   if (right.contextIdentical === false) {
     const t = right.turnDetails.find((x) => x.contextIdentical === false)!;
-    right.difference = { turn: t.turn, conversationId: t.conversationId, messageId: t.messageId, diff: `prompt sha256 ${byTurn.get(t.turn)} → ${t.promptSha256}` };
+    const was = left.turnDetails.find((x) => x.turn === t.turn)!;
+    right.difference = { turn: t.turn, conversationId: t.conversationId, messageId: t.messageId, diff: describePromptChange(was, t) };
   }
   left.contextIdentical = right.contextIdentical === null ? null : true;
   left.difference = null;

@@ -5,7 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { initFingerprinting, redactLiterals } from '../core/analysis/fingerprint.js';
 import { findFindings } from '../core/analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from '../core/budget.js';
@@ -19,11 +21,13 @@ import {
   type WireProxy,
   type WireProxyOptions,
 } from '../core/net/wire-proxy.js';
-import { figuresOf, meanFigures, round, sumFigures } from '../core/figures.js';
+import { figuresOf, mean, meanFigures, round, sumFigures } from '../core/figures.js';
+import { parsePromptLog, promptFigures, unmatchedPrompts, type PromptLog } from '../core/prompt-log.js';
+import { DEFAULT_TOKENIZER, loadTokenizer, type TokenizerName } from '../core/tokens.js';
 import { percentiles } from '../core/runner.js';
 import { statementRecords } from '../core/recorder.js';
 import type { StatementRecord } from '../core/types.js';
-import { REPORT_VERSION, type Figures, type Report, type StrategyReport, type TurnDetail } from '../report/model.js';
+import { REPORT_VERSION, type Report, type StrategyReport, type TotalFigures, type TurnDetail } from '../report/model.js';
 import { TOOL_VERSION } from '../version.js';
 
 export {
@@ -66,6 +70,14 @@ export interface RecordingReportOptions {
    * `'<lit:…>'` (see {@link literalHasher}).
    */
   showContent?: boolean;
+  /**
+   * The prompts the program logged, attached to the units with their labels: each such turn gets
+   * `promptBytes`, `promptSha256` (and `promptTokens` with a tokenizer), and its text only with
+   * `showContent`.
+   */
+  promptLog?: PromptLog | null;
+  /** Counts the logged prompts' tokens (default `o200k` when prompts were logged; `none` to skip). */
+  tokenizer?: TokenizerName;
 }
 
 const MARKER_SELECT = /^\s*select\s+'ctxbench:turn\s+((?:[^']|'')*)'\s*;?\s*$/i;
@@ -205,7 +217,7 @@ export async function recordingReport(
       promptBytes: 0,
       promptSha256: '',
       latencyMs: [round(end - start, 3)],
-      contextIdentical: true,
+      contextIdentical: null,
       statements,
       // The marker is not counted: it has no place among the unit's statements or round trips.
       marker: u.marker ? { ...toRecords([u.marker], hide)[0]!, seq: 0, roundTrip: 0 } : null,
@@ -213,18 +225,25 @@ export async function recordingReport(
   });
   const name = options.name ?? 'recording';
   const n = Math.max(1, turnDetails.length);
-  const totals: Figures = sumFigures(turnDetails);
+  const totals: TotalFigures = sumFigures(turnDetails);
+  const prompts = await attachPrompts(turnDetails, options);
+  if (prompts.tokens !== null) totals.promptTokens = prompts.tokens;
   const strategy: StrategyReport = {
     name,
     source: null,
     turns: turnDetails.length,
     perTurn: {
       ...meanFigures(totals, n),
-      promptBytes: 0,
+      promptBytes: mean(
+        turnDetails.reduce((a, t) => a + t.promptBytes, 0),
+        n,
+      ),
+      ...(prompts.tokens === null ? {} : { promptTokens: mean(prompts.tokens, n) }),
       latencyMs: percentiles(turnDetails.flatMap((t) => t.latencyMs)),
     },
     totals,
-    contextIdentical: true,
+    // One recording compares its prompts with nothing: only compare --before/--after checks them.
+    contextIdentical: null,
     difference: null,
     findings: findFindings(turnDetails),
     sections: [],
@@ -240,9 +259,10 @@ export async function recordingReport(
     },
     dataset: null,
     repeat: 1,
+    ...(prompts.tokens === null ? {} : { tokenizer: prompts.encoding }),
     baseline: name,
     strategies: [strategy],
-    contextIdentical: true,
+    contextIdentical: null,
     recording: {
       units: mode,
       upstream: `${recording.upstream.host}:${recording.upstream.port}`,
@@ -268,9 +288,36 @@ export async function recordingReport(
   return report;
 }
 
+/**
+ * Puts each logged prompt on the turn with its label: its bytes, sha256 and tokens, and its text
+ * only when content is shown. Returns the token total (null when nothing was counted).
+ */
+async function attachPrompts(
+  turns: RecordedTurn[],
+  options: RecordingReportOptions,
+): Promise<{ tokens: number | null; encoding: string | null }> {
+  const log = options.promptLog;
+  if (!log || log.prompts.size === 0) return { tokens: null, encoding: null };
+  const tokenizer = await loadTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
+  let tokens = 0;
+  for (const t of turns) {
+    const p = log.prompts.get(t.turn);
+    if (p === undefined) continue;
+    Object.assign(t, promptFigures(p.text));
+    if (tokenizer !== null) {
+      t.promptTokens = tokenizer.count(p.text);
+      tokens += t.promptTokens;
+    }
+    if (options.showContent === true) t.prompt = p.text;
+  }
+  return tokenizer === null ? { tokens: null, encoding: null } : { tokens, encoding: tokenizer.encoding };
+}
+
 /** What a recording report carries beyond a Report: how units were formed and the connections seen. */
 export interface RecordingInfo {
   units: UnitMode;
+  /** What the program's prompt log held: the prompts logged, and every malformed line or unmatched label. */
+  promptLog?: { prompts: number; problems: string[] };
   upstream: string;
   connections: {
     id: number;
@@ -404,6 +451,8 @@ export interface RecordOptions extends RecordingReportOptions {
   env?: NodeJS.ProcessEnv;
   /** How the command's output is wired (default inherit). */
   stdio?: 'inherit' | 'pipe' | 'ignore';
+  /** Where the program's prompt log goes (default: a new file in a temporary folder, removed after). */
+  promptLogFile?: string;
   /**
    * Aborting (Ctrl-C) passes the signal named by its reason (default SIGTERM) to the command,
    * waits for it to exit (`killAfterMs`, default 10 000, then SIGKILL) and reports what was
@@ -423,6 +472,8 @@ export interface RecordResult {
   /** Its output, when stdio is `pipe`. */
   stdout: string;
   stderr: string;
+  /** One line per malformed prompt-log line or label without a unit; the recording is still complete. */
+  promptLogProblems: string[];
 }
 
 /**
@@ -434,6 +485,10 @@ export interface RecordResult {
  */
 export async function record(options: RecordOptions): Promise<RecordResult> {
   const upstream = upstreamOf(options.upstreamUrl);
+  const tempDir = options.promptLogFile === undefined ? await mkdtemp(path.join(os.tmpdir(), 'ctxbench-record-')) : null;
+  const logFile = options.promptLogFile ?? path.join(tempDir!, 'prompts.ndjson');
+  // Created empty, so the program only ever appends (and a stale file never counts).
+  await writeFile(logFile, '');
   const upstreamTls = await upstreamTlsOf(options.upstreamUrl);
   const proxy = await startWireProxy({
     upstreamHost: upstream.host,
@@ -457,17 +512,45 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
     // The proxy's client side is plaintext: libpq's default (prefer) would ask it for TLS first and
     // be told N; disable skips that round trip. The user's own choice wins.
     env.PGSSLMODE ??= 'disable';
+    // The prompt log: the program appends a line per turn (see core/prompt-log.ts).
+    env.CTXBENCH_RECORDING = '1';
+    env.CTXBENCH_PROMPT_LOG = logFile;
     const [file, ...args] = options.command;
     if (file === undefined) throw new UsageError('record: give the command to run after --, e.g. ctxbench record -- node app.js');
     const { exitCode, stdout, stderr } = await runCommand(file, args, env, options.stdio ?? 'inherit', options);
     await settle(proxy);
-    const report = await recordingReport(proxy.recording(), options);
+    const recording = proxy.recording();
+    const { log, problems } = await readPromptLog(logFile, recording, 'prompt log');
+    const report = await recordingReport(recording, { ...options, promptLog: log });
+    report.recording.promptLog = { prompts: log.prompts.size, problems };
     const interrupted = options.signal?.aborted ?? false;
     if (interrupted) report.interrupted = true;
-    return { report, exitCode, stdout, stderr, interrupted };
+    return { report, exitCode, stdout, stderr, interrupted, promptLogProblems: problems };
   } finally {
     await proxy.close();
+    if (tempDir !== null) await rm(tempDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Reads a prompt log after the program ended: its prompts, and every problem (a malformed line,
+ * a label no unit has) as one line naming the file (as `name` when it is a temporary file).
+ */
+export async function readPromptLog(
+  file: string,
+  recording: ProxyRecording,
+  name = file,
+): Promise<{ log: PromptLog; problems: string[] }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { log: { prompts: new Map(), problems: [] }, problems: [] };
+    throw new UsageError(`${name}: cannot read ${file}: ${(error as Error).message}`);
+  }
+  const log = parsePromptLog(bytes, name);
+  const labels = new Set(unitsOf(recording.statements).units.flatMap((u) => (u.label === null ? [] : [u.label])));
+  return { log, problems: [...log.problems, ...unmatchedPrompts(log, labels, name)] };
 }
 
 /** Waits (briefly) for the command's connections to finish passing through the proxy. */
@@ -531,6 +614,8 @@ export interface ServeProxyOptions extends RecordingReportOptions {
   signal: AbortSignal;
   /** Called once listening. */
   onListening?: (proxy: WireProxy) => void;
+  /** A prompt log the program writes (created empty at start, read at stop). */
+  promptLogFile?: string;
 }
 
 /**
@@ -543,6 +628,13 @@ export interface ServeProxyOptions extends RecordingReportOptions {
  */
 export async function serveProxy(options: ServeProxyOptions): Promise<Report & { recording: RecordingInfo }> {
   const upstream = upstreamOf(options.upstreamUrl);
+  if (options.promptLogFile !== undefined) {
+    try {
+      await writeFile(options.promptLogFile, '');
+    } catch (error) {
+      throw new UsageError(`--prompt-log: cannot create ${options.promptLogFile}: ${(error as Error).message}`);
+    }
+  }
   const upstreamTls = await upstreamTlsOf(options.upstreamUrl);
   let proxy: WireProxy;
   try {
@@ -570,7 +662,12 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
     if (!options.signal.aborted) {
       await new Promise<void>((resolve) => options.signal.addEventListener('abort', () => resolve(), { once: true }));
     }
-    return await recordingReport(proxy.recording(), options);
+    const recording = proxy.recording();
+    if (options.promptLogFile === undefined) return await recordingReport(recording, options);
+    const { log, problems } = await readPromptLog(options.promptLogFile, recording);
+    const report = await recordingReport(recording, { ...options, promptLog: log });
+    report.recording.promptLog = { prompts: log.prompts.size, problems };
+    return report;
   } finally {
     await proxy.close();
   }

@@ -57,6 +57,8 @@ export interface TurnDetail extends Figures {
   /** The prompt's tokens, counted with the report's `tokenizer`; absent when none was used. */
   promptTokens?: number;
   promptSha256: string;
+  /** The prompt's text: only in recordings made with `--show-content` (a before/after diff needs it). */
+  prompt?: string;
   /** Wall time of each measured build of this turn (one per repeat), milliseconds. */
   latencyMs: number[];
   /**

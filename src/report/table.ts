@@ -261,8 +261,9 @@ type MetricRow = (
  * `recording`, and its turns have empty prompt hashes); a summary without turn details did.
  */
 function hasPrompts(report: Report): boolean {
-  if ((report as { recording?: unknown }).recording !== undefined) return false;
   const turns = report.strategies.flatMap((s) => s.turnDetails);
+  // A recording has prompts only where its program logged them (the prompt log).
+  if ((report as { recording?: unknown }).recording !== undefined) return turns.some((t) => t.promptSha256 !== '');
   return turns.length === 0 || turns.some((t) => t.promptSha256 !== '');
 }
 
