@@ -9,7 +9,9 @@
 # SCALE (dataset scale, default tiny), SKIP_SEED=1 (reuse a database seeded before),
 # SEED_FORCE=1 (re-seed a database that already has data), PYTHON (a Python with Django and
 # psycopg2; default: python3 if it has them, else /usr/bin/python3), OUT (where the recordings
-# go, default examples/django/out). Exit code: compare's (0 identical prompts, 1 they differ).
+# go, default examples/django/out), AFTER=wrong (record the deliberately wrong "after": one
+# history message fewer; compare then exits 1 with the diff under HISTORY). Exit code: compare's
+# (0 identical prompts on every turn, 1 a prompt differs).
 set -eu
 
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -39,10 +41,12 @@ if [ "${SKIP_SEED:-}" != 1 ]; then
   fi
 fi
 
-for version in before after; do
-  # CTXBENCH_RECORDING=1 turns the turn markers on (ctxbench record sets it too, once it logs prompts).
-  CTXBENCH_RECORDING=1 npx ctxbench record --upstream "$DATABASE_URL" --output "$OUT/$version.json" -- \
+AFTER=${AFTER:-after}
+# record turns the helper on (CTXBENCH_RECORDING, CTXBENCH_PROMPT_LOG); --show-content keeps the
+# prompts' text in the recordings (your own program, your own machine), so a difference shows as a diff.
+for version in before "$AFTER"; do
+  npx ctxbench record --show-content --upstream "$DATABASE_URL" --output "$OUT/$version.json" -- \
     "$PYTHON" examples/django/manage.py build_contexts --version "$version" >/dev/null
 done
 
-npx ctxbench compare --before "$OUT/before.json" --after "$OUT/after.json"
+npx ctxbench compare --before "$OUT/before.json" --after "$OUT/$AFTER.json"

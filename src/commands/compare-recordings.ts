@@ -95,6 +95,7 @@ export async function compareRecordings(beforeFile: string, afterFile: string): 
     onlyInAfter: [] as string[],
     noPrompt: [] as string[],
   };
+  const promptless = new Set<string>();
   right.turnDetails = right.turnDetails.map((t) => {
     if (!byTurn.has(t.turn)) {
       unchecked.onlyInAfter.push(t.turn);
@@ -104,11 +105,14 @@ export async function compareRecordings(beforeFile: string, afterFile: string): 
     const mine = hash(t);
     if (other === null || mine === null) {
       unchecked.noPrompt.push(t.turn);
+      // A unit neither program logged a prompt for (its setup statements, say) is not a turn whose
+      // context could have changed: listed, but it does not keep the turns that were compared from ✓.
+      if (other === null && mine === null) promptless.add(t.turn);
       return { ...t, contextIdentical: null };
     }
     return { ...t, contextIdentical: other === mine };
   });
-  const paired = right.turnDetails.filter((t) => byTurn.has(t.turn));
+  const paired = right.turnDetails.filter((t) => byTurn.has(t.turn) && !promptless.has(t.turn));
   // ✓ only when every paired turn had prompts on both sides and they were equal.
   right.contextIdentical = paired.some((t) => t.contextIdentical === false)
     ? false

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWireProxy } from '../../src/core/net/wire-proxy.js';
 import { seededBackend, type TestBackend } from '../support/backends.js';
 import { repoRoot, spawnCtxbench } from '../support/cli.js';
+import { formatNumber } from '../../src/report/table.js';
 
 const MANAGE = 'examples/django/manage.py';
 
@@ -60,6 +61,11 @@ function manage(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/** sha256 of a prompt's UTF-8 text, as ctxbench hashes it. */
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 interface LoggedPrompt {
@@ -218,11 +224,13 @@ describe.skipIf(skipReason !== null)('examples/django', () => {
       const output = path.join(dir, `${version}.json`);
       const r = await spawnCtxbench(
         ['record', '--upstream', backend.url, '--format', 'json', '--output', output, '--', python!, MANAGE, 'build_contexts', '--version', version],
-        cleanEnv({ CTXBENCH_RECORDING: '1' }),
+        cleanEnv({}),
       );
       expect(r.code).toBe(0);
       const s = JSON.parse(await readFile(output, 'utf8')).strategies[0];
-      const units = s.turnDetails as { turn: string; queries: number; statements: { sql: string }[] }[];
+      const units = s.turnDetails as { turn: string; queries: number; promptSha256: string; statements: { sql: string }[] }[];
+      // record gave the program its prompt log: every turn's prompt hash is the program's own.
+      expect(units.slice(1).map((u) => u.promptSha256)).toEqual(prompts[version]!.map((p) => sha256(p.prompt)));
       // Listing the turns (which conversations exist, their customer messages) comes first.
       expect(units[0]!.turn).toBe('(before first marker)');
       expect(units[0]!.queries).toBe(2);
@@ -236,4 +244,32 @@ describe.skipIf(skipReason !== null)('examples/django', () => {
       else expect(before).toBeGreaterThan(perTurn.after![i]!);
     }
   }, 180_000);
+
+  it('run.sh prints the seed\'s table measured, context identical on every turn (exit 0); AFTER=wrong exits 1 with the HISTORY diff', async () => {
+    const script = path.join(repoRoot, 'examples/django/run.sh');
+    const env = cleanEnv({ DATABASE_URL: backend.url, SKIP_SEED: '1', PYTHON: python!, OUT: path.join(dir, 'run') });
+    const ok = await new Promise<Run>((resolve) =>
+      execFile('sh', [script], { cwd: repoRoot, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(ok.stderr).not.toContain('prompt log:');
+    expect(ok.code).toBe(0);
+    // 22 units: the 21 turns and the 2 statements before the first marker that list them.
+    const mean = (xs: number[]) => formatNumber(Number(((xs.reduce((a, b) => a + b, 0) + 2) / 22).toFixed(3)));
+    expect(ok.stdout).toMatch(new RegExp(`│ queries/turn\\s+│\\s+${mean(EXPECTED_QUERIES.before)} │\\s+${mean(EXPECTED_QUERIES.after)} │`));
+    expect(ok.stdout).toMatch(/│ context identical\s+│\s+✓ │\s+✓ │\s+unchanged │/);
+    const recorded = JSON.parse(await readFile(path.join(dir, 'run', 'after.json'), 'utf8')).strategies[0].turnDetails;
+    expect(recorded.filter((t: { promptSha256: string }) => t.promptSha256 !== '').length).toBe(21);
+
+    const wrong = await new Promise<Run>((resolve) =>
+      execFile('sh', [script], { cwd: repoRoot, env: { ...env, AFTER: 'wrong' }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/│ context identical\s+│\s+✓ │\s+✗ differs │/);
+    expect(wrong.stdout).toContain('section HISTORY');
+    expect(wrong.stderr).toContain("ctxbench: context differs from before's for: after");
+  }, 300_000);
 });
