@@ -15,9 +15,9 @@ describe('bin/ctxbench.js', () => {
     expect(report.database.serverVersion).toMatch(/^\d+/);
     expect(report.strategies.map((s: { name: string }) => s.name)).toEqual(['naive', 'optimized']);
     for (const s of report.strategies) {
-      expect(Object.keys(s.perTurn).sort()).toEqual(['bytes', 'latencyMs', 'payloadBytes', 'promptBytes', 'queries', 'roundTrips', 'rows']);
+      expect(Object.keys(s.perTurn).sort()).toEqual(['bytes', 'latencyMs', 'payloadBytes', 'promptBytes', 'promptTokens', 'queries', 'roundTrips', 'rows']);
       expect(Object.keys(s.perTurn.latencyMs).sort()).toEqual(['max', 'p50', 'p95']);
-      expect(Object.keys(s.totals).sort()).toEqual(['bytes', 'payloadBytes', 'queries', 'roundTrips', 'rows']);
+      expect(Object.keys(s.totals).sort()).toEqual(['bytes', 'payloadBytes', 'promptTokens', 'queries', 'roundTrips', 'rows']);
       expect(s.contextIdentical).toBe(true);
       expect(s.turnDetails).toHaveLength(s.turns);
       expect(s.turnDetails[0].promptSha256).toMatch(/^[0-9a-f]{64}$/);

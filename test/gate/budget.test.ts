@@ -90,7 +90,7 @@ describe('budgets', () => {
     }
     expect(error?.problems).toEqual([
       'ctxbench.budget.json: per: expected "turn" or "total", got "week"',
-      'ctxbench.budget.json: strategies.optimized.querys: unknown field (expected queries, roundTrips, bytes, payloadBytes, rows or sections)',
+      'ctxbench.budget.json: strategies.optimized.querys: unknown field (expected queries, roundTrips, bytes, payloadBytes, rows, promptTokens or sections)',
       'ctxbench.budget.json: strategies.optimized.bytes: expected a number ≥ 0, got -1',
       'ctxbench.budget.json: strategies.optimized.sections.faqs.rows: expected a number ≥ 0, got "x"',
       'ctxbench.budget.json: silence[0].reason: a silenced finding needs a reason',

@@ -532,7 +532,8 @@ describe('record: the program environment and Ctrl-C', () => {
         // ignoring the signal for SIGTERM so that ctxbench must end it with SIGKILL.
         const script = `${signal === 'SIGTERM' ? 'trap "" TERM; ' : ''}psql -X -q -c 'select 1' -c 'select 2' && echo 'record-test: queried' >&2 && exec sleep 60`;
         const r = await interruptAt(
-          ['record', '--upstream', backend.url, '--output', output, '--', 'sh', '-c', script],
+          // --show-content: the statements' SQL as sent (literals are hashed otherwise).
+          ['record', '--show-content', '--upstream', backend.url, '--output', output, '--', 'sh', '-c', script],
           'record-test: queried',
           signal,
         );
