@@ -34,6 +34,14 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
 
 /** For the bin: run with the process's arguments and exit with the result. */
 export async function main(): Promise<void> {
+  // A reader that stops early (`ctxbench compare --help | head`) closes the pipe: stop quietly, as
+  // command-line tools do, instead of an unhandled EPIPE trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(Number(process.exitCode ?? ExitCode.ok));
+      throw error;
+    });
+  }
   const code = await runCli(process.argv.slice(2));
   process.exitCode = code;
 }

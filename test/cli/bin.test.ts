@@ -78,4 +78,17 @@ describe('bin/ctxbench.js', () => {
     expect(report.strategies[0].turns).toBe(1);
     expect(report.budget.passed).toBe(true);
   });
+
+  it('a reader that stops early (| head) ends it quietly with exit 0, not an EPIPE trace', async () => {
+    const { execFile } = await import('node:child_process');
+    const { repoRoot } = await import('../support/cli.js');
+    const r = await new Promise<{ code: number; stderr: string; stdout: string }>((resolve) =>
+      execFile('bash', ['-c', 'set -o pipefail; node bin/ctxbench.js compare --help | head -1'], { cwd: repoRoot }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(r.stdout).toBe('Usage: ctxbench compare [options]\n');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
 });
