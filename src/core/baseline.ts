@@ -6,7 +6,9 @@
  * move forward.
  */
 import { UsageError } from './errors.js';
-import { METRICS, type Metric } from './budget.js';
+import { METRICS, type BaselineChange, type BaselineResult, type FingerprintChange, type Metric } from './gate-results.js';
+
+export type { BaselineChange, BaselineResult, FingerprintChange } from './gate-results.js';
 import { readTextFile } from './read-text.js';
 import type { Report } from '../report/model.js';
 
@@ -27,46 +29,6 @@ export interface Baseline {
   dataset: { scale: string; seed: number } | null;
   /** Strategy → turn label → figures. Strategies and fingerprints sorted; turns in replay order. */
   strategies: Record<string, Record<string, BaselineTurn>>;
-}
-
-/** A metric that grew, or shrank, in one turn. */
-export interface BaselineChange {
-  strategy: string;
-  turn: string;
-  metric: Metric;
-  baseline: number;
-  actual: number;
-}
-
-/** A fingerprint sent more (added) or less (removed) often than the baseline says. */
-export interface FingerprintChange {
-  strategy: string;
-  turn: string;
-  fingerprint: string;
-  baseline: number;
-  actual: number;
-}
-
-/** What comparing a report with a baseline found. */
-export interface BaselineResult {
-  passed: boolean;
-  file: string;
-  regressions: BaselineChange[];
-  improvements: BaselineChange[];
-  added: FingerprintChange[];
-  removed: FingerprintChange[];
-  /** Turns in the baseline that the run did not replay, and the other way round. */
-  missingTurns: { strategy: string; turn: string }[];
-  newTurns: { strategy: string; turn: string }[];
-  /** Turns found on both sides, whose figures were compared. */
-  compared: number;
-  /**
-   * Whether the baseline's dataset was checked against the run's: false when either is unknown
-   * (a file without the field, or a run on a --db or --setup database, whose data ctxbench did not generate).
-   */
-  datasetChecked: boolean;
-  /** Set when the file was rewritten (tightened). */
-  updated: boolean;
 }
 
 /** Allowed growth per metric: an absolute number or a fraction of the baseline figure. */

@@ -8,14 +8,28 @@ import { figuresOf } from './figures.js';
 import { readTextFile } from './read-text.js';
 import type { StatementRecord } from './types.js';
 import type { Figures, Report, StrategyReport } from '../report/model.js';
+import {
+  BUDGET_METRICS,
+  METRICS,
+  type BudgetCheck,
+  type BudgetMetric,
+  type BudgetResult,
+  type Metric,
+  type ResponsibleStatement,
+  type Violation,
+} from './gate-results.js';
 
-/** The gateable figures of the statements sent (also what baselines and sweeps track). */
-export const METRICS = ['queries', 'roundTrips', 'bytes', 'payloadBytes', 'rows'] as const;
-export type Metric = (typeof METRICS)[number];
-
-/** What a budget can limit: the statements' figures, and the prompt's tokens (a whole turn's, not a section's). */
-export const BUDGET_METRICS = [...METRICS, 'promptTokens'] as const;
-export type BudgetMetric = (typeof BUDGET_METRICS)[number];
+export {
+  BUDGET_METRICS,
+  METRIC_FLAGS,
+  METRICS,
+  type BudgetCheck,
+  type BudgetMetric,
+  type BudgetResult,
+  type Metric,
+  type ResponsibleStatement,
+  type Violation,
+} from './gate-results.js';
 
 /** Upper limits (inclusive); absent means unlimited. */
 export type Limits = Partial<Record<BudgetMetric, number>>;
@@ -39,62 +53,6 @@ export interface Budget {
   /** Where it came from, for messages. */
   source: string;
 }
-
-/** A statement (or a group of statements with one fingerprint) shown as responsible for a violation. */
-export interface ResponsibleStatement {
-  /** Position of the (first) statement in its turn. */
-  seq: number;
-  /** Statements in the group: more than 1 for a repeated fingerprint (an N+1) on a count budget. */
-  count: number;
-  sql: string;
-  section: string | null;
-  rows: number;
-  bytes: number;
-}
-
-/** One budget a strategy went over. */
-export interface Violation {
-  metric: BudgetMetric;
-  strategy: string;
-  /** The section whose budget it was, or null for the strategy's own budget. */
-  section: string | null;
-  /** The turn that went over (null for a `total` budget). */
-  turn: string | null;
-  budget: number;
-  actual: number;
-  /** The statements behind the figure, largest first for byte metrics, in order otherwise (at most 20). */
-  statements: ResponsibleStatement[];
-}
-
-/** Every budget checked, for reports that list passes too (JUnit). */
-export interface BudgetCheck {
-  strategy: string;
-  section: string | null;
-  metric: BudgetMetric;
-  budget: number;
-  /** The largest actual value (per turn) or the total. */
-  worst: number;
-  passed: boolean;
-}
-
-/** What checking a budget found. */
-export interface BudgetResult {
-  passed: boolean;
-  per: 'turn' | 'total';
-  source: string;
-  checks: BudgetCheck[];
-  violations: Violation[];
-}
-
-/** The flag for each metric. */
-export const METRIC_FLAGS: Record<BudgetMetric, string> = {
-  queries: '--max-queries',
-  roundTrips: '--max-round-trips',
-  bytes: '--max-bytes',
-  payloadBytes: '--max-payload-bytes',
-  rows: '--max-rows',
-  promptTokens: '--max-prompt-tokens',
-};
 
 /** An empty budget from flags. */
 export function budgetFromLimits(limits: Limits, per: 'turn' | 'total' = 'turn'): Budget {

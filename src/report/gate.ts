@@ -2,9 +2,9 @@
  * The CI gate's part of a report — budget violations and baseline changes — as plain lines,
  * shared by the table and markdown formats.
  */
-import { METRIC_FLAGS, type BudgetMetric, type Violation } from '../core/budget.js';
+import { METRIC_FLAGS, type BudgetMetric, type Violation } from '../core/gate-results.js';
 import type { Report } from './model.js';
-import { formatBytes, formatNumber, oneLine } from './table.js';
+import { formatBytes, formatNumber, oneLine } from './format.js';
 
 const METRIC_NAMES: Record<BudgetMetric, string> = {
   queries: 'queries',

@@ -2,7 +2,7 @@
  * `--format junit`: one test case per strategy × budget (and per context check and baseline),
  * for CI dashboards that read JUnit XML.
  */
-import { METRIC_FLAGS } from '../core/budget.js';
+import { METRIC_FLAGS } from '../core/gate-results.js';
 import { describeViolation } from './gate.js';
 import type { Report } from './model.js';
 import { describeTurn, differenceOf, oneLine } from './table.js';

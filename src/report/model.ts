@@ -2,8 +2,7 @@
  * The report `compare` returns and `--format json` prints: a stable, versioned schema
  * (DESIGN §6). Every other format is rendered from this object and nothing else.
  */
-import type { BaselineResult } from '../core/baseline.js';
-import type { BudgetResult } from '../core/budget.js';
+import type { BaselineResult, BudgetResult } from '../core/gate-results.js';
 import type { StatementRecord } from '../core/types.js';
 
 /**

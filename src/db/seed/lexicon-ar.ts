@@ -1,5 +1,5 @@
 /** Arabic word lists (see lexicon.ts for what each list is for). Prices are in dirham. */
-import type { LangPack } from './lexicon.js';
+import type { LangPack } from './lexicon-types.js';
 
 export const AR: LangPack = {
   lang: 'ar',

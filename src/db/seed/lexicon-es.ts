@@ -1,5 +1,5 @@
 /** Spanish word lists (see lexicon.ts for what each list is for). */
-import type { LangPack } from './lexicon.js';
+import type { LangPack } from './lexicon-types.js';
 
 export const ES: LangPack = {
   lang: 'es',

@@ -1,5 +1,5 @@
 /** Persian word lists (see lexicon.ts for what each list is for). Prices are in toman. */
-import type { LangPack } from './lexicon.js';
+import type { LangPack } from './lexicon-types.js';
 
 export const FA: LangPack = {
   lang: 'fa',
