@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The tests `npm run mutate` runs against each mutant: the unit tests of the modules it
+ * mutates, nothing that seeds or replays the reference dataset at length.
+ */
+export default defineConfig({
+  test: {
+    include: [
+      'test/unit/*.test.ts',
+      'test/gate/budget.test.ts',
+      'test/analysis/findings.test.ts',
+      'test/wire/statement-tracker.test.ts',
+    ],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    maxWorkers: 1,
+  },
+});
