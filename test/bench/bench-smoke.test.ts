@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCacheDir } from '../support/backends.js';
+import { itIf, NEEDS_SERVER } from '../support/skip.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const serverUrl = process.env.CTXBENCH_TEST_DATABASE_URL;
@@ -128,7 +129,7 @@ describe('bench/bench.mjs --smoke', () => {
     }
   });
 
-  it.runIf(serverUrl)('overhead on PostgreSQL: the same statements through the proxy, a bare forwarder and socat', () => {
+  itIf(serverUrl, NEEDS_SERVER)('overhead on PostgreSQL: the same statements through the proxy, a bare forwarder and socat', () => {
     const b = results.overhead.backends.find((x: { kind: string }) => x.kind === 'postgres');
     expect(b.sides).toEqual(['raw', 'instrumented', 'forwarder', ...(b.socatSkipped ? [] : ['socat']), 'proxied']);
     for (const side of ['raw', 'instrumented', 'forwarder', 'proxied']) {
