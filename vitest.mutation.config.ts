@@ -8,7 +8,6 @@ export default defineConfig({
   test: {
     include: [
       'test/unit/*.test.ts',
-      'test/gate/budget.test.ts',
       'test/analysis/findings.test.ts',
       'test/wire/statement-tracker.test.ts',
     ],
