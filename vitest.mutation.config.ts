@@ -3,14 +3,13 @@ import { defineConfig } from 'vitest/config';
 /**
  * The tests `npm run mutate` runs against each mutant: the unit tests of the modules it
  * mutates, nothing that seeds or replays the reference dataset at length.
+ * `CTXBENCH_MUTATION_TESTS=a.test.ts,b.test.ts` narrows them for a run on one module.
  */
+const only = process.env.CTXBENCH_MUTATION_TESTS?.split(',').filter(Boolean);
+
 export default defineConfig({
   test: {
-    include: [
-      'test/unit/*.test.ts',
-      'test/analysis/findings.test.ts',
-      'test/wire/statement-tracker.test.ts',
-    ],
+    include: only ?? ['test/unit/*.test.ts', 'test/analysis/findings.test.ts', 'test/wire/statement-tracker.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     maxWorkers: 1,

@@ -243,6 +243,8 @@ describe('sweep --scales', () => {
     expect(row('naive', 'faqs', 'bytes').grows).toBe(true);
     expect(row('optimized', 'faqs', 'rows').values).toEqual([8, 8]);
     expect(row('optimized', null, 'queries').values).toEqual([7, 7]);
+    expect(row('naive', null, 'queries').values).toEqual([24, 24]);
+    expect(row('naive', null, 'rows')).toMatchObject({ values: [49, 236], grows: true });
     expect(result.rows.filter((x: { strategy: string; grows: boolean }) => x.strategy === 'optimized' && x.grows)).toEqual([]);
   });
 });
