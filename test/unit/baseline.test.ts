@@ -95,6 +95,22 @@ describe('compareWithBaseline', () => {
     expect(r.passed).toBe(true);
   });
 
+  it('lists added fingerprints sorted, even when a grown one was in the baseline and a new one sorts before it', () => {
+    const base = snapshot(reportOf(['s', [turn('t1', {}, ['select b'])]]));
+    const r = compareWithBaseline(reportOf(['s', [turn('t1', {}, ['select a', 'select b', 'select b'])]]), base, 'b.json');
+    expect(r.added.map((c) => [c.fingerprint, c.baseline, c.actual])).toEqual([
+      ['select a', 0, 1],
+      ['select b', 1, 2],
+    ]);
+  });
+
+  it('a baseline turn without fingerprints counts every fingerprint as added', () => {
+    const base = snapshot(reportOf(['s', [turn('t1', {}, ['select 1'])]]));
+    delete (base.strategies.s!.t1 as { fingerprints?: unknown }).fingerprints;
+    const r = compareWithBaseline(reportOf(['s', [turn('t1', {}, ['select 1'])]]), base, 'b.json');
+    expect(r.added).toEqual([{ strategy: 's', turn: 't1', fingerprint: 'select 1', baseline: 0, actual: 1 }]);
+  });
+
   it('names turns and strategies only one side has', () => {
     const r = compareWithBaseline(reportOf(['s', [turn('t2', {})]], ['new', [turn('t1', {}), turn('t3', {})]]), baseline, 'b.json');
     expect(r.newTurns).toEqual([
@@ -108,6 +124,24 @@ describe('compareWithBaseline', () => {
 });
 
 describe('snapshot and tighten', () => {
+  it('sorts any number of strategies and fingerprints, whatever their order in the report', () => {
+    const b = snapshot(
+      reportOf(
+        ['m', [turn('t1', {}, ['select m', 'select z', 'select a', 'select m', 'select b'])]],
+        ['z', [turn('t1', {})]],
+        ['a', [turn('t1', {})]],
+        ['b', [turn('t1', {})]],
+      ),
+    );
+    expect(Object.keys(b.strategies)).toEqual(['a', 'b', 'm', 'z']);
+    expect(Object.entries(b.strategies.m!.t1!.fingerprints)).toEqual([
+      ['select a', 1],
+      ['select b', 1],
+      ['select m', 2],
+      ['select z', 1],
+    ]);
+  });
+
   it('snapshots strategies sorted by name, fingerprints sorted with counts', () => {
     const b = snapshot(reportOf(['z', [turn('t1', {}, ['select b', 'select a', 'select b'])]], ['a', [turn('t1', { rows: 3 })]]));
     expect(Object.keys(b.strategies)).toEqual(['a', 'z']);
@@ -125,12 +159,21 @@ describe('snapshot and tighten', () => {
     expect(tightened.strategies.s!.t2).toEqual(baseline.strategies.s!.t2);
     expect(tightened.dataset).toEqual(baseline.dataset);
   });
+
+  it('keeps a strategy the run did not replay as it was', () => {
+    const baseline = snapshot(reportOf(['gone', [turn('t1', {})]], ['s', [turn('t1', {})]]));
+    const tightened = tighten(baseline, reportOf(['s', [turn('t1', { rows: 1 })]]));
+    expect(tightened.strategies.gone).toEqual(baseline.strategies.gone);
+    expect(tightened.strategies.s!.t1!.rows).toBe(1);
+  });
 });
 
 describe('parseTolerance', () => {
   it('reads absolute numbers and percentages, spaces and empty parts ignored', () => {
     expect(parseTolerance(' bytes=5%, rows=2 ,,queries=1.5')).toEqual({ bytes: { relative: 0.05 }, rows: { absolute: 2 }, queries: { absolute: 1.5 } });
     expect(parseTolerance('')).toEqual({});
+    expect(parseTolerance('queries=1.25,rows=10.5%')).toEqual({ queries: { absolute: 1.25 }, rows: { relative: 0.105 } });
+    for (const bad of ['rows=2x', '-rows=2', 'rows=2%%', 'rows=.5', 'rows=1.']) expect(() => parseTolerance(bad), bad).toThrow(UsageError);
   });
 
   it('rejects every bad part at once, naming it', () => {
@@ -176,6 +219,18 @@ describe('loadBaseline', () => {
     expect(await loadBaseline(file)).toEqual(b);
   });
 
+  it('an unreadable path that exists is reported with its error, not as missing', async () => {
+    let message = '';
+    try {
+      await loadBaseline(dir);
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(new RegExp(`^--baseline: cannot read ${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: Error: EISDIR`));
+    expect(message).not.toContain('no such file');
+  });
+
   it('names the file and what to do when it is missing', async () => {
     await expect(loadBaseline(path.join(dir, 'none.json'))).rejects.toThrow(
       `--baseline: cannot read ${path.join(dir, 'none.json')}: no such file (create it with "ctxbench snapshot --output ${path.join(dir, 'none.json')}")`,
@@ -187,6 +242,8 @@ describe('loadBaseline', () => {
     expect(await load('v2.json', '{"version":2,"strategies":{}}')).toBe('v2.json: version: expected 1 (a file written by "ctxbench snapshot")');
     expect(await load('null.json', 'null')).toBe('null.json: version: expected 1 (a file written by "ctxbench snapshot")');
     expect(await load('nostrat.json', '{"version":1,"strategies":null}')).toBe('nostrat.json: strategies: expected an object');
+    expect(await load('strat5.json', '{"version":1,"strategies":5}')).toBe('strat5.json: strategies: expected an object');
+    expect(await load('nullturn.json', '{"version":1,"strategies":{"s":{"t1":null}}}')).toContain('nullturn.json: strategies.s["t1"].queries: expected a number');
     const figures = await load('fig.json', '{"version":1,"strategies":{"s":{"t1":{"queries":1,"roundTrips":"2","bytes":1,"payloadBytes":1}}}}');
     expect(figures).toContain('fig.json: strategies.s["t1"].roundTrips: expected a number');
     expect(figures).toContain('fig.json: strategies.s["t1"].rows: expected a number');

@@ -112,6 +112,8 @@ describe('wire helpers', () => {
     expect(readCString(buf, 0)).toEqual(['ab', 3]);
     expect(readCString(buf, 3)).toEqual(['cde', 7]);
     expect(readCString(buf, 7)).toEqual(['f', 9]);
+    // An empty string: the NUL is the first byte.
+    expect(readCString(Buffer.from('\0ab'), 0)).toEqual(['', 1]);
   });
 
   it('dataRowPayloadBytes subtracts the count word and one length word per field', () => {
