@@ -92,6 +92,45 @@ describe('checkBudget', () => {
     ]);
   });
 
+  it('orders the blame by each metric: groups by count, then sizes by their own figure', () => {
+    const base = report();
+    base.strategies[0]!.turnDetails = [
+      turn('t', [
+        st(1, 'select x', null, 9, 10, 500),
+        st(2, 'select y', null, 1, 900, 5),
+        st(3, 'select y', null, 5, 20, 50),
+        st(4, 'select z', null, 3, 30, 60),
+      ]),
+    ];
+    const over = checkBudget(base, budgetFromLimits({ queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0 }));
+    const blamed = (metric: string) => over.violations.find((v) => v.metric === metric)!.statements.map((s) => [s.seq, s.count]);
+    const groups = [
+      [2, 2],
+      [1, 1],
+      [4, 1],
+    ];
+    expect(blamed('queries')).toEqual(groups);
+    expect(blamed('roundTrips')).toEqual(groups);
+    expect(blamed('bytes')).toEqual([
+      [2, 1],
+      [4, 1],
+      [3, 1],
+      [1, 1],
+    ]);
+    expect(blamed('payloadBytes')).toEqual([
+      [1, 1],
+      [4, 1],
+      [3, 1],
+      [2, 1],
+    ]);
+    expect(blamed('rows')).toEqual([
+      [1, 1],
+      [3, 1],
+      [4, 1],
+      [2, 1],
+    ]);
+  });
+
   it('blames at most 20 statements, ties broken by sequence', () => {
     const many = Array.from({ length: 25 }, (_, i) => st(i + 1, `select ${i % 3}`, null, 1, 10, 1));
     const base = report();
@@ -115,6 +154,7 @@ describe('checkBudget', () => {
     ]);
     const over = checkBudget(report(), budgetFromLimits({ rows: 11 }, 'total'));
     expect(over.violations.map((v) => [v.metric, v.turn, v.budget, v.actual, v.statements.map((s) => s.seq)])).toEqual([['rows', null, 11, 12, [2, 1, 1, 3]]]);
+    expect(over.checks.map((c) => [c.metric, c.worst, c.passed])).toEqual([['rows', 12, false]]);
     expect(over.per).toBe('total');
   });
 
@@ -148,6 +188,10 @@ describe('budgetFor and hasLimits', () => {
     expect(budgetFor(budget, 'other')).toEqual({ limits: { queries: 10, rows: 5 }, sections: { faqs: { bytes: 100, rows: 2 }, history: { rows: 1 } } });
     // The file's defaults are not changed by merging.
     expect(budget.all.sections.faqs).toEqual({ bytes: 100, rows: 2 });
+  });
+
+  it('budgetFromLimits: the flags’ limits for every strategy, nothing silenced', () => {
+    expect(budgetFromLimits({ rows: 1 }, 'total')).toEqual({ per: 'total', all: { limits: { rows: 1 }, sections: {} }, strategies: {}, silence: [], source: 'flags' });
   });
 
   it('hasLimits: any limit or section, shared or per strategy', () => {
@@ -192,7 +236,7 @@ describe('parseBudget', () => {
           b: 7,
           c: { sections: [] },
         },
-        silence: [{ fingerprint: '' }, { fingerprint: 'f', reason: ' ' }, 'x', { fingerprint: 'ok', reason: 'fine' }],
+        silence: [{ fingerprint: '' }, { fingerprint: 'f', reason: ' ' }, 'x', { fingerprint: 'ok', reason: 'fine' }, { fingerprint: 5, reason: 'r' }, { fingerprint: 'g', reason: 5 }],
       }),
     ).toEqual([
       'b.json: extra: unknown field (expected per, default, strategies, silence)',
@@ -209,6 +253,8 @@ describe('parseBudget', () => {
       'b.json: silence[0].fingerprint: expected the fingerprint of the finding to silence (as shown in the report)',
       'b.json: silence[1].reason: a silenced finding needs a reason',
       'b.json: silence[2].fingerprint: expected the fingerprint of the finding to silence (as shown in the report)',
+      'b.json: silence[4].fingerprint: expected the fingerprint of the finding to silence (as shown in the report)',
+      'b.json: silence[5].reason: a silenced finding needs a reason',
     ]);
   });
 
