@@ -10,6 +10,9 @@ const only = process.env.CTXBENCH_MUTATION_TESTS?.split(',').filter(Boolean);
 export default defineConfig({
   test: {
     include: only ?? ['test/unit/*.test.ts', 'test/analysis/findings.test.ts', 'test/wire/statement-tracker.test.ts'],
+    // `CTXBENCH_MUTATION_TEST_NAMES=regex` keeps only the matching tests (e.g. the tracker's
+    // synthetic-message tests, leaving out the ones that start a database).
+    testNamePattern: process.env.CTXBENCH_MUTATION_TEST_NAMES || undefined,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     maxWorkers: 1,
