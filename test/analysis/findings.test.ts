@@ -132,6 +132,18 @@ describe('selectsStar', () => {
     ["select '*' from t", false],
     ['select a from t -- select *', false],
     ['select "select *" from t', false],
+    // A subquery's own list ends at its FROM; the outer list goes on after its parenthesis.
+    ['select (select max(id) from u), * from t', true],
+    ['select (select max(id) from u) as m, "t".* from t', true],
+    ['select coalesce(a, b), * from t', true],
+    ['select a from t where id in (select * from u)', true],
+    ['select a from t union select * from u', true],
+    // A quoted keyword does not end the list; ALL and DISTINCT ON (…) precede the first item.
+    ['select "from", * from t', true],
+    ['select all * from t', true],
+    ['select distinct on (a, b) c, * from t', true],
+    ['select f(a) * 2 from t', false],
+    ['select a, b from t order by a', false],
   ])('%s ⇒ %s', (sql, expected) => {
     expect(selectsStar(sql)).toBe(expected);
   });
@@ -202,5 +214,14 @@ describe('findFindings: unused columns', () => {
 
   it('finds no unused columns when the turns carry no column usage', () => {
     expect(findFindings([{ statements: [st(1, SOURCES, ['1'])] }])).toEqual([]);
+  });
+});
+
+describe('findings order', () => {
+  beforeAll(() => initFingerprinting());
+
+  it('same kind and bytes: by fingerprint, in byte order', () => {
+    const statements = [st(1, 'select * from "b"'), st(2, 'select * from "a"'), st(3, 'select * from "C"')];
+    expect(findFindings([{ statements }]).map((f) => f.fingerprint)).toEqual(['select * from "C"', 'select * from "a"', 'select * from "b"']);
   });
 });

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase, type TestBackend } from '../support/backends.js';
 import { spawnCtxbench as ctxbench } from '../support/cli.js';
+import { describeIf, NEEDS_SERVER, testServerUrl } from '../support/skip.js';
 
 
 
@@ -17,7 +18,7 @@ function gateable(report: Json) {
   }));
 }
 
-describe.runIf(Boolean(process.env.CTXBENCH_TEST_DATABASE_URL))('seed and compare on a real PostgreSQL', () => {
+describeIf(testServerUrl, NEEDS_SERVER)('seed and compare on a real PostgreSQL', () => {
   let db: TestBackend;
   beforeAll(async () => {
     db = await createServerDatabase();

@@ -1,17 +1,17 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRtts, startDelayProxy, type DelayProxy } from '../../src/core/net/delay-proxy.js';
-import { emptyBackend, type TestBackend } from '../support/backends.js';
+import { backendKinds, emptyBackend, type TestBackend } from '../support/backends.js';
 
-describe('delay proxy', () => {
+describe.each(backendKinds)('delay proxy in front of %s', (kind) => {
   let backend: TestBackend;
   let proxy: DelayProxy;
   let client: pg.Client;
 
   beforeAll(async () => {
-    backend = await emptyBackend('pglite');
+    backend = await emptyBackend(kind);
     const url = new URL(backend.url);
-    proxy = await startDelayProxy({ upstreamHost: url.hostname, upstreamPort: Number(url.port), rttMs: 20 });
+    proxy = await startDelayProxy({ upstreamHost: url.hostname, upstreamPort: Number(url.port || 5432), rttMs: 20 });
     url.port = String(proxy.port);
     client = new pg.Client({ connectionString: url.toString() });
     await client.connect();

@@ -37,7 +37,6 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
     expect(m.statements[1]!.wireBytes).toBe(13944);
     expect(m.statements[2]!.sql).toBe('select "body" from "notes" order by "id" asc');
     expect(m.statements[2]!.fingerprint).toBe('select "body" from "notes" order by "id" asc');
-    expect(m.latencyMs).toBeGreaterThan(0);
   });
 
   it('serialises concurrent statements on its one connection: one round trip each', async () => {

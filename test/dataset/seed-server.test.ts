@@ -14,6 +14,7 @@ import { seedEmbedded, seedServer, type SeedSummary } from '../../src/db/dataset
 import { loadFixtures, type ConversationFixture } from '../../src/db/fixtures.js';
 import { DATASET_TABLES } from '../../src/db/migrate.js';
 import { resolveScale } from '../../src/db/seed/scales.js';
+import { describeIf, NEEDS_SERVER } from '../support/skip.js';
 
 const adminUrl = process.env.CTXBENCH_TEST_DATABASE_URL;
 const tiny = resolveScale('tiny');
@@ -23,7 +24,7 @@ function checksumSql(table: string): string {
   return `select count(*)::int as n, md5(coalesce(string_agg(t::text, E'\\n' order by t.id::text collate "C"), '')) as sum from ${table} t`;
 }
 
-describe.skipIf(!adminUrl)('seedServer (real PostgreSQL)', () => {
+describeIf(adminUrl, NEEDS_SERVER)('seedServer (real PostgreSQL)', () => {
   const dbName = `ctxbench_t_${randomBytes(6).toString('hex')}`;
   let server: Knex;
   let fixtures: ConversationFixture[];

@@ -11,11 +11,12 @@ import { seedServer } from '../../src/db/dataset.js';
 import { loadFixtures } from '../../src/db/fixtures.js';
 import { resolveScale } from '../../src/db/seed/scales.js';
 import { createServerDatabase, type TestBackend } from '../support/backends.js';
-import { interruptAt, spawnCtxbench as ctxbench } from '../support/cli.js';
+import { interruptAt, repoRoot as root, spawnCtxbench as ctxbench } from '../support/cli.js';
+import { describeIf, NEEDS_SERVER, testServerUrl } from '../support/skip.js';
 
 
 
-describe.runIf(Boolean(process.env.CTXBENCH_TEST_DATABASE_URL))('diagnose on a real PostgreSQL', () => {
+describeIf(testServerUrl, NEEDS_SERVER)('diagnose on a real PostgreSQL', () => {
   let db: TestBackend;
   let admin: pg.Client;
   const role = `ctxbench_ro_${randomBytes(4).toString('hex')}`;

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createServerDatabase, testCacheDir } from '../support/backends.js';
+import { itIf, NEEDS_SERVER } from '../support/skip.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -157,7 +158,7 @@ describe('examples/own-schema', () => {
     checkFigures(report);
   }, 180_000);
 
-  it.runIf(process.env.CTXBENCH_TEST_DATABASE_URL)(
+  itIf(process.env.CTXBENCH_TEST_DATABASE_URL, NEEDS_SERVER)(
     'the same figures on a real server loaded with psql-style schema.sql',
     async () => {
       const backend = await createServerDatabase();

@@ -18,6 +18,7 @@ import { tapSocket } from '../../src/core/wire/socket-tap.js';
 import { StatementTracker, type TrackedStatement } from '../../src/core/wire/statement-tracker.js';
 import { backendKinds, emptyBackend, type TestBackend } from '../support/backends.js';
 import { extended, rawSession, readUntilReady, sync } from '../support/wire-messages.js';
+import { describeIf, NEEDS_SERVER } from '../support/skip.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -150,7 +151,7 @@ describe.each(backendKinds)('pipelines through the proxy on %s', (kind) => {
   });
 });
 
-describe.runIf(backendKinds.includes('postgres'))('function calls through the proxy on postgres', () => {
+describeIf(backendKinds.includes('postgres'), NEEDS_SERVER)('function calls through the proxy on postgres', () => {
   let backend: TestBackend;
   beforeAll(async () => {
     backend = await emptyBackend('postgres');

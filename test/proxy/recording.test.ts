@@ -263,10 +263,9 @@ describe('startup phase against a fake upstream', () => {
     const client = net.connect(proxy.port, '127.0.0.1');
     const got: Buffer[] = [];
     client.on('data', (c) => got.push(c));
-    const started = Date.now();
     client.write(startupMessage());
+    // Gives up rather than hangs: the test's own timeout catches a hang; no upper bound on time here.
     await new Promise((r) => client.on('close', r));
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(Buffer.concat(got).subarray(5).toString()).toBe(
       `SFATAL\0VFATAL\0C08001\0Mctxbench proxy: upstream 127.0.0.1:${port} did not accept the connection within 300 ms\0\0`,
     );

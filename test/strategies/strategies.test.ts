@@ -8,6 +8,7 @@ import type { Turn } from '../../src/core/types.js';
 import { loadFixtures } from '../../src/db/fixtures.js';
 import type { StrategyReport } from '../../src/report/model.js';
 import { backendKinds, seededBackend, type BackendKind, type TestBackend } from '../support/backends.js';
+import { describeIf, NEEDS_SERVER } from '../support/skip.js';
 
 /** Per-turn figures that must never vary for a given seed and scale. */
 function exact(report: StrategyReport) {
@@ -108,7 +109,7 @@ describe.each(backendKinds)('naive and optimized on tiny (%s)', (kind) => {
   });
 });
 
-describe.runIf(backendKinds.length > 1)('embedded and real PostgreSQL agree', () => {
+describeIf(backendKinds.length > 1, NEEDS_SERVER)('embedded and real PostgreSQL agree', () => {
   it('has the same queries, round trips, rows and payload bytes per turn on both', () => {
     const pick = (r: StrategyReport[]) =>
       r.map((s) => s.turnDetails.map(({ queries, roundTrips, rows, payloadBytes, promptSha256 }) => ({ queries, roundTrips, rows, payloadBytes, promptSha256 })));
