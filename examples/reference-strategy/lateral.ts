@@ -10,7 +10,7 @@
 import { defineStrategy, messageTokens, speakerFor } from 'ctxbench';
 import type { PageLine, PromptContext, WebsiteLine } from 'ctxbench';
 
-// How many of each the prompt takes (DESIGN §3).
+// How many of each the prompt takes (docs/design.md §3).
 const HISTORY_MESSAGES = 6;
 const PRODUCTS = 6;
 const WEBSITES = 2;

@@ -1,5 +1,5 @@
 /**
- * Errors that carry their exit code (DESIGN §6). Anything thrown that is not a CtxbenchError
+ * Errors that carry their exit code (docs/design.md §6). Anything thrown that is not a CtxbenchError
  * is an internal error and is reported as one.
  */
 

@@ -11,7 +11,7 @@ import type { Strategy } from './types.js';
 /** Table → columns a strategy reads. */
 export type SchemaRequirements = Readonly<Record<string, readonly string[]>>;
 
-/** What the built-in strategies read of the reference schema (DESIGN §2–3). */
+/** What the built-in strategies read of the reference schema (docs/design.md §2–3). */
 export const REFERENCE_SCHEMA: SchemaRequirements = {
   users: ['id', 'business_name'],
   ai_prompts: ['user_id', 'manual_prompt', 'auto_prompt', 'tone'],

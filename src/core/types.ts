@@ -22,7 +22,7 @@ export interface Turn {
   asOf: string;
 }
 
-/** SYSTEM section of the prompt (DESIGN §3.1). NULL columns are `null`. */
+/** SYSTEM section of the prompt (docs/design.md §3.1). NULL columns are `null`. */
 export interface SystemPart {
   businessName: string | null;
   manualPrompt: string | null;
@@ -30,7 +30,7 @@ export interface SystemPart {
   tone: string | null;
 }
 
-/** CUSTOMER section (DESIGN §3.2): the conversation's customer and the conversation's source. */
+/** CUSTOMER section (docs/design.md §3.2): the conversation's customer and the conversation's source. */
 export interface CustomerPart {
   firstName: string | null;
   lastName: string | null;
@@ -54,7 +54,7 @@ export interface ProductLine {
   tags: string[];
 }
 
-/** One website source (DESIGN §3.5). */
+/** One website source (docs/design.md §3.5). */
 export interface WebsiteLine {
   name: string | null;
   url: string | null;
@@ -77,7 +77,7 @@ export interface FaqLine {
 }
 
 /**
- * Everything one turn's prompt contains (DESIGN §3). Strategies fetch it; one shared renderer
+ * Everything one turn's prompt contains (docs/design.md §3). Strategies fetch it; one shared renderer
  * turns it into text, so two strategies agree exactly when their contexts do.
  */
 export interface PromptContext {

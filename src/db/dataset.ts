@@ -1,5 +1,5 @@
 /**
- * Writing the reference dataset (DESIGN §2) into a database: the embedded PGlite (COPY from
+ * Writing the reference dataset (docs/design.md §2) into a database: the embedded PGlite (COPY from
  * an in-process blob) or a real PostgreSQL (COPY FROM STDIN on one connection, in one
  * transaction). Both targets get the same rows from the same generator, batch by batch.
  */

@@ -1,5 +1,5 @@
 /**
- * Hand-written conversations to replay (fixtures/*.json, DESIGN §2). The format is
+ * Hand-written conversations to replay (fixtures/*.json, docs/design.md §2). The format is
  * documented in fixtures/README.md; validation reports every problem of every file at once,
  * each naming the file, the field path and the reason.
  */

@@ -1,5 +1,5 @@
 /**
- * `--format json`: the report as a stable document (DESIGN §6). Keys appear in the order the
+ * `--format json`: the report as a stable document (docs/design.md §6). Keys appear in the order the
  * report object was built, which follows the model's declared order, so two runs with the
  * same figures print the same text.
  */

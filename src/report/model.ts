@@ -1,6 +1,6 @@
 /**
  * The report `compare` returns and `--format json` prints: a stable, versioned schema
- * (DESIGN §6). Every other format is rendered from this object and nothing else.
+ * (docs/design.md §6). Every other format is rendered from this object and nothing else.
  */
 import type { BaselineResult, BudgetResult } from '../core/gate-results.js';
 import type { StatementRecord } from '../core/types.js';

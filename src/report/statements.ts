@@ -1,6 +1,6 @@
 /**
  * Output of `ctxbench replay`: every statement a strategy sent, turn by turn, as a terminal
- * table or as NDJSON (one JSON object per statement per line, DESIGN §5).
+ * table or as NDJSON (one JSON object per statement per line, docs/design.md §5).
  */
 import Table from 'cli-table3';
 import { Chalk } from 'chalk';

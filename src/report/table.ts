@@ -1,5 +1,5 @@
 /**
- * The default output (DESIGN §6): a comparison table like SEED.md's "before/after" table,
+ * The default output (docs/design.md §6): a comparison table like the seed report's "before/after" table,
  * with measured numbers instead of predictions. The figures are computed once by
  * {@link buildComparison} and shared with the markdown renderer, so both formats always
  * say the same thing.

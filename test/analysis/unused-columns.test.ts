@@ -299,7 +299,7 @@ describe.each(backendKinds)('unused columns of naive and optimized on tiny (%s)'
     await backend?.close();
   });
 
-  /** What the pages and websites each turn reads weigh, derived from the data (DESIGN §3.5). */
+  /** What the pages and websites each turn reads weigh, derived from the data (docs/design.md §3.5). */
   async function websiteFigures(turn: Turn) {
     const { rows } = await session.control.raw(
       `with w as (

@@ -10,7 +10,7 @@ import { backendKinds, emptyBackend, type BackendKind, type TestBackend } from '
 
 type Query = (sql: string, params?: string[]) => Promise<unknown>;
 
-/** Three statements whose rows and bytes are known exactly (DESIGN §7). */
+/** Three statements whose rows and bytes are known exactly (docs/design.md §7). */
 async function threeStatements(query: Query): Promise<string> {
   await query(`select repeat('é', 1000) as t`);
   await query('select id from generate_series(1, 1000) as id');

@@ -73,7 +73,7 @@ describe.each(backendKinds)('naive and optimized on tiny (%s)', (kind) => {
     for (const r of reports) for (const t of r.turnDetails) expect(t.roundTrips).toBe(t.queries);
   });
 
-  it('labels every statement with its DESIGN §3 section; sections add up to the totals', () => {
+  it('labels every statement with its docs/design.md §3 section; sections add up to the totals', () => {
     const [naive, optimized] = reports;
     expect(naive!.sections.map((s) => [s.name, s.totals.queries])).toEqual(NAIVE_SECTIONS);
     expect(optimized!.sections.map((s) => [s.name, s.totals.queries])).toEqual(OPTIMIZED_SECTIONS);

@@ -117,7 +117,7 @@ describe.each(backendKinds)('statement tracker on %s', (kind) => {
     expect(rec.statements[0]).toMatchObject({ rows: 1, payloadBytes: 2000, command: 'SELECT 1', error: null });
   });
 
-  it('matches the measured wire and payload bytes of select id over 1000 rows (DESIGN §7)', async () => {
+  it('matches the measured wire and payload bytes of select id over 1000 rows (docs/design.md §7)', async () => {
     rec.statements.length = 0;
     await client.query('select id from generate_series(1, 1000) as id');
     // payload: 9×1 + 90×2 + 900×3 + 1×4 digits; wire adds 11 bytes per DataRow plus

@@ -1,5 +1,5 @@
 /**
- * Which fetched columns a prompt actually uses (DESIGN §5, "columns fetched but never used by
+ * Which fetched columns a prompt actually uses (docs/design.md §5, "columns fetched but never used by
  * the prompt"). The test is textual — a value is used when its text shows up in the prompt —
  * because the prompt is the only output a strategy has: a column whose values never reach it
  * was fetched for nothing, or only to fetch something else (an id used in the next query).

@@ -1,5 +1,5 @@
 /**
- * Findings (DESIGN §5): patterns in the statements a strategy sent that are worth a
+ * Findings (docs/design.md §5): patterns in the statements a strategy sent that are worth a
  * developer's attention. They are computed from the measured statements only, so they
  * apply equally to built-in and user strategies.
  */

@@ -1,7 +1,7 @@
 /**
  * SQL fingerprints: the statement's shape with every value taken out, so that the 6
  * `SELECT … WHERE "id" = $1` of an N+1 loop, or the same query with inlined literals, group
- * together (DESIGN §5).
+ * together (docs/design.md §5).
  *
  * The shape comes from PostgreSQL's own parser (libpg_query, compiled to WebAssembly and
  * shipped inside the `libpg-query` package): a hand-written normaliser can only guess where a

@@ -1,5 +1,5 @@
 /**
- * A readable line diff of two prompts (DESIGN §5: "context identical … else a readable
+ * A readable line diff of two prompts (docs/design.md §5: "context identical … else a readable
  * diff"). Unified-style hunks with context; identical stretches between hunks are left out.
  * Whitespace that would otherwise be invisible is drawn: trailing spaces as `·`, tabs as
  * `→`, carriage returns as `␍`, and a missing final newline as git's

@@ -1,7 +1,7 @@
 /**
  * A delaying loopback TCP proxy: every chunk is forwarded RTT/2 after it arrived, in each
  * direction, in order. Latency over a slow network is then measured through real sockets
- * instead of being added by arithmetic (DESIGN §5): pipelined statements share one delay,
+ * instead of being added by arithmetic (docs/design.md §5): pipelined statements share one delay,
  * sequential ones pay it each time, exactly as on a real network.
  */
 import net from 'node:net';

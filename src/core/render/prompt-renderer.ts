@@ -1,5 +1,5 @@
 /**
- * The one renderer: a plain PromptContext in, the prompt text out (DESIGN §3). Strategies only
+ * The one renderer: a plain PromptContext in, the prompt text out (docs/design.md §3). Strategies only
  * fetch; two strategies produce the same prompt exactly when they fetch the same context.
  */
 import { createHash } from 'node:crypto';
@@ -52,7 +52,7 @@ export function firstCodePoints(value: string | null, n: number): string | null 
   return out;
 }
 
-/** Characters of cleaned_content a page line carries (DESIGN §3.5). */
+/** Characters of cleaned_content a page line carries (docs/design.md §3.5). */
 export const PAGE_EXCERPT_CODE_POINTS = 600;
 
 /**

@@ -12,7 +12,7 @@ import { defineStrategy } from './define-strategy.js';
 
 type Row = Record<string, any>;
 
-/** How many of a kind the prompt takes (DESIGN §3). */
+/** How many of a kind the prompt takes (docs/design.md §3). */
 export const HISTORY_MESSAGES = 6;
 export const PRODUCTS = 6;
 export const WEBSITES = 2;

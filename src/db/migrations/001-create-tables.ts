@@ -1,5 +1,5 @@
 /**
- * The reference dataset's tables (DESIGN §2) with their primary keys and unique constraints.
+ * The reference dataset's tables (docs/design.md §2) with their primary keys and unique constraints.
  * Ids have no database defaults: the generator makes them, so the same seed gives the same
  * ids everywhere. Foreign keys and secondary indexes come in the next migration, so the
  * seeder can load rows before them (checking a million foreign keys row by row, and

@@ -1,6 +1,6 @@
 /**
  * Foreign keys and secondary indexes of the dataset. Every foreign key is the leading column
- * of an index (a composite one where DESIGN §2 lists it); ai_prompts.user_id is covered by
+ * of an index (a composite one where docs/design.md §2 lists it); ai_prompts.user_id is covered by
  * its unique constraint from 001.
  */
 import type { Knex } from 'knex';

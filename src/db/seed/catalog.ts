@@ -1,6 +1,6 @@
 /**
  * What a tenant publishes: products, website sources with their crawled pages, FAQs and the
- * assistant's prompts. Deliberate ties sit exactly at the limits DESIGN §3 uses (6th/7th
+ * assistant's prompts. Deliberate ties sit exactly at the limits docs/design.md §3 uses (6th/7th
  * active product, 2nd/3rd source, 5th/6th completed page), so only a tie-break by id gives
  * every strategy the same context.
  */

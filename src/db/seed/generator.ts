@@ -1,5 +1,5 @@
 /**
- * The deterministic dataset generator (DESIGN §2). `planDataset` decides every count up
+ * The deterministic dataset generator (docs/design.md §2). `planDataset` decides every count up
  * front (cheaply) and returns one lazy row stream per table, in load order: rows are built
  * while they are written, so even the `large` scale never sits in memory at once. The same
  * seed, scale and fixtures give byte-identical rows on every machine.

@@ -4,7 +4,7 @@
  * questions and AI replies, FAQ questions/answers/keywords, product copy and website pages.
  *
  * FAQ keywords of a topic are the words customers use when they ask about that topic, so the
- * FAQ ranking of DESIGN §3.6 has real hits (and misses) to rank.
+ * FAQ ranking of docs/design.md §3.6 has real hits (and misses) to rank.
  */
 import { AR } from './lexicon-ar.js';
 import { DE } from './lexicon-de.js';

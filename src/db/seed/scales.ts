@@ -1,5 +1,5 @@
 /**
- * Dataset scales: named presets and numeric multipliers of `default` (DESIGN §2).
+ * Dataset scales: named presets and numeric multipliers of `default` (docs/design.md §2).
  */
 import { UsageError } from '../../core/errors.js';
 

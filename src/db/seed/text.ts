@@ -47,7 +47,7 @@ export function groupThousands(n: number): string {
 const TOKEN = /[\p{L}\p{M}\p{N}]+/gu;
 
 /**
- * The tokens DESIGN §3.6 matches FAQ keywords with: lowercase, maximal runs of letters, marks
+ * The tokens docs/design.md §3.6 matches FAQ keywords with: lowercase, maximal runs of letters, marks
  * and digits, at least 3 code points. Keywords are stored in this same form.
  */
 export function keywordTokens(text: string): string[] {
