@@ -12,6 +12,7 @@ import { createProgress } from './progress.js';
 import { addRunOptions, checkOutput, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
 
 interface CheckFlags extends RunFlags {
+  strict?: boolean;
   format: string;
   baseline?: string;
   tolerance?: string;
@@ -30,6 +31,7 @@ export function registerCheck(program: Command, io: CliIo): void {
     .option('--baseline <file>', 'a baseline written by "ctxbench snapshot": fail when a figure grows beyond it')
     .option('--tolerance <list>', 'allowed growth over the baseline per metric, e.g. bytes=5%,rows=2 (default: none)')
     .option('--update-baseline', 'when figures improved and nothing regressed, tighten the baseline file (the ratchet)')
+    .option('--strict', 'fail when a silence of the budget file matched no finding in the run (a stale silence)')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .action(async (flags: CheckFlags) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
@@ -63,6 +65,7 @@ export function registerCheck(program: Command, io: CliIo): void {
           baselineFile: flags.baseline,
           tolerance,
           updateBaseline: flags.updateBaseline,
+          strict: flags.strict === true,
         });
       } catch (error) {
         progress.stop();

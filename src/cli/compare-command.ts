@@ -48,9 +48,13 @@ export function reportFailures(report: Report, io: CliIo): void {
     process.exitCode = ExitCode.failed;
   }
   if (report.budget && !report.budget.passed) {
-    io.stderr(
-      `ctxbench: ${report.budget.violations.length} budget violation${report.budget.violations.length === 1 ? '' : 's'}\n`,
-    );
+    const v = report.budget.violations.length;
+    const stale = report.budget.strict ? report.budget.staleSilences.length : 0;
+    const parts = [
+      ...(v > 0 || stale === 0 ? [`${v} budget violation${v === 1 ? '' : 's'}`] : []),
+      ...(stale > 0 ? [`${stale} stale silence${stale === 1 ? '' : 's'} (--strict)`] : []),
+    ];
+    io.stderr(`ctxbench: ${parts.join(', ')}\n`);
     process.exitCode = ExitCode.failed;
   }
   if (report.baselineFile && !report.baselineFile.passed) {

@@ -26,6 +26,8 @@ export interface CheckOptions extends CompareOptions {
   tolerance?: Tolerance;
   /** When figures improved and nothing regressed, rewrite the baseline with the lower figures. */
   updateBaseline?: boolean;
+  /** Fail when a silence of the budget file matched no finding (a stale silence). */
+  strict?: boolean;
 }
 
 /**
@@ -63,6 +65,10 @@ export async function check(options: CheckOptions): Promise<Report> {
   if (options.budget) {
     applySilence(report, options.budget);
     report.budget = checkBudget(report, options.budget);
+    if (options.strict) {
+      report.budget.strict = true;
+      if (report.budget.staleSilences.length > 0) report.budget.passed = false;
+    }
   }
   if (baseline !== null) {
     const result = compareWithBaseline(report, baseline, options.baselineFile!, options.tolerance);

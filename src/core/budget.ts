@@ -238,7 +238,9 @@ export function checkBudget(report: Report, budget: Budget): BudgetResult {
     for (const [section, limits] of Object.entries(own.sections))
       check(strategy, section, limits, budget.per, checks, violations);
   }
-  return { passed: violations.length === 0, per: budget.per, source: budget.source, checks, violations };
+  const found = new Set(report.strategies.flatMap((s) => s.findings.map((f) => f.fingerprint)));
+  const staleSilences = budget.silence.filter((s) => !found.has(s.fingerprint)).map((s) => ({ fingerprint: s.fingerprint, reason: s.reason }));
+  return { passed: violations.length === 0, per: budget.per, source: budget.source, checks, violations, staleSilences };
 }
 
 function check(

@@ -56,6 +56,14 @@ export interface BudgetResult {
   source: string;
   checks: BudgetCheck[];
   violations: Violation[];
+  /**
+   * Silences of the budget file that matched no finding of this run: the code they excused
+   * changed, so they excuse nothing now (and could hide a new finding of the same shape later).
+   * `check --strict` fails on them.
+   */
+  staleSilences: { fingerprint: string; reason: string }[];
+  /** Set by `check --strict`: stale silences fail the gate. */
+  strict?: boolean;
 }
 
 /** The flag for each metric. */

@@ -57,6 +57,13 @@ export function gateLines(report: Report): GateLine[] {
       if (v.statements.length > 5) out.push({ text: `… ${v.statements.length - 5} more`, tone: 'neutral', depth: 2 });
     }
     if (b.violations.length > shown.length) out.push({ text: `… ${b.violations.length - shown.length} more violations (see --format json)`, tone: 'bad', depth: 1 });
+    for (const s of b.staleSilences ?? []) {
+      out.push({
+        text: `${b.strict ? '✗' : '!'} stale silence: matched nothing in this run (${s.reason})  ${oneLine(s.fingerprint, 90)}`,
+        tone: b.strict ? 'bad' : 'neutral',
+        depth: 1,
+      });
+    }
   }
   const f = report.baselineFile;
   if (f) {

@@ -122,6 +122,32 @@ describe('budget files and reports', () => {
     expect(r.stderr).toContain('budget violations');
   });
 
+  it('a silence that matched nothing is reported as stale; check --strict fails on it (exit 1)', async () => {
+    const file = path.join(dir, 'stale.budget.json');
+    const live = 'select * from "users" where "id" = $1 limit $2';
+    const gone = 'select * from "no_such_table" where "id" = $1';
+    await writeFile(
+      file,
+      JSON.stringify({
+        strategies: { naive: { queries: 100 } },
+        silence: [
+          { fingerprint: live, reason: 'one row, primary key' },
+          { fingerprint: gone, reason: 'the old loop' },
+        ],
+      }),
+    );
+    const lenient = await run(['check', ...common, '--budget', file, '--format', 'json']);
+    expect(lenient.code).toBe(0);
+    expect(JSON.parse(lenient.stdout).budget.staleSilences).toEqual([{ fingerprint: gone, reason: 'the old loop' }]);
+    const table = await run(['check', ...common, '--budget', file]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain(`! stale silence: matched nothing in this run (the old loop)  ${gone}`);
+    const strict = await run(['check', ...common, '--budget', file, '--strict']);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toContain(`✗ stale silence: matched nothing in this run (the old loop)  ${gone}`);
+    expect(strict.stderr).toContain('ctxbench: 1 stale silence (--strict)');
+  });
+
   it('--format junit is well-formed JUnit XML with a test case per strategy × budget', async () => {
     const out = path.join(dir, 'report.xml');
     const r = await run(['compare', ...common, '--max-queries', '10', '--max-bytes', '50000', '--format', 'junit', '--output', out]);
