@@ -3,6 +3,7 @@
  * (run one command through it): flags in, recording report out, exit code set.
  */
 import type { Command } from 'commander';
+import { parseRtts } from '../core/net/delay-proxy.js';
 import { connectTimeoutOf, record, serveProxy, sslModeOf, type RecordingInfo } from '../commands/record.js';
 import { budgetFromLimits, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
 import { ExitCode, maskSecrets, maskUrl } from '../core/errors.js';
@@ -28,6 +29,7 @@ interface RecordingFlags {
   showContent?: boolean;
   maxMessageBytes?: string;
   tokenizer?: string;
+  rtt?: string;
 }
 
 interface ProxyFlags extends RecordingFlags {
@@ -59,7 +61,8 @@ function addRecordingOptions(command: Command): Command {
       '--show-content',
       "keep SQL literals, parameter values and logged prompt text in the report (by default literals and values are keyed hashes and prompts only their hash: it is the program's data)",
     )
-    .option('--tokenizer <name>', 'count the logged prompts\' tokens with o200k or cl100k, or none (default: o200k)');
+    .option('--tokenizer <name>', 'count the logged prompts\' tokens with o200k or cl100k, or none (default: o200k)')
+    .option('--rtt <ms>', 'add this round-trip time between the proxy and the database: the program runs, and is measured, at that distance');
 }
 
 function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problems) {
@@ -90,7 +93,13 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
   const budget: Budget | null = Object.keys(limits).length > 0 ? budgetFromLimits(limits, per) : null;
   const maxMessageBytes = parseByteSize(problems, '--max-message-bytes', flags.maxMessageBytes);
   const tokenizer = parseTokenizer(problems, flags.tokenizer);
-  return { upstreamUrl: upstreamUrl ?? '', format, budget, maxMessageBytes, tokenizer };
+  let rttMs: number | undefined;
+  if (flags.rtt !== undefined) {
+    const rtts = parseRtts(flags.rtt);
+    if (rtts === null || rtts.length !== 1) problems.add(`--rtt: expected one round-trip time in milliseconds (e.g. 25 or 25ms), got "${flags.rtt}"`);
+    else rttMs = rtts[0];
+  }
+  return { upstreamUrl: upstreamUrl ?? '', format, budget, maxMessageBytes, tokenizer, rttMs };
 }
 
 const BYTE_SUFFIXES: Record<string, number> = { '': 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
@@ -197,6 +206,7 @@ export function registerProxy(program: Command, io: CliIo): void {
           showContent: flags.showContent === true,
           maxMessageBytes: options.maxMessageBytes,
           tokenizer: options.tokenizer,
+          rttMs: options.rttMs,
           promptLogFile: flags.promptLog,
           signal: stop.signal,
           onListening: (proxy) => {
@@ -252,6 +262,7 @@ export function registerRecord(program: Command, io: CliIo): void {
         showContent: flags.showContent === true,
         maxMessageBytes: options.maxMessageBytes,
         tokenizer: options.tokenizer,
+        rttMs: options.rttMs,
         signal: interruption.signal,
       });
     } finally {

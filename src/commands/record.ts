@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DatabaseError, UsageError } from '../core/errors.js';
+import { startDelayProxy, type DelayProxy } from '../core/net/delay-proxy.js';
 import { startWireProxy, type WireProxy } from '../core/net/wire-proxy.js';
 import { connectTimeoutOf, libpqIdentity, proxiedUrl, upstreamOf, upstreamTlsOf } from '../core/net/upstream-url.js';
 import { readPromptLog, recordingReport, type RecordingInfo, type RecordingReportOptions } from '../core/recording-report.js';
@@ -41,6 +42,11 @@ export interface RecordOptions extends RecordingReportOptions {
   /** Where the program's prompt log goes (default: a new file in a temporary folder, removed after). */
   promptLogFile?: string;
   /**
+   * Round-trip time to add between the proxy and the database, milliseconds (through a delaying
+   * loopback proxy): the program runs, and is measured, at that distance.
+   */
+  rttMs?: number;
+  /**
    * Aborting (Ctrl-C) passes the signal named by its reason (default SIGTERM) to the command,
    * waits for it to exit (`killAfterMs`, default 10 000, then SIGKILL) and reports what was
    * recorded, marked `interrupted`.
@@ -71,21 +77,24 @@ export interface RecordResult {
  * const { report, exitCode } = await record({ upstreamUrl: 'postgres://app@db/app', command: ['node', 'job.js'] });
  */
 export async function record(options: RecordOptions): Promise<RecordResult> {
-  const upstream = upstreamOf(options.upstreamUrl);
-  const tempDir = options.promptLogFile === undefined ? await mkdtemp(path.join(os.tmpdir(), 'ctxbench-record-')) : null;
-  const logFile = options.promptLogFile ?? path.join(tempDir!, 'prompts.ndjson');
-  // Created empty, so the program only ever appends (and a stale file never counts).
-  await writeFile(logFile, '');
   const upstreamTls = await upstreamTlsOf(options.upstreamUrl);
-  const proxy = await startWireProxy({
-    upstreamHost: upstream.host,
-    upstreamPort: upstream.port,
-    upstreamTls,
-    upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
-    showContent: options.showContent,
-    maxMessageBytes: options.maxMessageBytes,
-  });
+  const delay = await delayTowards(options.upstreamUrl, options.rttMs);
+  const upstream = delay?.target ?? upstreamOf(options.upstreamUrl);
+  let tempDir: string | null = null;
+  let proxy: WireProxy | null = null;
   try {
+    tempDir = options.promptLogFile === undefined ? await mkdtemp(path.join(os.tmpdir(), 'ctxbench-record-')) : null;
+    const logFile = options.promptLogFile ?? path.join(tempDir!, 'prompts.ndjson');
+    // Created empty, so the program only ever appends (and a stale file never counts).
+    await writeFile(logFile, '');
+    proxy = await startWireProxy({
+      upstreamHost: upstream.host,
+      upstreamPort: upstream.port,
+      upstreamTls,
+      upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
+      showContent: options.showContent,
+      maxMessageBytes: options.maxMessageBytes,
+    });
     const base = options.env ?? process.env;
     const env: NodeJS.ProcessEnv = {
       ...base,
@@ -110,13 +119,26 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
     const { log, problems } = await readPromptLog(logFile, recording, 'prompt log');
     const report = await recordingReport(recording, { ...options, promptLog: log });
     report.recording.promptLog = { prompts: log.prompts.size, problems };
+    if (delay !== null) report.recording.rttMs = options.rttMs!;
     const interrupted = options.signal?.aborted ?? false;
     if (interrupted) report.interrupted = true;
     return { report, exitCode, stdout, stderr, interrupted, promptLogProblems: problems };
   } finally {
-    await proxy.close();
+    await proxy?.close();
+    await delay?.proxy.close();
     if (tempDir !== null) await rm(tempDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * With an RTT to add: a delaying loopback proxy in front of the database, which the recording
+ * proxy then forwards to (TLS still names the database's host: the delay only holds bytes back).
+ */
+async function delayTowards(upstreamUrl: string, rttMs: number | undefined): Promise<{ proxy: DelayProxy; target: { host: string; port: number } } | null> {
+  if (rttMs === undefined || rttMs <= 0) return null;
+  const real = upstreamOf(upstreamUrl);
+  const proxy = await startDelayProxy({ upstreamHost: real.host, upstreamPort: real.port, rttMs });
+  return { proxy, target: { host: '127.0.0.1', port: proxy.port } };
 }
 
 /** Waits (briefly) for the command's connections to finish passing through the proxy. */
@@ -138,6 +160,8 @@ export interface ServeProxyOptions extends RecordingReportOptions {
   onListening?: (proxy: WireProxy) => void;
   /** A prompt log the program writes (created empty at start, read at stop). */
   promptLogFile?: string;
+  /** Round-trip time to add between the proxy and the database, milliseconds (see {@link RecordOptions.rttMs}). */
+  rttMs?: number;
 }
 
 /**
@@ -149,7 +173,8 @@ export interface ServeProxyOptions extends RecordingReportOptions {
  * // … later: stop.abort(); const report = await pending;
  */
 export async function serveProxy(options: ServeProxyOptions): Promise<Report & { recording: RecordingInfo }> {
-  const upstream = upstreamOf(options.upstreamUrl);
+  const delay = await delayTowards(options.upstreamUrl, options.rttMs);
+  const upstream = delay?.target ?? upstreamOf(options.upstreamUrl);
   if (options.promptLogFile !== undefined) {
     try {
       await writeFile(options.promptLogFile, '');
@@ -171,6 +196,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       maxMessageBytes: options.maxMessageBytes,
     });
   } catch (error) {
+    await delay?.proxy.close();
     const where = `${options.listenHost ?? '127.0.0.1'}:${options.listenPort ?? 0}`;
     const code = (error as { code?: string }).code;
     // A port in use or not ours to take, an address not on this machine: fix --listen (exit 2).
@@ -185,12 +211,17 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       await new Promise<void>((resolve) => options.signal.addEventListener('abort', () => resolve(), { once: true }));
     }
     const recording = proxy.recording();
-    if (options.promptLogFile === undefined) return await recordingReport(recording, options);
-    const { log, problems } = await readPromptLog(options.promptLogFile, recording);
-    const report = await recordingReport(recording, { ...options, promptLog: log });
-    report.recording.promptLog = { prompts: log.prompts.size, problems };
+    let report: Report & { recording: RecordingInfo };
+    if (options.promptLogFile === undefined) report = await recordingReport(recording, options);
+    else {
+      const { log, problems } = await readPromptLog(options.promptLogFile, recording);
+      report = await recordingReport(recording, { ...options, promptLog: log });
+      report.recording.promptLog = { prompts: log.prompts.size, problems };
+    }
+    if (delay !== null) report.recording.rttMs = options.rttMs!;
     return report;
   } finally {
     await proxy.close();
+    await delay?.proxy.close();
   }
 }

@@ -298,6 +298,8 @@ export interface RecordingInfo {
   units: UnitMode;
   /** What the program's prompt log held: the prompts logged, and every malformed line or unmatched label. */
   promptLog?: { prompts: number; problems: string[] };
+  /** The round-trip time added between the proxy and the database (`--rtt`), milliseconds. */
+  rttMs?: number;
   upstream: string;
   connections: {
     id: number;

@@ -102,6 +102,8 @@ function headerLine(report: Report): string {
   if (turns.length === 1) parts.push(plural(turns[0], 'turn'));
   else if (turns.length > 1) parts.push(`turns ${turns.map((t) => formatNumber(t)).join('/')}`);
   parts.push(`repeat ${formatNumber(report.repeat)}`);
+  const rtt = recordingOf(report)?.rttMs;
+  if (rtt !== undefined) parts.push(`${formatNumber(rtt)} ms RTT added (measured through a delay proxy)`);
   return parts.join(' · ');
 }
 
@@ -203,6 +205,8 @@ function hasPrompts(report: Report): boolean {
 
 /** What a recording (ctxbench proxy/record) says about its connections, as far as the table shows it. */
 interface RecordingConnections {
+  /** The round-trip time `record --rtt` added, milliseconds. */
+  rttMs?: number;
   connections: {
     id: number;
     abandoned: number;

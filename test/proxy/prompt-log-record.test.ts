@@ -156,3 +156,36 @@ await client.end();
     }
   });
 });
+
+describe.each(backendKinds)('record --rtt (%s)', (kind) => {
+  it('runs the program at that distance: each unit takes at least RTT × its round trips; the report states the RTT', async () => {
+    const backend = await emptyBackend(kind);
+    try {
+      const output = path.join(dir, `${kind}-rtt.json`);
+      // Three turns of two sequential statements each: at least 2 × 40 ms per turn.
+      const program = ['a', 'b', 'c']
+        .map((l) => `psql -X -q -c "SELECT 'ctxbench:turn ${l}'" -c "select 1" -c "select 2" >/dev/null`)
+        .join('\n');
+      const r = await run(['record', '--rtt', '40', '--upstream', backend.url, '--output', output, '--', 'sh', '-c', program], { ...process.env });
+      expect(r.code).toBe(0);
+      const report = JSON.parse(await readFile(output, 'utf8'));
+      expect(report.recording.rttMs).toBe(40);
+      expect(r.stdout).toContain('40 ms RTT added (measured through a delay proxy)');
+      const turns = report.strategies[0].turnDetails as { turn: string; roundTrips: number; latencyMs: number[]; statements: { durationMs: number }[] }[];
+      expect(turns.map((t) => [t.turn, t.roundTrips])).toEqual([
+        ['a', 2],
+        ['b', 2],
+        ['c', 2],
+      ]);
+      for (const t of turns) {
+        expect(t.latencyMs[0]).toBeGreaterThanOrEqual(2 * 40);
+        for (const s of t.statements) expect(s.durationMs).toBeGreaterThanOrEqual(40);
+      }
+      const bad = await run(['record', '--rtt', 'soon', '--upstream', backend.url, '--', 'true']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--rtt: expected one round-trip time in milliseconds');
+    } finally {
+      await backend.close();
+    }
+  });
+});
