@@ -44,7 +44,19 @@ describe('compareWithBaseline', () => {
 
   it('passes on equal figures and reports nothing', () => {
     const r = compareWithBaseline(reportOf(['s', [turn('t1', {}, ['select $1', 'select $1', 'select 2'])]]), baseline, 'b.json');
-    expect(r).toEqual({ passed: true, file: 'b.json', regressions: [], improvements: [], added: [], removed: [], missingTurns: [], newTurns: [], updated: false });
+    expect(r).toEqual({
+      passed: true,
+      file: 'b.json',
+      regressions: [],
+      improvements: [],
+      added: [],
+      removed: [],
+      missingTurns: [],
+      newTurns: [],
+      compared: 1,
+      datasetChecked: true,
+      updated: false,
+    });
   });
 
   it.each(METRICS)('%s: one above the baseline is a regression, one below an improvement', (metric) => {
@@ -227,7 +239,7 @@ describe('loadBaseline', () => {
       expect(e).toBeInstanceOf(UsageError);
       message = (e as Error).message;
     }
-    expect(message).toMatch(new RegExp(`^--baseline: cannot read ${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: Error: EISDIR`));
+    expect(message).toMatch(new RegExp(`^--baseline: cannot read ${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: it is a directory`));
     expect(message).not.toContain('no such file');
   });
 

@@ -36,7 +36,12 @@ function report(): Report {
   const base = twoStrategyReport();
   const t1 = turn('t1', [st(1, 'select a', 'faqs', 2, 100, 60), st(2, 'select b', 'faqs', 5, 300, 250), st(3, 'select a', null, 1, 50, 20, 2)]);
   const t2 = turn('t2', [st(1, 'select c', 'faqs', 4, 200, 150)]);
-  return { ...base, strategies: [{ ...base.strategies[0]!, name: 's', turnDetails: [t1, t2] }] };
+  // The run's sections, as the runner lists them: a budget may only name these.
+  const faqs = figuresOf([...t1.statements, ...t2.statements].filter((x) => x.section === 'faqs'));
+  return {
+    ...base,
+    strategies: [{ ...base.strategies[0]!, name: 's', turnDetails: [t1, t2], sections: [{ name: 'faqs', totals: faqs, perTurn: faqs }] }],
+  };
 }
 
 function problemsOf(json: unknown): string[] {
@@ -241,14 +246,14 @@ describe('parseBudget', () => {
     ).toEqual([
       'b.json: extra: unknown field (expected per, default, strategies, silence)',
       'b.json: per: expected "turn" or "total", got "day"',
-      'b.json: default: expected an object of limits (queries, roundTrips, bytes, payloadBytes, rows) and "sections"',
+      'b.json: default: expected an object of limits (queries, roundTrips, bytes, payloadBytes, rows, promptTokens) and "sections"',
       'b.json: strategies.a.queries: expected a number ≥ 0, got -1',
       'b.json: strategies.a.bytes: expected a number ≥ 0, got "many"',
-      'b.json: strategies.a.latency: unknown field (expected queries, roundTrips, bytes, payloadBytes, rows or sections)',
+      'b.json: strategies.a.latency: unknown field (expected queries, roundTrips, bytes, payloadBytes, rows, promptTokens or sections)',
       'b.json: strategies.a.sections.faqs.rows: expected a number ≥ 0, got null',
       'b.json: strategies.a.sections.faqs.nope: unknown metric (expected queries, roundTrips, bytes, payloadBytes, rows)',
       'b.json: strategies.a.sections.bad: expected an object of limits (queries, roundTrips, bytes, payloadBytes, rows)',
-      'b.json: strategies.b: expected an object of limits (queries, roundTrips, bytes, payloadBytes, rows) and "sections"',
+      'b.json: strategies.b: expected an object of limits (queries, roundTrips, bytes, payloadBytes, rows, promptTokens) and "sections"',
       'b.json: strategies.c.sections: expected an object: section name → limits',
       'b.json: silence[0].fingerprint: expected the fingerprint of the finding to silence (as shown in the report)',
       'b.json: silence[1].reason: a silenced finding needs a reason',
@@ -288,6 +293,6 @@ describe('loadBudgetFile', () => {
     const bad = path.join(dir, 'bad.json');
     await writeFile(bad, '{ nope');
     await expect(loadBudgetFile(bad)).rejects.toThrow(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: not valid JSON \\(`));
-    await expect(loadBudgetFile(dir)).rejects.toThrow(`--budget: cannot read ${dir}: Error: EISDIR`);
+    await expect(loadBudgetFile(dir)).rejects.toThrow(`--budget: cannot read ${dir}: it is a directory`);
   });
 });
