@@ -259,7 +259,7 @@ describe('ctxbench proxy', () => {
   });
 
   it('records until SIGINT, then reports every statement that went through it', async () => {
-    const child = spawn(process.execPath, ['bin/ctxbench.js', 'proxy', '--upstream', backend.url, '--listen', '127.0.0.1:0', '--format', 'json'], {
+    const child = spawn(process.execPath, ['bin/ctxbench.js', 'proxy', '--upstream', backend.url, '--listen', '127.0.0.1:0', '--format', 'json', '--show-content'], {
       cwd: repoRoot,
       env: { ...process.env, CTXBENCH_CACHE_DIR: testCacheDir, NO_COLOR: '1', DATABASE_URL: '' },
     });
