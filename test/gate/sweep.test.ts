@@ -3,6 +3,7 @@ import { growsWithData, sweep } from '../../src/commands/sweep.js';
 import { naiveStrategy } from '../../src/core/strategies/naive-strategy.js';
 import { optimizedStrategy } from '../../src/core/strategies/optimized-strategy.js';
 import { renderSweepTable } from '../../src/report/sweep.js';
+import { renderSweepHtml } from '../../src/report/html.js';
 import { testCacheDir } from '../support/backends.js';
 
 describe('sweep', () => {
@@ -32,5 +33,13 @@ describe('sweep', () => {
     expect(result.rows.filter((r) => r.strategy === 'optimized' && r.grows)).toEqual([]);
     const text = renderSweepTable(result, { color: false });
     expect(text).toMatch(/naive\s+│ faqs\s+│ bytes\s+│.*│ grows ×\d/);
+    // The HTML page: one chart per figure, a point per strategy and scale, and the growing figures listed.
+    const html = renderSweepHtml(result);
+    const metrics = [...new Set(result.rows.filter((r) => r.section === null).map((r) => r.metric))];
+    for (const metric of metrics) {
+      const figure = new RegExp(`<figure data-chart="sweep-${metric}"[^>]*>([\\s\\S]*?)</figure>`).exec(html);
+      expect(figure![1]!.match(/ecmeta_ssr_type="chart"/g)?.length, metric).toBe(2 * 2);
+    }
+    expect(html).toMatch(/<li>naive faqs wire bytes: [^<]+ → [^<]+<\/li>/);
   });
 });
