@@ -87,6 +87,36 @@ describe('renderHtml, as text', () => {
     expect(html).toMatch(/<pre data-diff="&lt;b&gt;mine&lt;\/b&gt;">[\s\S]*<span class="del">-/);
   });
 
+  it("diagnose's page shows its plan flags and server view, from the report it is given (redacted stays redacted)", () => {
+    const d = {
+      ...differingReport(),
+      diagnosis: {
+        interrupted: false,
+        redacted: true,
+        settings: { jit: 'on' },
+        statStatements: { available: false, reason: 'pg_stat_statements is not installed' },
+        explain: {
+          analyze: false,
+          results: [
+            {
+              fingerprint: 'select * from "faqs" where "user_id" = $1',
+              sql: 'select * from "faqs" where "user_id" = $1',
+              planRoot: { 'Node Type': 'Seq Scan', 'Relation Name': 'faqs' },
+              totalCost: 120,
+              planRows: 40,
+              flags: [{ kind: 'filter-without-index', relation: 'faqs', filter: '(user_id = $1)', estimatedRows: 5000, columns: ['user_id'], message: 'Seq Scan on faqs filters on user_id, which no index leads' }],
+            },
+          ],
+        },
+      },
+    } as unknown as Report;
+    const html = renderHtml(d);
+    expect(html).toContain('<h2>Diagnosis</h2>');
+    expect(html).toContain('✗ Seq Scan on faqs filters on user_id, which no index leads');
+    expect(html).toContain('not available: pg_stat_statements is not installed');
+    expect(html).toContain('Parameters, SQL literals and prompt text are hidden');
+  });
+
   it('sweep pages chart each figure against scale', () => {
     const html = renderSweepHtml({
       scales: ['tiny', 'default'],
