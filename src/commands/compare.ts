@@ -84,6 +84,9 @@ async function runThroughProxy(
  * console.log(report.strategies.map((s) => [s.name, s.perTurn.queries]));
  */
 export async function compare(options: CompareOptions): Promise<Report> {
+  // The tokenizer's rank table loads while the database starts.
+  const tokenizerLoad = loadTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
+  tokenizerLoad.catch(() => undefined);
   // With custom turns the database may have any schema: don't insist on the reference one.
   const db = await openDatabase({ ...options, anySchema: options.anySchema ?? options.turns !== undefined });
   try {
@@ -94,7 +97,7 @@ export async function compare(options: CompareOptions): Promise<Report> {
         ? customTurnInputs(options.turns)
         : referenceTurnInputs(await listTurns(db.session.control, options.conversations ?? db.fixtures.map((f) => f.id)));
     const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
-    const tokenizer = await loadTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
+    const tokenizer = await tokenizerLoad;
     const strategies = await runStrategies(db.session, turns, options.strategies, {
       repeat,
       baseline: options.baseline,

@@ -61,8 +61,24 @@ export async function loadTokenizer(name: TokenizerName = DEFAULT_TOKENIZER): Pr
   if (name === 'none') return null;
   if (name === 'cl100k') {
     const { countTokens } = await import('gpt-tokenizer/encoding/cl100k_base');
-    return { name, encoding: 'cl100k_base', count: (text) => countTokens(text, AS_TEXT) };
+    return { name, encoding: 'cl100k_base', count: remembered((text) => countTokens(text, AS_TEXT)) };
   }
   const { countTokens } = await import('gpt-tokenizer/encoding/o200k_base');
-  return { name, encoding: 'o200k_base', count: (text) => countTokens(text, AS_TEXT) };
+  return { name, encoding: 'o200k_base', count: remembered((text) => countTokens(text, AS_TEXT)) };
+}
+
+/**
+ * Counts each distinct text once: strategies that agree build the same prompt for a turn, and
+ * encoding a 12 kB prompt takes milliseconds. Bounded, so a long run cannot grow it without end.
+ */
+function remembered(count: (text: string) => number, limit = 512): (text: string) => number {
+  const seen = new Map<string, number>();
+  return (text) => {
+    const known = seen.get(text);
+    if (known !== undefined) return known;
+    const n = count(text);
+    if (seen.size >= limit) seen.delete(seen.keys().next().value!);
+    seen.set(text, n);
+    return n;
+  };
 }
