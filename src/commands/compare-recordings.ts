@@ -5,6 +5,7 @@
 import { UsageError } from '../core/errors.js';
 import { readTextFile } from '../core/read-text.js';
 import { diffPrompts } from '../core/analysis/prompt-diff.js';
+import { shapeChanges } from '../core/analysis/shape-changes.js';
 import type { Report, StrategyReport, TurnDetail } from '../report/model.js';
 
 async function readReport(flag: string, file: string): Promise<Report> {
@@ -133,6 +134,7 @@ export async function compareRecordings(beforeFile: string, afterFile: string): 
     baseline: left.name,
     strategies: [left, right],
     contextIdentical: right.contextIdentical,
+    shapeChanges: shapeChanges(a.turnDetails, b.turnDetails),
     ...(anyUnchecked ? { unchecked } : {}),
     budget: undefined,
     baselineFile: undefined,

@@ -93,8 +93,21 @@ export function gateLines(report: Report): GateLine[] {
     if (f.missingTurns.length > 0) out.push({ text: `not replayed, so not checked: ${list(f.missingTurns)}`, tone: 'neutral', depth: 1 });
     if (f.newTurns.length > 0) out.push({ text: `not in the baseline, so not checked (snapshot again to add them): ${list(f.newTurns)}`, tone: 'neutral', depth: 1 });
   }
+  const changes = report.shapeChanges ?? [];
+  if (changes.length > 0) {
+    out.push({ text: 'What changed (statement shapes per turn and section, before → after)', tone: 'neutral', depth: 0 });
+    for (const c of changes.slice(0, SHAPES_LISTED)) {
+      const where = `turn ${c.turn}${c.section === null ? '' : ` · ${c.section}`}`;
+      const sign = c.after > c.before ? '+' : '-';
+      out.push({ text: `${sign} ${where}: ${c.before}× → ${c.after}×  ${oneLine(c.fingerprint, 90)}`, tone: c.after > c.before ? 'bad' : 'good', depth: 1 });
+    }
+    if (changes.length > SHAPES_LISTED) out.push({ text: `… ${changes.length - SHAPES_LISTED} more (see --format json)`, tone: 'neutral', depth: 1 });
+  }
   return out;
 }
+
+/** How many changed shapes the text formats list (JSON has them all). */
+export const SHAPES_LISTED = 30;
 
 /** Flags that set per-turn budgets, for help texts. */
 export const BUDGET_FLAGS = Object.values(METRIC_FLAGS);

@@ -2,6 +2,7 @@
  * The report `compare` returns and `--format json` prints: a stable, versioned schema
  * (docs/design.md §6). Every other format is rendered from this object and nothing else.
  */
+import type { ShapeChange } from '../core/analysis/shape-changes.js';
 import type { BaselineResult, BudgetResult } from '../core/gate-results.js';
 import type { StatementRecord } from '../core/types.js';
 
@@ -162,6 +163,11 @@ export interface Report {
   latencyByRtt?: { rttMs: number; strategies: { name: string; latencyMs: LatencySummary }[] }[];
   /** Present when a budget was given: whether every strategy stayed within it. */
   budget?: BudgetResult;
+  /**
+   * `compare --before --after` only: per paired turn and section, the statement shapes sent more
+   * (added) or less (removed) often after the change.
+   */
+  shapeChanges?: ShapeChange[];
   /** Present when checked against a baseline file (`ctxbench check --baseline`). */
   baselineFile?: BaselineResult;
   /** Present (true) when Ctrl-C or SIGTERM stopped the run: the figures cover the turns every strategy completed. */
