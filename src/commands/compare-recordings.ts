@@ -80,7 +80,15 @@ function firstDifferingSection(a: string, b: string): string | null {
  * const report = await compareRecordings('before.json', 'after.json');
  */
 export async function compareRecordings(beforeFile: string, afterFile: string): Promise<Report> {
-  const [before, after] = await Promise.all([readReport('--before', beforeFile), readReport('--after', afterFile)]);
+  // Both files are read, and every problem of either reported, before first: never whichever failed first.
+  const [readBefore, readAfter] = await Promise.allSettled([readReport('--before', beforeFile), readReport('--after', afterFile)]);
+  const failures = [readBefore, readAfter].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length > 0) {
+    if (failures.every((f) => f instanceof UsageError)) throw new UsageError(failures.flatMap((f) => (f as UsageError).problems));
+    throw failures[0];
+  }
+  const before = (readBefore as PromiseFulfilledResult<Report>).value;
+  const after = (readAfter as PromiseFulfilledResult<Report>).value;
   const a = before.strategies[0]!;
   const b = after.strategies[0]!;
   const sameName = a.name === b.name;
