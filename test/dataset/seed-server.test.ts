@@ -112,7 +112,7 @@ describeIf(adminUrl, NEEDS_SERVER)('seedServer (real PostgreSQL)', () => {
   });
 });
 
-describe.skipIf(!adminUrl)('seedServer never replaces or drops a table it did not create (real PostgreSQL: runs only when CTXBENCH_TEST_DATABASE_URL names one)', () => {
+describeIf(adminUrl, NEEDS_SERVER)('seedServer never replaces or drops a table it did not create (real PostgreSQL: runs only when CTXBENCH_TEST_DATABASE_URL names one)', () => {
   const dbName = `ctxbench_t_${randomBytes(6).toString('hex')}`;
   let url: string;
   let server: Knex;
