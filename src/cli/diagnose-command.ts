@@ -16,6 +16,7 @@ import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 import { createProgress } from './progress.js';
 import { checkOutput, emit } from './run-options.js';
 import { connectionUrlFromEnv } from './connection.js';
+import { TOKENIZER_HELP } from '../core/tokens.js';
 
 const FORMATS = ['table', 'json', 'markdown', 'html'] as const;
 
@@ -62,7 +63,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     .option('--connect-timeout <duration>', 'give up connecting after this long', '10s')
     .option('--turn-timeout <duration>', 'limit of one build of one turn: a strategy over it fails (0: none)', '60s')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
-    .option('--tokenizer <name>', 'count prompt tokens with o200k or cl100k, or none (default: o200k)')
+    .option('--tokenizer <name>', TOKENIZER_HELP)
     .option('--output <file>', 'write the report to this file instead of stdout')
     .action(async (flags: DiagnoseFlags) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.

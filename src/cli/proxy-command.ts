@@ -14,6 +14,7 @@ import type { CliIo } from './io.js';
 import { Problems, parseChoice, parseTokenizer, parseWholeNumber, postgresUrlProblem } from './options.js';
 import { checkOutput, emit } from './run-options.js';
 import { INTERRUPTED, catchInterrupts } from './interrupt.js';
+import { TOKENIZER_HELP } from '../core/tokens.js';
 
 interface RecordingFlags {
   upstream?: string;
@@ -61,7 +62,7 @@ function addRecordingOptions(command: Command): Command {
       '--show-content',
       "keep SQL literals, parameter values and logged prompt text in the report (by default literals and values are keyed hashes and prompts only their hash: it is the program's data)",
     )
-    .option('--tokenizer <name>', 'count the logged prompts\' tokens with o200k or cl100k, or none (default: o200k)')
+    .option('--tokenizer <name>', TOKENIZER_HELP)
     .option('--rtt <ms>', 'add this round-trip time between the proxy and the database: the program runs, and is measured, at that distance');
 }
 

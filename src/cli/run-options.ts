@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { CompareOptions } from '../commands/compare.js';
 import { outputProblem, writeAtomically } from '../core/atomic-write.js';
 import { BUDGET_METRICS, budgetFromLimits, loadBudgetFile, METRIC_FLAGS, type Budget, type Limits } from '../core/budget.js';
-import { DEFAULT_TOKENIZER, TOKENIZERS } from '../core/tokens.js';
+import { TOKENIZER_HELP } from '../core/tokens.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { loadTurnsFile } from '../core/turn-file.js';
 import { parseRtts } from '../core/net/delay-proxy.js';
@@ -72,7 +72,7 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
       '--rtt <ms>',
       'also measure latency through a loopback proxy adding this round-trip time; a list runs each (e.g. 0,1,5)',
     )
-    .option('--tokenizer <name>', `count prompt tokens with ${TOKENIZERS.filter((t) => t !== 'none').join(' or ')}, or none (default: ${DEFAULT_TOKENIZER})`)
+    .option('--tokenizer <name>', TOKENIZER_HELP)
     .option('--turn-timeout <duration>', 'limit of one build of one turn: a strategy over it fails (0: none)', '60s')
     .option('--output <file>', 'write the report to this file instead of stdout');
 }

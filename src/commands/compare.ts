@@ -7,7 +7,7 @@ import { startDelayProxy } from '../core/net/delay-proxy.js';
 import { openSession } from '../core/session.js';
 import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
 import { customTurnInputs } from '../core/turn-file.js';
-import { DEFAULT_TOKENIZER, loadTokenizer, type TokenizerName } from '../core/tokens.js';
+import { loadTokenizer, type TokenizerName } from '../core/tokens.js';
 import type { Strategy } from '../core/types.js';
 import { openDatabase, type OpenDatabaseOptions } from '../db/open-database.js';
 import { REPORT_VERSION, type Report } from '../report/model.js';
@@ -85,7 +85,7 @@ async function runThroughProxy(
  */
 export async function compare(options: CompareOptions): Promise<Report> {
   // The tokenizer's rank table loads while the database starts.
-  const tokenizerLoad = loadTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
+  const tokenizerLoad = loadTokenizer(options.tokenizer);
   tokenizerLoad.catch(() => undefined);
   // With custom turns the database may have any schema: don't insist on the reference one.
   const db = await openDatabase({ ...options, anySchema: options.anySchema ?? options.turns !== undefined });

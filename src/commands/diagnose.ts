@@ -9,7 +9,7 @@ import { diffStatStatements, serverSettings, snapshotStatStatements, type StatSt
 import { UsageError } from '../core/errors.js';
 import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
 import { checkSchema } from '../core/schema-check.js';
-import { DEFAULT_TOKENIZER, loadTokenizer, type TokenizerName } from '../core/tokens.js';
+import { loadTokenizer, type TokenizerName } from '../core/tokens.js';
 import { listTurns } from '../core/turns.js';
 import type { Strategy, Turn } from '../core/types.js';
 import { openDatabase } from '../db/open-database.js';
@@ -75,7 +75,7 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
     if (options.lastTurns !== undefined) turns = lastPerConversation(turns, options.lastTurns);
 
     const before = await snapshotStatStatements(control);
-    const tokenizer = await loadTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
+    const tokenizer = await loadTokenizer(options.tokenizer);
     const strategies = await runStrategies(db.session, referenceTurnInputs(turns), options.strategies, {
       countTokens: tokenizer?.count,
       repeat: options.repeat,

@@ -116,13 +116,11 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
     const { exitCode, stdout, stderr } = await runProgram(file, args, env, options.stdio ?? 'inherit', options);
     await settle(proxy);
     const recording = proxy.recording();
-    const { log, problems } = await readPromptLog(logFile, recording, 'prompt log');
-    const report = await recordingReport(recording, { ...options, promptLog: log });
-    report.recording.promptLog = { prompts: log.prompts.size, problems };
+    const report = await recordingReport(recording, { ...options, promptLog: await readPromptLog(logFile, 'prompt log') });
     if (delay !== null) report.recording.rttMs = options.rttMs!;
     const interrupted = options.signal?.aborted ?? false;
     if (interrupted) report.interrupted = true;
-    return { report, exitCode, stdout, stderr, interrupted, promptLogProblems: problems };
+    return { report, exitCode, stdout, stderr, interrupted, promptLogProblems: report.recording.promptLog?.problems ?? [] };
   } finally {
     await proxy?.close();
     await delay?.proxy.close();
@@ -211,13 +209,8 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       await new Promise<void>((resolve) => options.signal.addEventListener('abort', () => resolve(), { once: true }));
     }
     const recording = proxy.recording();
-    let report: Report & { recording: RecordingInfo };
-    if (options.promptLogFile === undefined) report = await recordingReport(recording, options);
-    else {
-      const { log, problems } = await readPromptLog(options.promptLogFile, recording);
-      report = await recordingReport(recording, { ...options, promptLog: log });
-      report.recording.promptLog = { prompts: log.prompts.size, problems };
-    }
+    const promptLog = options.promptLogFile === undefined ? null : await readPromptLog(options.promptLogFile);
+    const report = await recordingReport(recording, { ...options, promptLog });
     if (delay !== null) report.recording.rttMs = options.rttMs!;
     return report;
   } finally {

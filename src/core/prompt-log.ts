@@ -12,6 +12,9 @@
 import { promptBytes, promptSha256 } from './render/prompt-renderer.js';
 import { canonicalJson } from './runner.js';
 
+/** Refuses bytes that are not UTF-8 instead of replacing them with U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** One turn's prompt as the program logged it. */
 export interface LoggedPrompt {
   label: string;
@@ -23,6 +26,8 @@ export interface LoggedPrompt {
 
 /** What reading a prompt log found. */
 export interface PromptLog {
+  /** How messages name the log (its path, or `prompt log` for a temporary file). */
+  file: string;
   /** By label, in the order first logged. */
   prompts: Map<string, LoggedPrompt>;
   /** One line each, naming the file and the line (`prompts.ndjson: line 3: not JSON (…)`). */
@@ -46,7 +51,7 @@ export function parsePromptLog(bytes: Uint8Array, file: string): PromptLog {
     const at = (message: string) => problems.push(`${file}: line ${line}: ${message}`);
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      text = strictUtf8.decode(raw);
     } catch {
       at('not UTF-8 text');
       return;
@@ -81,7 +86,7 @@ export function parsePromptLog(bytes: Uint8Array, file: string): PromptLog {
     const prompt = typeof entry.prompt === 'string' ? entry.prompt : canonicalJson(entry.prompt);
     prompts.set(label, { label, text: prompt, line });
   });
-  return { prompts, problems };
+  return { file, prompts, problems };
 }
 
 /** Splits on LF (a trailing CR is dropped), keeping bytes so each line's encoding is checked on its own. */
@@ -120,9 +125,9 @@ export function promptFigures(text: string): PromptFigures {
  * that no unit has (`line N: turn "x" has no unit: …`).
  *
  * @example
- * const unmatched = unmatchedPrompts(log, new Set(['a', 'b']), 'prompts.ndjson');
+ * const unmatched = unmatchedPrompts(log, new Set(['a', 'b']));
  */
-export function unmatchedPrompts(log: PromptLog, labels: ReadonlySet<string>, file: string): string[] {
+export function unmatchedPrompts(log: PromptLog, labels: ReadonlySet<string>, file = log.file): string[] {
   const out: string[] = [];
   for (const p of log.prompts.values()) {
     if (!labels.has(p.label))

@@ -14,7 +14,7 @@ import { UsageError, maskUrl } from './errors.js';
 import type { ProxiedStatement, ProxyRecording } from './net/wire-proxy.js';
 import { figuresOf, mean, meanFigures, round, sumFigures } from './figures.js';
 import { parsePromptLog, promptFigures, unmatchedPrompts, type PromptLog } from './prompt-log.js';
-import { DEFAULT_TOKENIZER, loadTokenizer, type TokenizerName } from './tokens.js';
+import { loadTokenizer, type TokenizerName } from './tokens.js';
 import { percentiles } from './runner.js';
 import { statementRecords } from './recorder.js';
 import type { StatementRecord } from './types.js';
@@ -53,7 +53,7 @@ export interface RecordingReportOptions {
   /**
    * The prompts the program logged, attached to the units with their labels: each such turn gets
    * `promptBytes`, `promptSha256` (and `promptTokens` with a tokenizer), and its text only with
-   * `showContent`.
+   * `showContent`. The log's problems, and labels no unit has, go to `recording.promptLog`.
    */
   promptLog?: PromptLog | null;
   /** Counts the logged prompts' tokens (default `o200k` when prompts were logged; `none` to skip). */
@@ -264,6 +264,11 @@ export async function recordingReport(
       })),
     },
   };
+  if (options.promptLog) {
+    const labels = new Set(units.flatMap((u) => (u.label === null ? [] : [u.label])));
+    const log = options.promptLog;
+    report.recording.promptLog = { prompts: log.prompts.size, problems: [...log.problems, ...unmatchedPrompts(log, labels)] };
+  }
   if (options.budget && hasLimits(options.budget)) report.budget = checkBudget(report, options.budget);
   return report;
 }
@@ -278,7 +283,7 @@ async function attachPrompts(
 ): Promise<{ tokens: number | null; encoding: string | null }> {
   const log = options.promptLog;
   if (!log || log.prompts.size === 0) return { tokens: null, encoding: null };
-  const tokenizer = await loadTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
+  const tokenizer = await loadTokenizer(options.tokenizer);
   let tokens = 0;
   for (const t of turns) {
     const p = log.prompts.get(t.turn);
@@ -328,22 +333,17 @@ export interface RecordingInfo {
 }
 
 /**
- * Reads a prompt log after the program ended: its prompts, and every problem (a malformed line,
- * a label no unit has) as one line naming the file (as `name` when it is a temporary file).
+ * Reads a prompt log after the program ended (a missing file is an empty log), naming it `name`
+ * in messages (`prompt log` for a temporary file). Its labels are checked against the units by
+ * {@link recordingReport}, which cuts them.
  */
-export async function readPromptLog(
-  file: string,
-  recording: ProxyRecording,
-  name = file,
-): Promise<{ log: PromptLog; problems: string[] }> {
+export async function readPromptLog(file: string, name = file): Promise<PromptLog> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { log: { prompts: new Map(), problems: [] }, problems: [] };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { file: name, prompts: new Map(), problems: [] };
     throw new UsageError(`${name}: cannot read ${file}: ${(error as Error).message}`);
   }
-  const log = parsePromptLog(bytes, name);
-  const labels = new Set(unitsOf(recording.statements).units.flatMap((u) => (u.label === null ? [] : [u.label])));
-  return { log, problems: [...log.problems, ...unmatchedPrompts(log, labels, name)] };
+  return parsePromptLog(bytes, name);
 }

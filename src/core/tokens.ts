@@ -14,6 +14,9 @@ export type TokenizerName = (typeof TOKENIZERS)[number];
 /** The default: o200k_base, the encoding of OpenAI's current models (GPT-4o and later). */
 export const DEFAULT_TOKENIZER: TokenizerName = 'o200k';
 
+/** The `--tokenizer` option's help, the same on every command that counts prompt tokens. */
+export const TOKENIZER_HELP = `count prompt tokens with ${TOKENIZERS.filter((t) => t !== 'none').join(' or ')}, or none (default: ${DEFAULT_TOKENIZER})`;
+
 /** A loaded tokenizer: its name and a function that counts the tokens of a text. */
 export interface Tokenizer {
   name: Exclude<TokenizerName, 'none'>;
