@@ -93,13 +93,20 @@ function jsonEscaped(value: string): string {
 }
 
 
-/** Whether a text value (or, for a long one, its start) appears in the prompt, as is or JSON-escaped. */
+/**
+ * Whether a text value (or, for a long one, its first {@link PREFIX_CODE_POINTS} code points)
+ * appears in the prompt, as is or JSON-escaped. Only the head is ever searched: the whole
+ * value, trimmed, starts with its head and escaping is per character, so wherever the value
+ * (or its escaped form) occurs its head does too — searching the whole 60 KB page as well
+ * could never change the verdict, only cost the time.
+ */
 function textUsed(value: string, prompt: string): boolean | null {
   const trimmed = value.trim();
   if (trimmed === '') return null;
-  if (prompt.includes(value) || prompt.includes(trimmed) || prompt.includes(jsonEscaped(trimmed))) return true;
-  const head = firstCodePoints(trimmed, PREFIX_CODE_POINTS) ?? '';
-  return head.length < trimmed.length ? prompt.includes(head) || prompt.includes(jsonEscaped(head)) : false;
+  const head = trimmed.length <= PREFIX_CODE_POINTS ? trimmed : firstCodePoints(trimmed, PREFIX_CODE_POINTS)!;
+  if (prompt.includes(head)) return true;
+  const escaped = jsonEscaped(head);
+  return escaped !== head && prompt.includes(escaped);
 }
 
 /** Whether a number appears as a whole token, as the database wrote it or as JavaScript would. */
@@ -240,6 +247,7 @@ export function columnUsage(statements: readonly CapturedStatement[], prompt: st
       const { columns } = result;
       const verdictsByColumn: (boolean | null)[][] = columns.map(() => []);
       const bytesByColumn = columns.map(() => 0);
+      const settled = columns.map(() => false);
       for (const row of result.rows) {
         const fields = dataRowValues(row);
         // A row that does not match its description cannot be attributed.
@@ -247,10 +255,12 @@ export function columnUsage(statements: readonly CapturedStatement[], prompt: st
         fields.forEach((field, i) => {
           if (field === null) return;
           bytesByColumn[i] += field.length;
+          // One value in the prompt settles the column: the rest cannot change anyUsed's verdict.
+          if (settled[i]) return;
           // Binary values have no text to look for.
-          verdictsByColumn[i]!.push(
-            columns[i]!.format === 0 ? valueUsed(field.toString('utf8'), columns[i]!.typeOid, prompt) : null,
-          );
+          const verdict = columns[i]!.format === 0 ? valueUsed(field.toString('utf8'), columns[i]!.typeOid, prompt) : null;
+          verdictsByColumn[i]!.push(verdict);
+          if (verdict === true) settled[i] = true;
         });
       }
       columns.forEach((column, i) => {

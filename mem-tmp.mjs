@@ -1,0 +1,11 @@
+import { openAsBlob } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+const f = process.argv[2];
+const m = (n) => { const u = process.memoryUsage(); console.log(n, Object.fromEntries(Object.entries(u).map(([k, v]) => [k, (v / 1048576) | 0])), 'maxRSS', (process.resourceUsage().maxRSS / 1024) | 0); };
+m('start');
+const blob = (await openAsBlob(f));
+const db = await PGlite.create({ loadDataDir: blob.slice(0, blob.size - 82) });
+m('created');
+global.gc?.(); m('gc');
+await db.query('select 1');
+m('q');
