@@ -7,7 +7,8 @@
  * Sections: 1. latency per turn of naive / optimized / batched at RTT 0, 1, 5 ms;
  * 2. instrumentation overhead (tapped vs raw pg.Client, and on PostgreSQL through `ctxbench proxy`,
  * a bare Node forwarder and socat, each a process of its own); 3. embedded start, cold vs warm;
- * 4. seeding throughput of `large` (full mode only; `tiny` in smoke mode).
+ * 4. seeding throughput of `large` (full mode only; `tiny` in smoke mode); 5. whole-process
+ * `ctxbench compare` runs: warm, cold and --db, wall time and peak RSS, and a CPU profile's groups.
  * Tables go to stdout, progress to stderr, figures to the JSON file (default
  * bench/results.json) and, in full mode, BENCHMARKS.md.
  *
@@ -31,10 +32,11 @@ import { latencySection } from './sections/latency.mjs';
 import { overheadSection } from './sections/overhead.mjs';
 import { seedingSection } from './sections/seeding.mjs';
 import { startupSection } from './sections/startup.mjs';
+import { processSection } from './sections/process.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_VERSION = 1;
-const SECTIONS = ['latency', 'overhead', 'startup', 'seeding'];
+const SECTIONS = ['latency', 'overhead', 'startup', 'seeding', 'process'];
 
 const USAGE = `usage: node bench/bench.mjs [--smoke] [--json FILE] [--markdown FILE] [--repeat N] [--no-postgres] [--only LIST [--merge]] [--from FILE]
 
@@ -57,13 +59,15 @@ function planFor(smoke, repeatOverride) {
         overhead: { statements: 300, blockSize: 50, warmup: 50, replay: { blocks: 4, perBlock: 250 } },
         startup: { scale: 'tiny', warmSamples: 1 },
         seeding: { scale: 'tiny' },
+        process: { scale: 'tiny', warmSamples: 1, coldSamples: 1 },
       }
     : {
         mode: 'full',
-        latency: { scale: 'default', repeat: repeatOverride ?? 3, rtts: [0, 1, 5] },
+        latency: { scale: 'default', repeat: repeatOverride ?? 3, rtts: [0, 1, 2, 5] },
         overhead: { statements: 2000, blockSize: 100, warmup: 200, replay: { blocks: 20, perBlock: 1000 } },
         startup: { scale: 'default', warmSamples: 3 },
         seeding: { scale: 'large' },
+        process: { scale: 'default', warmSamples: 5, coldSamples: 3 },
       };
 }
 
@@ -194,6 +198,7 @@ async function main() {
     overhead: null,
     startup: null,
     seeding: null,
+    process: null,
   };
 
   const postgres = await findPostgres({ disabled: options.noPostgres });
@@ -209,23 +214,26 @@ async function main() {
     }
   }
 
-  const { latency: l, overhead: o, startup: s, seeding: d } = plan;
+  const { latency: l, overhead: o, startup: s, seeding: d, process: p } = plan;
   await section(
     results,
     options.only,
     'latency',
-    `1/4 latency per turn (${l.scale}, repeat ${l.repeat}, RTT ${l.rtts.join('/')} ms)`,
+    `1/5 latency per turn (${l.scale}, repeat ${l.repeat}, RTT ${l.rtts.join('/')} ms)`,
     () => latencySection({ ...l, log }),
   );
   results.machine.pgliteServerVersion = results.latency?.database.serverVersion ?? (await pgliteServerVersion());
-  await section(results, options.only, 'overhead', `2/4 instrumentation overhead (${o.statements} statements per side)`, () =>
+  await section(results, options.only, 'overhead', `2/5 instrumentation overhead (${o.statements} statements per side)`, () =>
     overheadSection({ ...o, postgres, log }),
   );
-  await section(results, options.only, 'startup', `3/4 embedded start (${s.scale}: 1 cold, ${s.warmSamples} warm)`, () =>
+  await section(results, options.only, 'startup', `3/5 embedded start (${s.scale}: 1 cold, ${s.warmSamples} warm)`, () =>
     startupSection({ ...s, log }),
   );
-  await section(results, options.only, 'seeding', `4/4 seeding throughput (${d.scale})`, () =>
+  await section(results, options.only, 'seeding', `4/5 seeding throughput (${d.scale})`, () =>
     seedingSection({ ...d, postgres, pgliteVersion: results.machine.pgliteServerVersion, log }),
+  );
+  await section(results, options.only, 'process', `5/5 whole-process compare (${p.scale}: ${p.coldSamples} cold, ${p.warmSamples} warm and --db)`, () =>
+    processSection({ ...p, postgres, log }),
   );
 
   results.finishedAt = new Date().toISOString();

@@ -21,6 +21,7 @@ const SECTION_NAMES = {
   overhead: '§2 instrumentation overhead',
   startup: '§3 embedded start',
   seeding: '§4 seeding',
+  process: '§5 whole-process compare',
 };
 
 /** a − b, or null when either is missing. */
@@ -33,6 +34,7 @@ const hopBackend = (overhead) => overhead.backends.find((b) => b.proxiedMedianUs
 function sections(results) {
   const out = [];
   const { latency, overhead, startup, seeding } = results;
+  const proc = results.process;
   if (latency) {
     const names = latency.strategies.map((s) => s.name);
     const others = names.filter((n) => n !== 'naive');
@@ -170,6 +172,38 @@ function sections(results) {
         secs(t.wallSeconds),
       ]),
     });
+  }
+  if (proc) {
+    const g = proc.goals;
+    const mib = (v) => (v == null ? '—' : `${v.toFixed(0)} MiB`);
+    const verdict = (value, goal) => (value == null ? '—' : value <= goal ? 'met' : 'not met');
+    const row = (label, s, goalMs, goalRss) =>
+      s == null
+        ? [label, '0', '—', '—', '—', '—', '—']
+        : [label, String(s.samples), ms(s.medianWallMs), mib(s.medianRssMiB), ms(s.medianCpuMs), `≤ ${ms(goalMs)}${goalRss ? `, ≤ ${mib(goalRss)}` : ''}`,
+           [verdict(s.medianWallMs, goalMs), goalRss ? verdict(s.medianRssMiB, goalRss) : null].filter(Boolean).join(' / ')];
+    out.push({
+      key: 'process',
+      title: '5. Whole-process compare',
+      note:
+        `\`ctxbench compare --scale ${proc.scale} --format json --output FILE\` as a user runs it, one process per sample, from spawn to exit (module loading, the database, ` +
+        `the fixture turns, the report); peak RSS and CPU (user + system) of that process, read at its exit; medians; warm and --db samples interleaved; ` +
+        `cold = an empty cache directory (the run seeds the dataset)${proc.dbSkipped ? `; --db skipped: ${proc.dbSkipped}` : ''}`,
+      head: ['run', 'samples', 'wall', 'peak RSS', 'CPU', 'goal', 'goal met'],
+      rows: [row('warm (embedded, cached)', proc.warm, g.warmMs, g.warmRssMiB), row('cold (embedded, empty cache)', proc.cold, g.coldMs), row('--db (PostgreSQL)', proc.db, g.dbMs)],
+    });
+    if (proc.profile) {
+      out.push({
+        key: 'processProfile',
+        level: 3,
+        title: '5b. Where a warm run spends its time',
+        note: `one more warm run with \`node --cpu-prof\`: its ${proc.profile.totalMs} ms of samples (wall time, idle included) grouped by the code they fell in`,
+        head: ['where', 'time', 'share'],
+        rows: [...proc.profile.groups]
+          .sort((a, b) => b.ms - a.ms)
+          .map((grp) => [grp.name, ms(grp.ms), `${((100 * grp.ms) / proc.profile.totalMs).toFixed(0)}%`]),
+      });
+    }
   }
   return out;
 }
