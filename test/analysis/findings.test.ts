@@ -158,6 +158,10 @@ describe('selectsStar', () => {
     // expansion via * is not supported here"), so they fetch nothing.
     ['select f(x).* from t', false],
     ['select 1 + (a).* from t', false],
+    // Text the parser rejects reaches the scanner too (the lexical fallback): an unbalanced
+    // parenthesis must not throw or end the outer list.
+    ['select a) from t', false],
+    ['select a), * from t', true],
   ])('%s ⇒ %s', (sql, expected) => {
     expect(selectsStar(sql)).toBe(expected);
   });
