@@ -144,6 +144,24 @@ describe('selectsStar', () => {
     ['select distinct on (a, b) c, * from t', true],
     ['select f(a) * 2 from t', false],
     ['select a, b from t order by a', false],
+    // Every field of a parenthesised value: `(t).*` is `t.*`, `(a).*` every field of a composite column.
+    ['select (t).* from t', true],
+    ['select (a).* from t', true],
+    ['select id, ((t)).* from t', true],
+    ['select (f(x)).* from t', true],
+    ['select (a).b.* from t', true],
+    ['select (a).b from t', false],
+    ['select (a) * 2 from t', false],
+    ['select count(*), (a).b from t', false],
+    ['select (a, b) from t', false],
+    // Only a parenthesis that opens the item: the server rejects these (a syntax error; "row
+    // expansion via * is not supported here"), so they fetch nothing.
+    ['select f(x).* from t', false],
+    ['select 1 + (a).* from t', false],
+    // Text the parser rejects reaches the scanner too (the lexical fallback): an unbalanced
+    // parenthesis must not throw or end the outer list.
+    ['select a) from t', false],
+    ['select a), * from t', true],
   ])('%s ⇒ %s', (sql, expected) => {
     expect(selectsStar(sql)).toBe(expected);
   });

@@ -52,8 +52,9 @@ const LIST_END = new Set([
 ]);
 
 /**
- * Whether a statement selects every column: a select-list item that is a bare `*` or a
- * qualified `t.*` / `"t".*`. `count(*)` and `a * b` are not.
+ * Whether a statement selects every column: a select-list item that is a bare `*`, a
+ * qualified `t.*` / `"t".*`, or every field of a parenthesised value, `(t).*` / `(a).*`.
+ * `count(*)` and `a * b` are not.
  *
  * @example
  * selectsStar('select "t".* from t'); // => true
@@ -62,18 +63,20 @@ const LIST_END = new Set([
 export function selectsStar(sql: string): boolean {
   const tokens = lex(fingerprintSql(sql));
   // One frame per parenthesis depth: is it inside a select list, and how far is the current
-  // item into the `name . name . *` shape (0 = item start, 1 = after a name, 2 = after a dot, -1 = not that shape).
+  // item into the `name . name . *` shape (0 = item start, 1 = after a name, 2 = after a dot, -1 = not that shape;
+  // 3 = inside a parenthesis that opened the item, which counts as a name once closed: `(t).*`).
   const frames: { inList: boolean; state: number }[] = [{ inList: false, state: -1 }];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
     const frame = frames[frames.length - 1];
     if (t.kind === 'open') {
-      if (frame.inList) frame.state = -1;
+      if (frame.inList) frame.state = frame.state === 0 ? 3 : -1;
       frames.push({ inList: false, state: -1 });
       continue;
     }
     if (t.kind === 'close') {
       if (frames.length > 1) frames.pop();
+      if (frames[frames.length - 1].state === 3) frames[frames.length - 1].state = 1;
       continue;
     }
     if (t.kind === 'name') {
