@@ -232,6 +232,7 @@ function markdownTable(head, rows, { rightAlign = true } = {}) {
 function meaning(results) {
   const said = {};
   const { latency, overhead, startup, seeding } = results;
+  const proc = results.process;
   if (latency && latency.byRtt.length > 0) {
     const first = latency.byRtt[0];
     const last = latency.byRtt[latency.byRtt.length - 1];
@@ -284,6 +285,32 @@ function meaning(results) {
         `against PGlite's in-process COPY at ${int(lite.rowsPerSecond)} rows/s (${x(server.rowsPerSecond / lite.rowsPerSecond)}), ` +
         `so seeding \`${seeding.scale}\` is a one-off wait of ${secs(lite.seconds)} embedded (${secs(lite.wallSeconds)} with caching) and ${secs(server.seconds)} on a server.`
       : `PGlite's in-process COPY loads the ${int(lite.rows)} rows of \`${seeding.scale}\` at ${int(lite.rowsPerSecond)} rows/s: a one-off wait of ${secs(lite.seconds)} (${secs(lite.wallSeconds)} with caching).`;
+  }
+  if (proc && proc.warm) {
+    const grp = new Map((proc.profile?.groups ?? []).map((g) => [g.name, g.ms]));
+    const wasm = grp.get('PGlite WASM (PostgreSQL itself)') ?? 0;
+    const liteJs = grp.get('PGlite JavaScript (file system, protocol)') ?? 0;
+    const w = proc.warm;
+    const parts = [
+      `A warm embedded \`compare\` takes ${ms(w.medianWallMs)} and peaks at ${(w.medianRssMiB ?? 0).toFixed(0)} MiB ` +
+        `(goals ≤ ${ms(proc.goals.warmMs)}, ≤ ${proc.goals.warmRssMiB} MiB)`,
+    ];
+    if (proc.profile) {
+      parts.push(
+        `in its profile PGlite itself takes ${ms(wasm + liteJs)} of ${ms(proc.profile.totalMs)} (${ms(wasm)} in PostgreSQL's WASM, ${ms(liteJs)} in its JavaScript: ` +
+          `unpacking the cached data directory into its in-memory file system, and the protocol) — the floor of any embedded run on this dataset`,
+      );
+    }
+    if (w.medianExternalMiB != null) {
+      parts.push(
+        `its memory peaks at ${w.medianHeapMiB} MiB of JavaScript heap and ${w.medianExternalMiB} MiB outside it — PGlite's WASM memory and, ` +
+          `${w.medianArrayBuffersMiB} MiB of that, ArrayBuffers, chiefly the in-memory copy of the data directory: a data directory on disk would cut that, ` +
+          `but needs a private copy per run (PostgreSQL writes to its files even when only reading), which costs about as long as the unpacking it saves`,
+      );
+    }
+    if (proc.cold) parts.push(`cold, the run also seeds and caches the dataset: ${ms(proc.cold.medianWallMs)} (goal ≤ ${ms(proc.goals.coldMs)})`);
+    if (proc.db) parts.push(`on PostgreSQL (\`--db\`) the same turns take ${ms(proc.db.medianWallMs)} at ${(proc.db.medianRssMiB ?? 0).toFixed(0)} MiB (goal ≤ ${ms(proc.goals.dbMs)})`);
+    said.process = `${parts.join('; ')}.`;
   }
   return said;
 }

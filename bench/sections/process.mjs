@@ -40,7 +40,17 @@ async function runOnce(args, env, nodeFlags = []) {
     });
     const wallMs = performance.now() - started;
     const usage = JSON.parse(await readFile(usageFile, 'utf8'));
-    return { code, wallMs: round(wallMs, 1), rssMiB: round(usage.maxRssKiB / 1024, 1), cpuMs: round((usage.userUs + usage.systemUs) / 1000, 1) };
+    const mib = (bytes) => round(bytes / 1048576, 0);
+    return {
+      code,
+      wallMs: round(wallMs, 1),
+      rssMiB: round(usage.maxRssKiB / 1024, 1),
+      cpuMs: round((usage.userUs + usage.systemUs) / 1000, 1),
+      // Sampled peaks (every 100 ms): the JS heap, memory outside it (WASM, buffers) and, of that, ArrayBuffers.
+      heapMiB: mib(usage.peakBytes.heapUsed),
+      externalMiB: mib(usage.peakBytes.external),
+      arrayBuffersMiB: mib(usage.peakBytes.arrayBuffers),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -54,6 +64,9 @@ function summarise(samples) {
     medianWallMs: round(median(samples.map((s) => s.wallMs)), 1),
     medianRssMiB: round(median(samples.map((s) => s.rssMiB)), 1),
     medianCpuMs: round(median(samples.map((s) => s.cpuMs)), 1),
+    medianHeapMiB: median(samples.map((s) => s.heapMiB)),
+    medianExternalMiB: median(samples.map((s) => s.externalMiB)),
+    medianArrayBuffersMiB: median(samples.map((s) => s.arrayBuffersMiB)),
   };
 }
 
