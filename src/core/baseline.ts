@@ -21,6 +21,12 @@ export interface BaselineTurn {
   payloadBytes: number;
   /** Fingerprint → statements sent with it in this turn. */
   fingerprints: Record<string, number>;
+  /**
+   * The same counts per section (`db.section`; `""` for statements outside any): section →
+   * fingerprint → statements. Files snapshotted before sections were recorded lack it; they
+   * are compared on `fingerprints` alone.
+   */
+  sections?: Record<string, Record<string, number>>;
 }
 
 /** The baseline file (`ctxbench snapshot`). */
@@ -46,14 +52,22 @@ export function snapshot(report: Report): Baseline {
     const turns: Record<string, BaselineTurn> = {};
     for (const t of s.turnDetails) {
       const counts = new Map<string, number>();
-      for (const st of t.statements) counts.set(st.fingerprint, (counts.get(st.fingerprint) ?? 0) + 1);
+      const bySection = new Map<string, Map<string, number>>();
+      for (const st of t.statements) {
+        counts.set(st.fingerprint, (counts.get(st.fingerprint) ?? 0) + 1);
+        const section = st.section ?? '';
+        const inSection = bySection.get(section) ?? new Map<string, number>();
+        inSection.set(st.fingerprint, (inSection.get(st.fingerprint) ?? 0) + 1);
+        bySection.set(section, inSection);
+      }
       turns[t.turn] = {
         queries: t.queries,
         roundTrips: t.roundTrips,
         rows: t.rows,
         bytes: t.bytes,
         payloadBytes: t.payloadBytes,
-        fingerprints: Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+        fingerprints: sortedRecord(counts),
+        sections: Object.fromEntries([...bySection].sort(([a], [b]) => compareKeys(a, b)).map(([name, c]) => [name, sortedRecord(c)])),
       };
     }
     strategies[s.name] = turns;
@@ -61,9 +75,22 @@ export function snapshot(report: Report): Baseline {
   return { version: 1, dataset: report.dataset, strategies };
 }
 
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortedRecord(counts: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...counts].sort(([a], [b]) => compareKeys(a, b)));
+}
+
 /** The file's text: two-space JSON, one fingerprint per line, trailing newline. */
 export function renderBaseline(baseline: Baseline): string {
   return `${JSON.stringify(baseline, null, 2)}\n`;
+}
+
+function isCountsBySection(value: unknown): boolean {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  return isObject(value) && Object.values(value).every((counts) => isObject(counts) && Object.values(counts).every((n) => typeof n === 'number'));
 }
 
 /** Reads a baseline file; a malformed one is a usage error naming the file (exit 2). */
@@ -86,6 +113,10 @@ export async function loadBaseline(file: string): Promise<Baseline> {
           if (typeof (figures as unknown as Record<string, unknown>)?.[metric] !== 'number') {
             problems.push(`${file}: strategies.${strategy}["${turn}"].${metric}: expected a number`);
           }
+        }
+        const sections = (figures as unknown as Record<string, unknown>)?.sections;
+        if (sections !== undefined && !isCountsBySection(sections)) {
+          problems.push(`${file}: strategies.${strategy}["${turn}"].sections: expected section → fingerprint → number of statements`);
         }
       }
     }
@@ -160,13 +191,7 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
         if (now[metric] > allowed(metric, then[metric], tolerance)) result.regressions.push({ strategy, turn, metric, baseline: then[metric], actual: now[metric] });
         else if (now[metric] < then[metric]) result.improvements.push({ strategy, turn, metric, baseline: then[metric], actual: now[metric] });
       }
-      const fingerprints = new Set([...Object.keys(then.fingerprints ?? {}), ...Object.keys(now.fingerprints)]);
-      for (const fingerprint of [...fingerprints].sort()) {
-        const a = then.fingerprints?.[fingerprint] ?? 0;
-        const b = now.fingerprints[fingerprint] ?? 0;
-        if (b > a) result.added.push({ strategy, turn, fingerprint, baseline: a, actual: b });
-        if (b < a) result.removed.push({ strategy, turn, fingerprint, baseline: a, actual: b });
-      }
+      shapeDifferences(strategy, turn, then, now, result);
     }
     for (const turn of Object.keys(before)) if (turns[turn] === undefined) result.missingTurns.push({ strategy, turn });
   }
@@ -174,6 +199,29 @@ export function compareWithBaseline(report: Report, baseline: Baseline, file: st
   return result;
 }
 
+
+/**
+ * The statement shapes sent more (added) or less (removed) often than the baseline turn says:
+ * per section when the baseline recorded sections, else per fingerprint over the whole turn.
+ */
+function shapeDifferences(strategy: string, turn: string, then: BaselineTurn, now: BaselineTurn, result: BaselineResult): void {
+  const compare = (section: string | undefined, before: Record<string, number>, after: Record<string, number>): void => {
+    for (const fingerprint of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+      const a = before[fingerprint] ?? 0;
+      const b = after[fingerprint] ?? 0;
+      if (a === b) continue;
+      const change = { strategy, turn, ...(section === undefined ? {} : { section: section === '' ? null : section }), fingerprint, baseline: a, actual: b };
+      (b > a ? result.added : result.removed).push(change);
+    }
+  };
+  if (then.sections === undefined || now.sections === undefined) {
+    compare(undefined, then.fingerprints ?? {}, now.fingerprints);
+    return;
+  }
+  for (const section of [...new Set([...Object.keys(then.sections), ...Object.keys(now.sections)])].sort()) {
+    compare(section, then.sections[section] ?? {}, now.sections[section] ?? {});
+  }
+}
 
 /**
  * Why a baseline cannot judge a run, if it cannot: it was snapshotted on other data (another
@@ -238,6 +286,7 @@ export function tighten(baseline: Baseline, report: Report): Baseline {
       const next = { ...then };
       for (const metric of METRICS) next[metric] = Math.min(then[metric], now[metric]);
       next.fingerprints = now.fingerprints;
+      if (now.sections !== undefined) next.sections = now.sections;
       strategies[strategy]![turn] = next;
     }
   }

@@ -89,6 +89,11 @@ export interface BaselineChange {
 export interface FingerprintChange {
   strategy: string;
   turn: string;
+  /**
+   * The section the statements were sent in (null: outside any); absent when the baseline file
+   * has no sections (snapshotted by an earlier version), so the whole turn was compared.
+   */
+  section?: string | null;
   fingerprint: string;
   baseline: number;
   actual: number;

@@ -2,7 +2,7 @@
  * The CI gate's part of a report — budget violations and baseline changes — as plain lines,
  * shared by the table and markdown formats.
  */
-import { METRIC_FLAGS, type BudgetMetric, type Violation } from '../core/gate-results.js';
+import { METRIC_FLAGS, type BudgetMetric, type FingerprintChange, type Violation } from '../core/gate-results.js';
 import type { Report } from './model.js';
 import { formatBytes, formatNumber, oneLine } from './format.js';
 
@@ -73,12 +73,15 @@ export function gateLines(report: Report): GateLine[] {
       out.push({ text: `✗ ${r.strategy} · turn ${r.turn}: ${METRIC_NAMES[r.metric]} ${amount(r.metric, r.baseline)} → ${amount(r.metric, r.actual)}`, tone: 'bad', depth: 1 });
     }
     if (f.regressions.length > 20) out.push({ text: `… ${f.regressions.length - 20} more`, tone: 'bad', depth: 1 });
+    const where = (c: FingerprintChange) => `${c.strategy} · turn ${c.turn}${c.section == null ? '' : ` · ${c.section}`}`;
     for (const a of f.added.slice(0, 20)) {
-      out.push({ text: `+ ${a.strategy} · turn ${a.turn}: ${a.baseline}× → ${a.actual}×  ${oneLine(a.fingerprint, 90)}`, tone: 'bad', depth: 1 });
+      out.push({ text: `+ ${where(a)}: ${a.baseline}× → ${a.actual}×  ${oneLine(a.fingerprint, 90)}`, tone: 'bad', depth: 1 });
     }
+    if (f.added.length > 20) out.push({ text: `… ${f.added.length - 20} more added (see --format json)`, tone: 'bad', depth: 1 });
     for (const r of f.removed.slice(0, 20)) {
-      out.push({ text: `- ${r.strategy} · turn ${r.turn}: ${r.baseline}× → ${r.actual}×  ${oneLine(r.fingerprint, 90)}`, tone: 'good', depth: 1 });
+      out.push({ text: `- ${where(r)}: ${r.baseline}× → ${r.actual}×  ${oneLine(r.fingerprint, 90)}`, tone: 'good', depth: 1 });
     }
+    if (f.removed.length > 20) out.push({ text: `… ${f.removed.length - 20} more removed (see --format json)`, tone: 'good', depth: 1 });
     if (f.improvements.length > 0) {
       out.push({
         text: `${f.improvements.length} figure${f.improvements.length === 1 ? '' : 's'} improved${f.updated ? ': baseline tightened' : f.passed ? ': run with --update-baseline to tighten the baseline' : ''}`,

@@ -69,7 +69,7 @@ export function renderJunit(report: Report): string {
                 message: `${mine.length} figure${mine.length === 1 ? '' : 's'} grew`,
                 details: [
                   ...mine.map((r) => `turn ${r.turn}: ${r.metric} ${r.baseline} → ${r.actual}`),
-                  ...added.map((a) => `added: turn ${a.turn}: ${a.baseline}× → ${a.actual}× ${oneLine(a.fingerprint, 120)}`),
+                  ...added.map((a) => `added: turn ${a.turn}${a.section == null ? '' : ` · ${a.section}`}: ${a.baseline}× → ${a.actual}× ${oneLine(a.fingerprint, 120)}`),
                 ].join('\n'),
               },
       });

@@ -98,10 +98,10 @@ describe('compareWithBaseline', () => {
 
   it('lists fingerprints sent more or less often, sorted, with both counts', () => {
     const r = compareWithBaseline(reportOf(['s', [turn('t1', {}, ['select $1', 'select 3', 'select 3'])]]), baseline, 'b.json');
-    expect(r.added).toEqual([{ strategy: 's', turn: 't1', fingerprint: 'select 3', baseline: 0, actual: 2 }]);
+    expect(r.added).toEqual([{ strategy: 's', turn: 't1', section: null, fingerprint: 'select 3', baseline: 0, actual: 2 }]);
     expect(r.removed).toEqual([
-      { strategy: 's', turn: 't1', fingerprint: 'select 2', baseline: 1, actual: 0 },
-      { strategy: 's', turn: 't1', fingerprint: 'select ?', baseline: 2, actual: 1 },
+      { strategy: 's', turn: 't1', section: null, fingerprint: 'select 2', baseline: 1, actual: 0 },
+      { strategy: 's', turn: 't1', section: null, fingerprint: 'select ?', baseline: 2, actual: 1 },
     ]);
     // Fingerprint changes alone do not fail the gate.
     expect(r.passed).toBe(true);
@@ -119,8 +119,29 @@ describe('compareWithBaseline', () => {
   it('a baseline turn without fingerprints counts every fingerprint as added', () => {
     const base = snapshot(reportOf(['s', [turn('t1', {}, ['select 1'])]]));
     delete (base.strategies.s!.t1 as { fingerprints?: unknown }).fingerprints;
+    delete base.strategies.s!.t1!.sections;
     const r = compareWithBaseline(reportOf(['s', [turn('t1', {}, ['select 1'])]]), base, 'b.json');
     expect(r.added).toEqual([{ strategy: 's', turn: 't1', fingerprint: 'select 1', baseline: 0, actual: 1 }]);
+  });
+
+  it('compares per section: a statement moved to another section is removed from one and added to the other', () => {
+    const inSections = (pairs: [string | null, string][]) =>
+      turn('t1', {}, []).statements.concat(pairs.map(([section, sql], i) => statement(i + 1, sql, [], { section })));
+    const before = { ...turn('t1', {}), statements: inSections([['faqs', 'select f'], ['faqs', 'select f'], [null, 'select q']]) };
+    const after = { ...turn('t1', {}), statements: inSections([['faqs', 'select f'], ['pages', 'select f'], [null, 'select q']]) };
+    const base = snapshot(reportOf(['s', [before]]));
+    expect(base.strategies.s!.t1!.sections).toEqual({ '': { 'select q': 1 }, faqs: { 'select f': 2 } });
+    const r = compareWithBaseline(reportOf(['s', [after]]), base, 'b.json');
+    expect(r.added).toEqual([{ strategy: 's', turn: 't1', section: 'pages', fingerprint: 'select f', baseline: 0, actual: 1 }]);
+    expect(r.removed).toEqual([{ strategy: 's', turn: 't1', section: 'faqs', fingerprint: 'select f', baseline: 2, actual: 1 }]);
+  });
+
+  it('a baseline without sections (an earlier snapshot) is compared on whole turns, naming no section', () => {
+    const base = snapshot(reportOf(['s', [turn('t1', {}, ['select 1'])]]));
+    delete base.strategies.s!.t1!.sections;
+    const r = compareWithBaseline(reportOf(['s', [turn('t1', {}, ['select 1', 'select 2'])]]), base, 'b.json');
+    expect(r.added).toEqual([{ strategy: 's', turn: 't1', fingerprint: 'select 2', baseline: 0, actual: 1 }]);
+    expect(r.removed).toEqual([]);
   });
 
   it('names turns and strategies only one side has', () => {
@@ -157,7 +178,15 @@ describe('snapshot and tighten', () => {
   it('snapshots strategies sorted by name, fingerprints sorted with counts', () => {
     const b = snapshot(reportOf(['z', [turn('t1', {}, ['select b', 'select a', 'select b'])]], ['a', [turn('t1', { rows: 3 })]]));
     expect(Object.keys(b.strategies)).toEqual(['a', 'z']);
-    expect(b.strategies.z!.t1).toEqual({ queries: 10, roundTrips: 10, rows: 20, bytes: 1000, payloadBytes: 800, fingerprints: { 'select a': 1, 'select b': 2 } });
+    expect(b.strategies.z!.t1).toEqual({
+      queries: 10,
+      roundTrips: 10,
+      rows: 20,
+      bytes: 1000,
+      payloadBytes: 800,
+      fingerprints: { 'select a': 1, 'select b': 2 },
+      sections: { '': { 'select a': 1, 'select b': 2 } },
+    });
     expect(Object.keys(b.strategies.z!.t1!.fingerprints)).toEqual(['select a', 'select b']);
     expect(b.strategies.a!.t1!.rows).toBe(3);
     expect(b.version).toBe(1);
@@ -167,7 +196,15 @@ describe('snapshot and tighten', () => {
   it('lowers every improved figure, never raises one, and keeps turns the run did not replay', () => {
     const baseline = snapshot(reportOf(['s', [turn('t1', {}, ['select 1']), turn('t2', {})]]));
     const tightened = tighten(baseline, reportOf(['s', [turn('t1', { queries: 8, bytes: 1200, rows: 19 }, ['select 9'])]]));
-    expect(tightened.strategies.s!.t1).toEqual({ queries: 8, roundTrips: 10, rows: 19, bytes: 1000, payloadBytes: 800, fingerprints: { 'select 9': 1 } });
+    expect(tightened.strategies.s!.t1).toEqual({
+      queries: 8,
+      roundTrips: 10,
+      rows: 19,
+      bytes: 1000,
+      payloadBytes: 800,
+      fingerprints: { 'select 9': 1 },
+      sections: { '': { 'select 9': 1 } },
+    });
     expect(tightened.strategies.s!.t2).toEqual(baseline.strategies.s!.t2);
     expect(tightened.dataset).toEqual(baseline.dataset);
   });
@@ -260,5 +297,12 @@ describe('loadBaseline', () => {
     expect(figures).toContain('fig.json: strategies.s["t1"].roundTrips: expected a number');
     expect(figures).toContain('fig.json: strategies.s["t1"].rows: expected a number');
     expect(figures).not.toContain('.queries');
+    const ok = '"queries":1,"roundTrips":1,"bytes":1,"payloadBytes":1,"rows":1,"fingerprints":{}';
+    for (const bad of ['[]', '{"faqs":5}', '{"faqs":{"select 1":"2"}}', 'null']) {
+      expect(await load('sections.json', `{"version":1,"strategies":{"s":{"t1":{${ok},"sections":${bad}}}}}`)).toBe(
+        'sections.json: strategies.s["t1"].sections: expected section → fingerprint → number of statements',
+      );
+    }
+    expect(await load('sections-ok.json', `{"version":1,"strategies":{"s":{"t1":{${ok},"sections":{"":{"select 1":2}}}}}}`)).toBe('ok');
   });
 });
