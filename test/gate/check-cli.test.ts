@@ -39,6 +39,11 @@ describe('baseline and ratchet', () => {
     expect(worse.stdout).toContain('0× → 1×  select business_name from users where id = $1');
     expect(worse.stderr).toContain('grew beyond the baseline');
 
+    // The same statement sent inside a section: the added shape is named with its section.
+    const inSection = await run(['check', ...common, '--strategies', 'test/cli/strategies/optimized-plus-one-in-section.ts', '--baseline', file]);
+    expect(inSection.code).toBe(1);
+    expect(inSection.stdout).toMatch(/\+ optimized · turn en-first-1\/\w+ · system: 0× → 1×  select business_name from users where id = \$1/);
+
     // Adopt the worse code as the baseline, then improve: the ratchet tightens the file.
     const loose = path.join(dir, 'loose.json');
     await run(['snapshot', ...common, '--strategies', 'test/cli/strategies/optimized-plus-one.ts', '--output', loose]);
