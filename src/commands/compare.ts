@@ -42,6 +42,11 @@ export interface CompareOptions extends OpenDatabaseOptions {
    * turns every strategy completed and says `interrupted`.
    */
   signal?: AbortSignal;
+  /**
+   * Measure the fix of each N+1 group and `SELECT *` with unused columns (default true):
+   * findings gain `fix`. The rewrites are extra read-only statements, never counted.
+   */
+  whatIf?: boolean;
 }
 
 /** Runs every strategy once more through a delay proxy of `rttMs` in front of the database. */
@@ -105,6 +110,7 @@ export async function compare(options: CompareOptions): Promise<Report> {
       countTokens: tokenizer?.count,
       signal: options.signal,
       turnTimeoutMs: options.turnTimeoutMs,
+      whatIf: options.whatIf ?? true,
     });
     const baseline = options.baseline ?? options.strategies[0]!.name;
     const report: Report = {
