@@ -215,7 +215,7 @@ describe.each(backendKinds)('what-if on %s', (kind) => {
   });
 
   it('says a rewrite returned other rows rather than report it, and names a shape it cannot rewrite', async () => {
-    const report = await compare({ url: backend.url, strategies: [trickyStrategy], turns: [{ id: 'one' }], tokenizer: 'none', anySchema: true });
+    const report = await compare({ url: backend.url, strategies: [trickyStrategy], turns: [{ id: 'one' }], tokenizer: 'none', anySchema: true, whatIf: true });
     const findings = report.strategies[0]!.findings.filter((f) => f.kind === 'n-plus-one');
     expect(findings.map((f) => [f.sql, f.fix])).toEqual([
       [
