@@ -47,6 +47,8 @@ export interface AfterCall {
   value: unknown;
   /** Its statements, as the measurement reports them. */
   statements: StatementRecord[];
+  /** The measured call's abort signal: stop sending once it aborts. */
+  signal?: AbortSignal;
   /**
    * Runs `fn` inside a savepoint of the same transaction and returns its own statements,
    * recorded on the same tap but apart from the measured call's. A failed statement rolls
@@ -281,7 +283,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       await recording.settle();
       const statements = recording.stop();
       if (error === undefined && limits.after !== undefined && !limits.signal?.aborted) {
-        await limits.after({ value, statements, record: recordApart }).catch(() => undefined);
+        await limits.after({ value, statements, signal: limits.signal, record: recordApart }).catch(() => undefined);
       }
       await knex.raw(error === undefined ? 'commit' : 'rollback');
       return { value, error, statements, latencyMs };

@@ -108,8 +108,9 @@ export interface FixFigures {
  * `SELECT *` with only the used columns) was run after the warm-up build of each turn, inside
  * its read-only transaction, and never counted in the turn's figures. `different-rows`: it ran
  * but returned other rows than the statements it replaces, so it is no fix; `failed`: the
- * server refused it. A measured fix sums the `turns` where the finding's shape had something
- * to fix (for select-star: a column unused in that turn); `before` is its statements there.
+ * server refused it, or its rows could not be checked. A measured fix sums the `turns` where
+ * the finding's shape had something to fix (for select-star: a column unused in that turn);
+ * `before` is the replaced statements' figures in those turns.
  */
 export type FindingFix =
   | ({ status: 'measured'; sql: string; turns: number; before: FixFigures } & FixFigures)

@@ -392,10 +392,13 @@ function figures(statements: readonly StatementRecord[]): FixFigures {
   };
 }
 
+/** Why a rewrite's rows were not compared (a capture cut short by its limit). */
+const UNCHECKED = 'the rows were not captured in full, so they could not be checked';
+
 /** A statement's rows as comparable keys (its column names, then each row's field values), or why not. */
 function rowsOf(statement: StatementRecord): { columns: string[]; rows: (Buffer | null)[][] } | string {
   const values = statementValues(statement);
-  if (values === undefined || values.truncated) return 'the rows were not captured in full, so they could not be checked';
+  if (values === undefined || values.truncated) return UNCHECKED;
   const result = values.results[0];
   if (result === undefined) return { columns: [], rows: [] };
   return { columns: result.columns.map((c) => c.name), rows: result.rows.map((r) => dataRowValues(r)) };
@@ -444,12 +447,12 @@ async function measurePlan(
   let columns: string[] | null = null;
   for (const s of m.statements) {
     const r = rowsOf(s);
-    if (typeof r === 'string') return { status: 'different-rows', sql: plan.sql, reason: r };
+    if (typeof r === 'string') return { status: 'failed', sql: plan.sql, reason: r };
     columns ??= r.columns;
     actual.push(...r.rows);
   }
   const want = expected(columns ?? []);
-  if (typeof want === 'string') return { status: 'different-rows', sql: plan.sql, reason: want };
+  if (typeof want === 'string') return { status: want.startsWith(UNCHECKED) ? 'failed' : 'different-rows', sql: plan.sql, reason: want };
   const difference = sameRows(want, actual);
   if (difference !== null) return { status: 'different-rows', sql: plan.sql, reason: difference };
   return { status: 'measured', sql: plan.sql, turns: 1, ...figures(m.statements), before: figures(before) };
@@ -483,6 +486,7 @@ export function whatIfAfterTurn(
     const fixes: TurnFix[] = [];
     const statements = call.statements.filter((s) => s.error === null);
     for (const group of nPlusOneGroups(statements)) {
+      if (call.signal?.aborted) return done(fixes);
       const fingerprint = findingFingerprint(group[0]!);
       fixes.push({ kind: 'n-plus-one', fingerprint, fix: await fixGroup(call, group, catalog) });
     }
@@ -506,6 +510,7 @@ export function whatIfAfterTurn(
       }
       for (const [fingerprint, group] of byShape) {
         if (!selectsStar(group[0]!.sql)) continue;
+        if (call.signal?.aborted) return done(fixes);
         const mine = uses.filter((u) => u.fingerprint === fingerprint);
         if (!mine.some((u) => u.used === false)) continue;
         const used = mine.filter((u) => u.used !== false).map((u) => u.column);
