@@ -32,7 +32,10 @@ const group = (sql: string, ...params: (string | null)[][]) => params.map((p) =>
 
 describe('planBatchedRewrite', () => {
   it('turns col = $n into col = ANY($n) with the distinct values, keeping the other parameters', async () => {
-    const plan = await planBatchedRewrite(group('select * from t where parent_id = $1 and name = $2', ['1', 'a'], ['2', 'a'], ['1', 'a']), catalog);
+    const plan = await planBatchedRewrite(
+      group('select * from t where parent_id = $1 and name = $2', ['1', 'a'], ['2', 'a'], ['1', 'a']),
+      catalog,
+    );
     expect(plan).toEqual({ ok: true, sql: 'select * from t where parent_id = ANY($1) and name = $2', runs: [[['1', '2'], 'a']] });
   });
 
@@ -56,10 +59,19 @@ describe('planBatchedRewrite', () => {
   });
 
   it.each([
-    ['select * from t where parent_id = $1 order by rank limit 5', 'LIMIT 5 per group whose ORDER BY does not decide ties (no unique, not-null key among its columns)'],
-    ['select * from t where parent_id = $1 limit 2', 'LIMIT 2 per group without ORDER BY: which rows each statement returned is not defined'],
+    [
+      'select * from t where parent_id = $1 order by rank limit 5',
+      'LIMIT 5 per group whose ORDER BY does not decide ties (no unique, not-null key among its columns)',
+    ],
+    [
+      'select * from t where parent_id = $1 limit 2',
+      'LIMIT 2 per group without ORDER BY: which rows each statement returned is not defined',
+    ],
     ['select * from t where parent_id = $1 order by id offset 1', 'it has OFFSET'],
-    ['select t.* from t join t u on u.id = t.parent_id where t.parent_id = $1', 'it reads more than one table (or a join or subquery)'],
+    [
+      'select t.* from t join t u on u.id = t.parent_id where t.parent_id = $1',
+      'it reads more than one table (or a join or subquery)',
+    ],
     ['select * from t where parent_id > $1', '$1 is not the right side of a "column = $1" condition of the WHERE clause'],
     ['select * from t where parent_id = $1 or name = $1', '$1 appears more than once'],
     ['select * from t where lower(name) = $1', 'the left side of "= $1" is not a plain column of t'],
@@ -68,19 +80,29 @@ describe('planBatchedRewrite', () => {
   });
 
   it('refuses a group where more than one parameter varies, or values written into the SQL', async () => {
-    expect(await planBatchedRewrite(group('select * from t where id = $1 and name = $2', ['1', 'a'], ['2', 'b']), catalog)).toEqual({
+    expect(
+      await planBatchedRewrite(group('select * from t where id = $1 and name = $2', ['1', 'a'], ['2', 'b']), catalog),
+    ).toEqual({
       ok: false,
       reason: 'more than one parameter varies across the group',
     });
     expect(
-      await planBatchedRewrite([{ sql: 'select * from t where id = 1', params: [] }, { sql: 'select * from t where id = 2', params: [] }], catalog),
+      await planBatchedRewrite(
+        [
+          { sql: 'select * from t where id = 1', params: [] },
+          { sql: 'select * from t where id = 2', params: [] },
+        ],
+        catalog,
+      ),
     ).toEqual({ ok: false, reason: 'its statements differ in their SQL text (values written into it), not in one parameter' });
   });
 });
 
 describe('planColumnsRewrite', () => {
   it('replaces * or t.* with the used columns, parameters unchanged', async () => {
-    expect(await planColumnsRewrite([{ sql: 'select t.* from t where id = $1 limit $2', params: ['1', '1'] }], ['name', 'rank'])).toEqual({
+    expect(
+      await planColumnsRewrite([{ sql: 'select t.* from t where id = $1 limit $2', params: ['1', '1'] }], ['name', 'rank']),
+    ).toEqual({
       ok: true,
       sql: 'select "name", "rank" from t where id = $1 limit $2',
       runs: [['1', '1']],
@@ -88,7 +110,10 @@ describe('planColumnsRewrite', () => {
   });
 
   it('names a select list that is not a lone star, and a statement none of whose columns is used', async () => {
-    expect(await planColumnsRewrite([{ sql: 'select *, 1 from t', params: [] }], ['id'])).toEqual({ ok: false, reason: 'its select list is not a lone * or t.*' });
+    expect(await planColumnsRewrite([{ sql: 'select *, 1 from t', params: [] }], ['id'])).toEqual({
+      ok: false,
+      reason: 'its select list is not a lone * or t.*',
+    });
     expect(await planColumnsRewrite([{ sql: 'select * from t', params: [] }], [])).toEqual({
       ok: false,
       reason: 'the prompt uses none of its columns (it may only feed another statement)',
@@ -97,14 +122,39 @@ describe('planColumnsRewrite', () => {
 });
 
 describe('describeFix', () => {
-  const base: Finding = { kind: 'n-plus-one', fingerprint: 'f', sql: 's', turns: 1, statements: 10, maxPerTurn: 10, bytes: 113_600 };
+  const base: Finding = {
+    kind: 'n-plus-one',
+    fingerprint: 'f',
+    sql: 's',
+    turns: 1,
+    statements: 10,
+    maxPerTurn: 10,
+    bytes: 113_600,
+  };
   it('renders a measured fix, a not-rewritable shape and a rewrite that returned other rows', () => {
     const before = { statements: 10, roundTrips: 10, rows: 10, bytes: 113_600, payloadBytes: 50_000 };
     expect(
-      describeFix({ ...base, fix: { status: 'measured', sql: 'x', turns: 1, statements: 1, roundTrips: 1, rows: 2, bytes: 11_900, payloadBytes: 5_000, before } }),
+      describeFix({
+        ...base,
+        fix: {
+          status: 'measured',
+          sql: 'x',
+          turns: 1,
+          statements: 1,
+          roundTrips: 1,
+          rows: 2,
+          bytes: 11_900,
+          payloadBytes: 5_000,
+          before,
+        },
+      }),
     ).toBe('fix: 1 statement instead of 10 (round trips 10 → 1, rows 10 → 2), 113.6 kB → 11.9 kB, measured');
-    expect(describeFix({ ...base, fix: { status: 'not-rewritable', reason: 'it has OFFSET' } })).toBe('fix: not rewritable: it has OFFSET');
-    expect(describeFix({ ...base, fix: { status: 'different-rows', sql: 'x', reason: 'r' } })).toBe('fix: none, the rewrite returned other rows: r');
+    expect(describeFix({ ...base, fix: { status: 'not-rewritable', reason: 'it has OFFSET' } })).toBe(
+      'fix: not rewritable: it has OFFSET',
+    );
+    expect(describeFix({ ...base, fix: { status: 'different-rows', sql: 'x', reason: 'r' } })).toBe(
+      'fix: none, the rewrite returned other rows: r',
+    );
     expect(describeFix(base)).toBeNull();
   });
 });
@@ -117,15 +167,37 @@ describe('redactReport', () => {
         {
           turnDetails: [],
           findings: [
-            { kind: 'n-plus-one', fingerprint: 'f', sql: 's', turns: 1, statements: 2, maxPerTurn: 2, bytes: 1, fix: { status: 'different-rows', sql: "select * from t where id = ANY($1) and name = 'secret'", reason: 'r' } },
-            { kind: 'n-plus-one', fingerprint: 'g', sql: 's', turns: 1, statements: 2, maxPerTurn: 2, bytes: 1, fix: { status: 'failed', sql: 'select 1', reason: 'invalid input syntax for type uuid: "secret"' } },
+            {
+              kind: 'n-plus-one',
+              fingerprint: 'f',
+              sql: 's',
+              turns: 1,
+              statements: 2,
+              maxPerTurn: 2,
+              bytes: 1,
+              fix: { status: 'different-rows', sql: "select * from t where id = ANY($1) and name = 'secret'", reason: 'r' },
+            },
+            {
+              kind: 'n-plus-one',
+              fingerprint: 'g',
+              sql: 's',
+              turns: 1,
+              statements: 2,
+              maxPerTurn: 2,
+              bytes: 1,
+              fix: { status: 'failed', sql: 'select 1', reason: 'invalid input syntax for type uuid: "secret"' },
+            },
           ],
         },
       ],
     } as unknown as Report;
     const [a, b] = redactReport(report).strategies[0]!.findings;
     expect(a!.fix).toEqual({ status: 'different-rows', sql: 'select * from t where id = ANY($1) and name = $2', reason: 'r' });
-    expect(b!.fix).toEqual({ status: 'failed', sql: 'select $1', reason: 'the server refused it (--show-content shows its message)' });
+    expect(b!.fix).toEqual({
+      status: 'failed',
+      sql: 'select $1',
+      reason: 'the server refused it (--show-content shows its message)',
+    });
   });
 });
 
@@ -137,14 +209,17 @@ const trickyStrategy: Strategy = {
     const out: string[] = [];
     for (const site of sites) {
       await db.query('select id, random() as r from website_sources where id = $1', [site.id]);
-      const { rows } = await db.query<{ title: string }>('select title from website_pages where website_id = $1 limit 2', [site.id]);
+      const { rows } = await db.query<{ title: string }>('select title from website_pages where website_id = $1 limit 2', [
+        site.id,
+      ]);
       out.push(...rows.map((r) => r.title));
     }
     return out.join('\n');
   },
 };
 
-const PAGES = 'select * from "website_pages" where "website_id" = $1 and "processing_status" = $2 order by "updated_at" desc, "id" asc limit $3';
+const PAGES =
+  'select * from "website_pages" where "website_id" = $1 and "processing_status" = $2 order by "updated_at" desc, "id" asc limit $3';
 const SOURCES = 'select * from "website_sources" where "id" = $1 limit $2';
 
 const find = (report: Report, kind: Finding['kind'], sql: string): Finding =>
@@ -155,7 +230,10 @@ const turnFigures = (report: Report) =>
   report.strategies.map((s) => ({
     totals: s.totals,
     sections: s.sections,
-    turns: s.turnDetails.map(({ latencyMs: _latency, ...d }) => ({ ...d, statements: d.statements.map(({ durationMs: _d, ...st }) => st) })),
+    turns: s.turnDetails.map(({ latencyMs: _latency, ...d }) => ({
+      ...d,
+      statements: d.statements.map(({ durationMs: _d, ...st }) => st),
+    })),
     findings: s.findings.map(({ fix: _fix, ...f }) => f),
   }));
 
@@ -220,13 +298,21 @@ describe.each(backendKinds)('what-if on %s', (kind) => {
       before: { statements: 34, roundTrips: 34, rows: 170, bytes: 6_148_873, payloadBytes: 6_118_511 },
     });
     expect(fix?.status === 'measured' && fix.sql.startsWith('select "url", "title", "cleaned_content", "summary"')).toBe(true);
-    expect(describeFix(find(withFix, 'select-star', PAGES))).toBe('fix: only the used columns, 6.1 MB → 917.4 kB (5.2 MB saved), measured');
+    expect(describeFix(find(withFix, 'select-star', PAGES))).toBe(
+      'fix: only the used columns, 6.1 MB → 917.4 kB (5.2 MB saved), measured',
+    );
   });
 
   it('leaves the turn figures, sections and findings exactly as without what-if', () => {
     expect(turnFigures(withFix)).toEqual(turnFigures(without));
     expect(without.strategies[0]!.findings.some((f) => f.fix !== undefined)).toBe(false);
-    expect(withFix.strategies[0]!.totals).toEqual({ queries: 460, roundTrips: 460, bytes: 6_638_479, payloadBytes: 6_401_428, rows: 918 });
+    expect(withFix.strategies[0]!.totals).toEqual({
+      queries: 460,
+      roundTrips: 460,
+      bytes: 6_638_479,
+      payloadBytes: 6_401_428,
+      rows: 918,
+    });
   });
 
   it('renders the fix in the table, markdown and HTML findings', () => {
@@ -237,7 +323,14 @@ describe.each(backendKinds)('what-if on %s', (kind) => {
   });
 
   it('says a rewrite returned other rows rather than report it, and names a shape it cannot rewrite', async () => {
-    const report = await compare({ url: backend.url, strategies: [trickyStrategy], turns: [{ id: 'one' }], tokenizer: 'none', anySchema: true, whatIf: true });
+    const report = await compare({
+      url: backend.url,
+      strategies: [trickyStrategy],
+      turns: [{ id: 'one' }],
+      tokenizer: 'none',
+      anySchema: true,
+      whatIf: true,
+    });
     const findings = report.strategies[0]!.findings.filter((f) => f.kind === 'n-plus-one');
     expect(findings.map((f) => [f.sql, f.fix])).toEqual([
       [
@@ -250,7 +343,10 @@ describe.each(backendKinds)('what-if on %s', (kind) => {
       ],
       [
         'select title from website_pages where website_id = $1 limit 2',
-        { status: 'not-rewritable', reason: 'LIMIT 2 per group without ORDER BY: which rows each statement returned is not defined' },
+        {
+          status: 'not-rewritable',
+          reason: 'LIMIT 2 per group without ORDER BY: which rows each statement returned is not defined',
+        },
       ],
     ]);
     expect(describeFix(findings[1]!)).toBe(

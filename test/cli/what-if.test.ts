@@ -16,7 +16,10 @@ interface JsonFinding {
 }
 
 /** The statements a run sent through a fresh proxy, by SQL, and what the CLI printed. */
-async function throughProxy(backend: TestBackend, args: string[]): Promise<{ sql: string[]; code: number; stdout: string; stderr: string }> {
+async function throughProxy(
+  backend: TestBackend,
+  args: string[],
+): Promise<{ sql: string[]; code: number; stdout: string; stderr: string }> {
   const upstream = new URL(backend.url);
   const proxy: WireProxy = await startWireProxy({
     upstreamHost: upstream.hostname,
@@ -79,19 +82,52 @@ describe.each(backendKinds)('what-if from the CLI on %s', (kind) => {
     // The turn's own figures are the same with and without.
     expect(JSON.parse(on.stdout).strategies[0].totals).toEqual(offReport.strategies[0].totals);
 
-    const text = await throughProxy(backend, ['--conversation', 'en-first-1', '--strategies', 'naive', '--tokenizer', 'none', '--what-if']);
+    const text = await throughProxy(backend, [
+      '--conversation',
+      'en-first-1',
+      '--strategies',
+      'naive',
+      '--tokenizer',
+      'none',
+      '--what-if',
+    ]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^ {6}fix: \d+ statements? instead of \d+ \(round trips \d+ → \d+, rows \d+ → \d+\), .+ → .+, measured$/m);
+    expect(text.stdout).toMatch(
+      /^ {6}fix: \d+ statements? instead of \d+ \(round trips \d+ → \d+, rows \d+ → \d+\), .+ → .+, measured$/m,
+    );
     expect(text.stdout).toMatch(/^ {6}fix: only the used columns, .+ saved\), measured$/m);
   }, 120_000);
 
   it('compare measures fixes by default; --no-what-if turns it off', async () => {
-    const on = await ctxbench(['compare', '--db', backend.url, '--strategies', 'naive', '--format', 'json', '--tokenizer', 'none']);
+    const on = await ctxbench([
+      'compare',
+      '--db',
+      backend.url,
+      '--strategies',
+      'naive',
+      '--format',
+      'json',
+      '--tokenizer',
+      'none',
+    ]);
     expect(on.code).toBe(0);
-    const off = await ctxbench(['compare', '--db', backend.url, '--strategies', 'naive', '--format', 'json', '--tokenizer', 'none', '--no-what-if']);
+    const off = await ctxbench([
+      'compare',
+      '--db',
+      backend.url,
+      '--strategies',
+      'naive',
+      '--format',
+      'json',
+      '--tokenizer',
+      'none',
+      '--no-what-if',
+    ]);
     expect(off.code).toBe(0);
     const fixes = (r: { stdout: string }) =>
-      (JSON.parse(r.stdout).strategies[0].findings as JsonFinding[]).filter((f) => f.fix !== undefined).map((f) => [f.kind, f.fix!.status]);
+      (JSON.parse(r.stdout).strategies[0].findings as JsonFinding[])
+        .filter((f) => f.fix !== undefined)
+        .map((f) => [f.kind, f.fix!.status]);
     expect(fixes(on)).toContainEqual(['n-plus-one', 'measured']);
     expect(fixes(off)).toEqual([]);
     expect(JSON.parse(on.stdout).strategies[0].totals).toEqual(JSON.parse(off.stdout).strategies[0].totals);

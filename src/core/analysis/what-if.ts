@@ -143,7 +143,8 @@ function plainSelect(tree: Node): { select: Node; table: Node } | string {
   for (const [key, name] of clauses) if (select[key] !== undefined) return `it has ${name}`;
   if (select.limitOption === 'LIMIT_OPTION_WITH_TIES') return 'it has FETCH … WITH TIES';
   const from = select.fromClause as Node[] | undefined;
-  if (from === undefined || from.length !== 1 || from[0]!.RangeVar === undefined) return 'it reads more than one table (or a join or subquery)';
+  if (from === undefined || from.length !== 1 || from[0]!.RangeVar === undefined)
+    return 'it reads more than one table (or a join or subquery)';
   return { select, table: from[0]!.RangeVar };
 }
 
@@ -206,7 +207,8 @@ export async function planBatchedRewrite(group: readonly SentStatement[], catalo
   const no = (reason: string): RewritePlan => ({ ok: false, reason });
   const first = group[0];
   if (first === undefined || group.length < 2) return no('it is not a group of statements');
-  if (group.some((s) => s.sql !== first.sql)) return no('its statements differ in their SQL text (values written into it), not in one parameter');
+  if (group.some((s) => s.sql !== first.sql))
+    return no('its statements differ in their SQL text (values written into it), not in one parameter');
   if (group.some((s) => s.params.some((p) => p !== null && /^<binary \d+ bytes>$/.test(p))))
     return no('a parameter was sent in binary format');
   const varying = first.params.map((_, i) => i).filter((i) => group.some((s) => s.params[i] !== first.params[i]));
@@ -237,7 +239,8 @@ export async function planBatchedRewrite(group: readonly SentStatement[], catalo
   const source = new Source(first.sql, pg.scanSync);
   const limit = select.limitCount as Node | undefined;
   const limitParam = limit?.ParamRef?.number as number | undefined;
-  const limitValue = limit === undefined ? null : limitParam !== undefined ? Number(first.params[limitParam - 1]) : intConstant(limit);
+  const limitValue =
+    limit === undefined ? null : limitParam !== undefined ? Number(first.params[limitParam - 1]) : intConstant(limit);
   if (limit !== undefined && (limitValue === null || !Number.isInteger(limitValue) || limitValue < 1))
     return no('its LIMIT is not a positive whole number');
   const unique = info.uniqueKeys.some((k) => k.length === 1 && k[0] === column);
@@ -245,9 +248,11 @@ export async function planBatchedRewrite(group: readonly SentStatement[], catalo
   let shape: 'any' | 'window' = 'any';
   if (limit !== undefined && !dropLimit) {
     const sort = (select.sortClause as Node[] | undefined) ?? [];
-    if (sort.length === 0) return no(`LIMIT ${limitValue} per group without ORDER BY: which rows each statement returned is not defined`);
+    if (sort.length === 0)
+      return no(`LIMIT ${limitValue} per group without ORDER BY: which rows each statement returned is not defined`);
     const orderColumns = sort.map((s) => plainColumn(s.SortBy?.node, table));
-    if (orderColumns.some((c) => c === null)) return no(`LIMIT ${limitValue} per group ordered by something other than plain columns`);
+    if (orderColumns.some((c) => c === null))
+      return no(`LIMIT ${limitValue} per group ordered by something other than plain columns`);
     const decided = new Set([column, ...(orderColumns as string[])]);
     const notNull = new Set(info.columns.filter((c) => c.notNull).map((c) => c.name));
     if (!info.uniqueKeys.some((k) => k.every((c) => decided.has(c) && notNull.has(c))))
@@ -281,7 +286,13 @@ export async function planBatchedRewrite(group: readonly SentStatement[], catalo
   const fromKeyword = source.keyword('from', selectKeyword?.end ?? 0);
   const order = source.keyword('order', fromKeyword?.end ?? 0);
   const by = order === undefined ? undefined : source.keyword('by', order.end);
-  if (selectKeyword === undefined || fromKeyword === undefined || order === undefined || by === undefined || limitKeyword!.start < by.end)
+  if (
+    selectKeyword === undefined ||
+    fromKeyword === undefined ||
+    order === undefined ||
+    by === undefined ||
+    limitKeyword!.start < by.end
+  )
     return no('its clauses are not in the order SELECT … FROM … ORDER BY … LIMIT');
   const columnRef = (expr.lexpr.ColumnRef.fields as Node[]).map((f) => quoteIdent(f.String.sval)).join('.');
   const sql =
@@ -316,7 +327,8 @@ export async function planColumnsRewrite(statements: readonly SentStatement[], c
   if (typeof plain === 'string') return no(plain);
   const targets = plain.select.targetList as Node[];
   const star = targets.length === 1 ? (targets[0]!.ResTarget?.val?.ColumnRef as Node | undefined) : undefined;
-  if (star === undefined || (star.fields as Node[]).at(-1)?.A_Star === undefined) return no('its select list is not a lone * or t.*');
+  if (star === undefined || (star.fields as Node[]).at(-1)?.A_Star === undefined)
+    return no('its select list is not a lone * or t.*');
   const source = new Source(first.sql, pg.scanSync);
   const starToken = source.tokens.find((t) => t.start >= star.location && t.text === '*');
   if (starToken === undefined) return no('the scanner and the parser disagree on the select list');
@@ -452,7 +464,8 @@ async function measurePlan(
     actual.push(...r.rows);
   }
   const want = expected(columns ?? []);
-  if (typeof want === 'string') return { status: want.startsWith(UNCHECKED) ? 'failed' : 'different-rows', sql: plan.sql, reason: want };
+  if (typeof want === 'string')
+    return { status: want.startsWith(UNCHECKED) ? 'failed' : 'different-rows', sql: plan.sql, reason: want };
   const difference = sameRows(want, actual);
   if (difference !== null) return { status: 'different-rows', sql: plan.sql, reason: difference };
   return { status: 'measured', sql: plan.sql, turns: 1, ...figures(m.statements), before: figures(before) };
