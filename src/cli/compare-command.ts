@@ -77,7 +77,8 @@ export function registerCompare(program: Command, io: CliIo): void {
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .option('--before <file>', 'with --after: compare two saved reports or recordings (--format json, ctxbench record) instead of running')
     .option('--after <file>', 'the report or recording after the change')
-    .action(async (flags: RunFlags & { format: string; before?: string; after?: string }) => {
+    .option('--no-what-if', 'do not measure the fix of each N+1 group and SELECT * (extra read-only statements, never counted)')
+    .action(async (flags: RunFlags & { format: string; before?: string; after?: string; whatIf: boolean }) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { compare } = await import('../commands/compare.js');
       const { applySilence } = await import('../commands/check.js');
@@ -93,7 +94,7 @@ export function registerCompare(program: Command, io: CliIo): void {
       try {
         report = saved
           ? await (await import('../commands/compare-recordings.js')).compareRecordings(flags.before!, flags.after!)
-          : await compare({ ...options.compare, ...progressHandlers(progress), signal: interruption.signal });
+          : await compare({ ...options.compare, ...progressHandlers(progress), signal: interruption.signal, whatIf: flags.whatIf });
       } catch (error) {
         progress.stop();
         await emitFailure(error, format, flags.output, io);

@@ -37,6 +37,7 @@ interface DiagnoseFlags {
   format: string;
   output?: string;
   tokenizer?: string;
+  whatIf?: boolean;
 }
 
 export function registerDiagnose(program: Command, io: CliIo): void {
@@ -58,6 +59,10 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     .option(
       '--explain-analyze',
       'like --explain but EXPLAIN ANALYZE: executes each statement once more (still read-only) to time it',
+    )
+    .option(
+      '--what-if',
+      "measure the fix of each N+1 group and SELECT * with unused columns: runs the rewrites once per turn, read-only, never counted (extra statements on the server)",
     )
     .option('--statement-timeout <duration>', 'server-side limit per statement', '5s')
     .option('--connect-timeout <duration>', 'give up connecting after this long', '10s')
@@ -117,6 +122,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
           repeat,
           showContent: flags.showContent,
           explain: flags.explainAnalyze ? 'analyze' : flags.explain ? 'plan' : undefined,
+          whatIf: flags.whatIf === true,
           statementTimeoutMs,
           connectTimeoutMs,
           tokenizer,

@@ -42,6 +42,12 @@ export interface CompareOptions extends OpenDatabaseOptions {
    * turns every strategy completed and says `interrupted`.
    */
   signal?: AbortSignal;
+  /**
+   * Measure the fix of each N+1 group and `SELECT *` with unused columns: findings gain `fix`.
+   * The rewrites are extra read-only statements, never counted. Default false here, so that
+   * `check`, `sweep` and `replay` send nothing extra; the `compare` command turns it on.
+   */
+  whatIf?: boolean;
 }
 
 /** Runs every strategy once more through a delay proxy of `rttMs` in front of the database. */
@@ -105,6 +111,7 @@ export async function compare(options: CompareOptions): Promise<Report> {
       countTokens: tokenizer?.count,
       signal: options.signal,
       turnTimeoutMs: options.turnTimeoutMs,
+      whatIf: options.whatIf === true,
     });
     const baseline = options.baseline ?? options.strategies[0]!.name;
     const report: Report = {

@@ -32,6 +32,11 @@ export interface DiagnoseOptions {
   repeat?: number;
   /** Show message contents, prompt diffs and SQL parameters (off: redacted). */
   showContent?: boolean;
+  /**
+   * Measure the fix of each N+1 group and `SELECT *` with unused columns (default false: the
+   * rewrites are extra statements on the server, read-only and never counted).
+   */
+  whatIf?: boolean;
   /** EXPLAIN each distinct statement once; `analyze` runs it again to time it (still read-only). */
   explain?: 'plan' | 'analyze';
   statementTimeoutMs?: number;
@@ -83,6 +88,7 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
       signal: options.signal,
       turnTimeoutMs: options.turnTimeoutMs,
       redactContent: !options.showContent,
+      whatIf: options.whatIf === true,
     });
     const interrupted = options.signal?.aborted ?? false;
     const all = strategies.flatMap((s) => s.turnDetails.flatMap((t) => t.statements));

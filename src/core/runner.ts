@@ -6,6 +6,7 @@ import { figuresOf, mean, meanFigures, round, sumFigures } from './figures.js';
 import { diffPrompts } from './analysis/prompt-diff.js';
 import { columnUsage, type CapturedStatement, type ColumnUse } from './analysis/column-usage.js';
 import { findFindings } from './analysis/findings.js';
+import { attachFixes, sessionCatalog, whatIfAfterTurn, type TurnFix } from './analysis/what-if.js';
 import { initFingerprinting } from './analysis/fingerprint.js';
 import { CtxbenchError, DatabaseError, StrategyError, maskSecrets } from './errors.js';
 import { promptBytes, promptSha256, renderPrompt } from './render/prompt-renderer.js';
@@ -47,6 +48,12 @@ export interface RunOptions {
   redactContent?: boolean;
   /** Counts each prompt's tokens (see `loadTokenizer`); without it, reports carry no token figures. */
   countTokens?: (prompt: string) => number;
+  /**
+   * What-if: measure the fix of each N+1 group and `SELECT *` with unused columns (see
+   * `whatIfAfterTurn`), after each turn's warm-up build, inside its transaction; findings gain
+   * `fix`. It sends extra statements, never counted in the figures (default off).
+   */
+  whatIf?: boolean;
 }
 
 /** The default time limit of one build of one turn: 60 s. */
@@ -77,6 +84,8 @@ interface Built {
   detail: TurnDetail;
   /** How the prompt used the columns the statements fetched (kept out of the report itself). */
   columns: ColumnUse[];
+  /** What-if only: the fixes measured after the warm-up build. */
+  fixes?: TurnFix[];
 }
 
 /**
@@ -135,6 +144,8 @@ export async function runStrategies(
       }
     }
     const details = mine.map((b) => b.detail);
+    const findings = findFindings(details.map((d, t) => ({ statements: d.statements, columns: mine[t]!.columns })));
+    if (options.whatIf) attachFixes(findings, mine.map((b) => b.fixes));
     const totals: TotalFigures = sumFigures(details);
     const n = details.length || 1;
     const tokens = options.countTokens === undefined ? undefined : details.reduce((a, d) => a + (d.promptTokens ?? 0), 0);
@@ -155,7 +166,7 @@ export async function runStrategies(
       totals,
       contextIdentical: difference === null,
       difference,
-      findings: findFindings(details.map((d, t) => ({ statements: d.statements, columns: mine[t]!.columns }))),
+      findings,
       sections: sectionFigures(details),
       turnDetails: details,
     };
@@ -174,11 +185,18 @@ async function buildTurn(
   let first: { prompt: string; statements: StatementRecord[] } | null = null;
   let columns: ColumnUse[] = [];
   const latencies: number[] = [];
+  // What-if rewrites run after the warm-up build, in its transaction, recorded apart: the
+  // turn's own figures never include them, and its captured values check their rows.
+  let fixes: TurnFix[] | undefined;
+  const after = options.whatIf
+    ? whatIfAfterTurn(sessionCatalog(session.control), (value) => toPrompt(strategy, input, value), (f) => (fixes = f))
+    : undefined;
   // Run 0 is the warm-up: caches and plans settle; its figures are not kept.
   for (let run = 0; run <= repeat; run++) {
     // Interrupted after the first measured build: what was measured stands.
     if (signal?.aborted && first !== null) break;
-    const measure = () => session.measure((db) => strategy.build(db, input.turn), limits);
+    const measureOptions = run === 0 && after !== undefined ? { ...limits, after } : limits;
+    const measure = () => session.measure((db) => strategy.build(db, input.turn), measureOptions);
     // Values are captured on the untimed warm-up, so holding result sets never weighs on a measured latency.
     const { value: m, stray } = await catchStrayErrors(() => (run === 0 ? withValueCapture(measure) : measure()));
     // Interrupted mid-build: without a measured build the turn is incomplete; report none of it.
@@ -203,6 +221,7 @@ async function buildTurn(
   return {
     prompt,
     columns,
+    ...(fixes === undefined ? {} : { fixes }),
     detail: {
       turn: input.label,
       conversationId: input.conversationId,

@@ -33,6 +33,28 @@ export interface MeasureOptions {
   timeoutMs?: number;
   /** Aborting stops the call the same way, reported as interrupted. */
   signal?: AbortSignal;
+  /**
+   * Runs after a call that succeeded, still inside its transaction, once its statements are
+   * collected: for extra statements (what-if rewrites) that must see the same data but never
+   * count in the measurement. Its failures are its own: they never fail the call.
+   */
+  after?: (call: AfterCall) => Promise<void>;
+}
+
+/** What {@link MeasureOptions.after} receives. */
+export interface AfterCall {
+  /** What the measured function returned. */
+  value: unknown;
+  /** Its statements, as the measurement reports them. */
+  statements: StatementRecord[];
+  /** The measured call's abort signal: stop sending once it aborts. */
+  signal?: AbortSignal;
+  /**
+   * Runs `fn` inside a savepoint of the same transaction and returns its own statements,
+   * recorded on the same tap but apart from the measured call's. A failed statement rolls
+   * back to the savepoint, so the transaction stays usable.
+   */
+  record<R>(fn: (db: StrategyDb) => Promise<R>): Promise<Measurement<R>>;
 }
 
 /** Options of {@link openSession}. */
@@ -260,6 +282,9 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       await recording.settle();
       await recording.settle();
       const statements = recording.stop();
+      if (error === undefined && limits.after !== undefined && !limits.signal?.aborted) {
+        await limits.after({ value, statements, signal: limits.signal, record: recordApart }).catch(() => undefined);
+      }
       await knex.raw(error === undefined ? 'commit' : 'rollback');
       return { value, error, statements, latencyMs };
     },
@@ -269,6 +294,25 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       if (!(await within(knex.destroy(), 5_000)) && current !== null) pgClientSocket(current).destroy();
     },
   };
+
+  /** {@link AfterCall.record}: a savepoint, a recording of its own, never the measured call's. */
+  async function recordApart<R>(fn: (db: StrategyDb) => Promise<R>): Promise<Measurement<R>> {
+    await knex.raw('savepoint ctxbench_after');
+    const recording = recorder.start();
+    let value: R | undefined;
+    let error: unknown;
+    const started = performance.now();
+    try {
+      value = await fn(db);
+    } catch (e) {
+      error = e;
+    }
+    const latencyMs = performance.now() - started;
+    await recording.settle();
+    const statements = recording.stop();
+    await knex.raw(error === undefined ? 'release savepoint ctxbench_after' : 'rollback to savepoint ctxbench_after');
+    return { value, error, statements, latencyMs };
+  }
 
   /** Cancels the statement in flight, if any, and waits (bounded) for its answer. */
   async function cancelInFlight(): Promise<void> {

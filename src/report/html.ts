@@ -16,6 +16,7 @@ import {
   baselineOf,
   buildComparison,
   describeFinding,
+  describeFix,
   describeFolded,
   describeTurn,
   differenceOf,
@@ -203,7 +204,8 @@ function findingsSection(report: Report): string {
       const silenced = f.silenced === undefined ? '' : ` <span class="muted">[silenced: ${esc(f.silenced)}]</span>`;
       return (
         `<li data-finding="${esc(f.kind)}"><span class="kind">${esc(d.label)}</span>` +
-        `${d.perTurn === null ? '' : ` ${esc(d.perTurn)}`} <code>${esc(d.sql)}</code> <span class="muted">(${esc(d.extent)})</span>${silenced}</li>`
+        `${d.perTurn === null ? '' : ` ${esc(d.perTurn)}`} <code>${esc(d.sql)}</code> <span class="muted">(${esc(d.extent)})</span>${silenced}` +
+        `${describeFix(f) === null ? '' : `<br><span class="fix">${esc(describeFix(f)!)}</span>`}</li>`
       );
     });
     if (folded !== null) items.push(`<li><span class="kind">unused columns</span> ${esc(describeFolded(folded))}</li>`);

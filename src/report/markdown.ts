@@ -8,6 +8,7 @@ import {
   baselineOf,
   buildComparison,
   describeFinding,
+  describeFix,
   describeFolded,
   describeTurn,
   differenceOf,
@@ -86,6 +87,8 @@ export function renderMarkdown(report: Report): string {
       const perTurn = d.perTurn === null ? '' : ` ${d.perTurn}`;
       const silenced = f.silenced === undefined ? '' : ` — silenced: ${escape(f.silenced)}`;
       out.push(`  - **${escape(d.label)}**${perTurn} ${code(d.sql)} (${d.extent})${silenced}`);
+      const fix = describeFix(f);
+      if (fix !== null) out.push(`    - ${escape(fix)}`);
     }
     if (folded !== null) out.push(`  - **unused columns** ${escape(describeFolded(folded))} (${code('--format json')} lists them all)`);
   }

@@ -89,7 +89,33 @@ export interface Finding {
   bytes: number;
   /** Set when a budget file silenced this finding: the reason given there. */
   silenced?: string;
+  /** What-if only (n-plus-one, select-star): the rewrite ctxbench ran and measured, or why it did not. */
+  fix?: FindingFix;
 }
+
+/** Statements, round trips, rows and bytes of a set of statements, summed over turns. */
+export interface FixFigures {
+  statements: number;
+  roundTrips: number;
+  rows: number;
+  /** Wire bytes received. */
+  bytes: number;
+  payloadBytes: number;
+}
+
+/**
+ * A finding's fix, measured: the rewrite (the N+1 group as one `= ANY($n)` statement, or a
+ * `SELECT *` with only the used columns) was run after the warm-up build of each turn, inside
+ * its read-only transaction, and never counted in the turn's figures. `different-rows`: it ran
+ * but returned other rows than the statements it replaces, so it is no fix; `failed`: the
+ * server refused it, or its rows could not be checked. A measured fix sums the `turns` where
+ * the finding's shape had something to fix (for select-star: a column unused in that turn);
+ * `before` is the replaced statements' figures in those turns.
+ */
+export type FindingFix =
+  | ({ status: 'measured'; sql: string; turns: number; before: FixFigures } & FixFigures)
+  | { status: 'not-rewritable'; reason: string }
+  | { status: 'different-rows' | 'failed'; sql: string; reason: string };
 
 /** The first turn where a strategy's prompt differs from the baseline's, with a readable diff. */
 export interface ContextDifference {

@@ -3,6 +3,7 @@
  * literals (statements show their fingerprint), no prompt text. Figures are untouched.
  */
 import type { StatementRecord } from '../core/types.js';
+import { fingerprintSql } from '../core/analysis/fingerprint.js';
 import type { Report } from './model.js';
 
 const REDACTED = '<redacted>';
@@ -23,7 +24,12 @@ export function redactReport(report: Report): Report {
   const copy: Report = structuredClone(report);
   for (const s of copy.strategies) {
     for (const t of s.turnDetails) t.statements = t.statements.map(redactStatement);
-    for (const f of s.findings) f.sql = f.fingerprint || f.sql;
+    for (const f of s.findings) {
+      f.sql = f.fingerprint || f.sql;
+      // A rewrite keeps the literals of the statement it rewrites; a server error may quote a value.
+      if (f.fix !== undefined && 'sql' in f.fix) f.fix.sql = fingerprintSql(f.fix.sql);
+      if (f.fix?.status === 'failed') f.fix.reason = 'the server refused it (--show-content shows its message)';
+    }
   }
   return copy;
 }

@@ -333,6 +333,28 @@ export function describeFinding(f: Finding): { label: string; perTurn: string | 
   };
 }
 
+/**
+ * A finding's measured fix (what-if) as one line, or null when it has none.
+ *
+ * @example
+ * describeFix(finding); // 'fix: 1 statement instead of 10 (round trips 10 → 1, rows 10 → 2), 113.3 kB → 15.7 kB, measured'
+ */
+export function describeFix(f: Finding): string | null {
+  const fix = f.fix;
+  if (fix === undefined) return null;
+  if (fix.status === 'not-rewritable') return `fix: not rewritable: ${fix.reason}`;
+  if (fix.status === 'different-rows') return `fix: none, the rewrite returned other rows: ${fix.reason}`;
+  if (fix.status !== 'measured') return `fix: none, the rewrite failed: ${fix.reason}`;
+  const bytes = `${formatBytes(fix.before.bytes)} → ${formatBytes(fix.bytes)}`;
+  if (f.kind === 'select-star') {
+    return `fix: only the used columns, ${bytes} (${formatBytes(fix.before.bytes - fix.bytes)} saved), measured`;
+  }
+  return (
+    `fix: ${plural(fix.statements, 'statement')} instead of ${formatNumber(fix.before.statements)} ` +
+    `(round trips ${formatNumber(fix.before.roundTrips)} → ${formatNumber(fix.roundTrips)}, rows ${formatNumber(fix.before.rows)} → ${formatNumber(fix.rows)}), ${bytes}, measured`
+  );
+}
+
 /** Unused-column findings listed one by one; the rest are summed in one line. */
 export const UNUSED_COLUMNS_LISTED = 5;
 
@@ -457,6 +479,8 @@ export function renderTable(report: Report, options: { color: boolean }): string
       const what = d.perTurn === null ? d.sql : `${d.perTurn}  ${d.sql}`;
       const silenced = f.silenced === undefined ? '' : chalk.dim(`  [silenced: ${f.silenced}]`);
       out.push(`    ${chalk.yellow(`${d.label}:`)} ${what}  (${d.extent})${silenced}`);
+      const fix = describeFix(f);
+      if (fix !== null) out.push(`      ${fix}`);
     }
     if (folded !== null)
       out.push(`    ${chalk.yellow('unused columns:')} ${describeFolded(folded)} (--format json lists them all)`);
