@@ -98,25 +98,7 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     );
   }
 
-  const limits: Limits = {};
-  for (const metric of BUDGET_METRICS) {
-    const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RunFlags;
-    const value = parseWholeNumber(problems, METRIC_FLAGS[metric], flags[key], 0);
-    if (value !== undefined) limits[metric] = value;
-  }
-  const per = flags.per ?? 'turn';
-  if (per !== 'turn' && per !== 'total') problems.add(`--per: expected turn or total, got "${per}"`);
-  let budget: Budget | null = null;
-  if (flags.budget !== undefined) {
-    try {
-      budget = await loadBudgetFile(flags.budget);
-      if (Object.keys(limits).length > 0) budget.all.limits = { ...budget.all.limits, ...limits };
-    } catch (error) {
-      problems.collect(error);
-    }
-  } else if (Object.keys(limits).length > 0) {
-    budget = budgetFromLimits(limits, per === 'total' ? 'total' : 'turn');
-  }
+  const budget = await parseBudgetFlags(flags, problems);
 
   let strategies: Strategy<any>[] = [];
   const specs = parseList(flags.strategies) ?? Object.keys(budget?.strategies ?? {});
@@ -194,6 +176,30 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     },
     budget,
   };
+}
+
+/** The budget of `--budget FILE` and the `--max-*` flags (`--per`), or null when none was given. */
+export async function parseBudgetFlags(flags: RunFlags, problems: Problems): Promise<Budget | null> {
+  const limits: Limits = {};
+  for (const metric of BUDGET_METRICS) {
+    const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RunFlags;
+    const value = parseWholeNumber(problems, METRIC_FLAGS[metric], flags[key], 0);
+    if (value !== undefined) limits[metric] = value;
+  }
+  const per = flags.per ?? 'turn';
+  if (per !== 'turn' && per !== 'total') problems.add(`--per: expected turn or total, got "${per}"`);
+  let budget: Budget | null = null;
+  if (flags.budget !== undefined) {
+    try {
+      budget = await loadBudgetFile(flags.budget);
+      if (Object.keys(limits).length > 0) budget.all.limits = { ...budget.all.limits, ...limits };
+    } catch (error) {
+      problems.collect(error);
+    }
+  } else if (Object.keys(limits).length > 0) {
+    budget = budgetFromLimits(limits, per === 'total' ? 'total' : 'turn');
+  }
+  return budget;
 }
 
 /** `--conversation id,…` or `all`; adds a problem for an empty list. */

@@ -31,30 +31,41 @@ export async function readShardReports(files: readonly string[]): Promise<ShardR
   const problems: string[] = [];
   const shards: ShardReport[] = [];
   for (const file of files) {
-    let text: string;
     try {
-      text = await readTextFile(file, 'merge');
+      shards.push({ file, report: await readReportFile(file, 'merge') });
     } catch (error) {
       if (error instanceof UsageError) problems.push(...error.problems);
       else throw error;
-      continue;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      problems.push(`merge: ${file}: not valid JSON (${(error as Error).message})`);
-      continue;
-    }
-    const r = json as Partial<Report>;
-    if (typeof json !== 'object' || json === null || r.version !== 1 || !Array.isArray(r.strategies)) {
-      problems.push(`merge: ${file}: not a ctxbench report (expected the --format json output of a --shard i/n run)`);
-      continue;
-    }
-    shards.push({ file, report: json as Report });
   }
   if (problems.length > 0) throw new UsageError(problems);
   return shards;
+}
+
+/**
+ * Reads a saved report (`--format json`); a file that is not one is a usage error naming
+ * `flag` and the file (exit 2).
+ *
+ * @example
+ * const report = await readReportFile('merged.json', '--report');
+ */
+export async function readReportFile(file: string, flag: string): Promise<Report> {
+  const text = await readTextFile(file, flag);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${file}: not valid JSON (${(error as Error).message})`);
+  }
+  const r = json as Partial<Report>;
+  if (typeof json !== 'object' || json === null || r.version !== 1 || !Array.isArray(r.strategies)) {
+    throw new UsageError(`${flag}: ${file}: not a ctxbench report (expected the --format json output of compare, check or merge)`);
+  }
+  const missing = r.strategies.filter((s) => !Array.isArray(s?.turnDetails) || !Array.isArray(s?.findings)).map((s) => `"${s?.name}"`);
+  if (missing.length > 0) {
+    throw new UsageError(`${flag}: ${file}: strategy ${missing.join(', ')} has no turnDetails: every turn's figures are needed (write the report with its turn details)`);
+  }
+  return json as Report;
 }
 
 /** What shards of one run share; each becomes a "made from different …" problem when they do not. */
