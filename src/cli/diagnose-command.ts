@@ -14,7 +14,8 @@ import { useColor, type CliIo } from './io.js';
 import { Problems, parseChoice, parseDuration, parseList, parseTokenizer, parseWholeNumber, postgresUrlProblem } from './options.js';
 import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 import { createProgress } from './progress.js';
-import { checkOutput, emit } from './run-options.js';
+import { checkOutput, emit, parseShardFlag } from './run-options.js';
+import { reportShard } from './merge-command.js';
 import { connectionUrlFromEnv } from './connection.js';
 import { TOKENIZER_HELP } from '../core/tokens.js';
 
@@ -37,6 +38,7 @@ interface DiagnoseFlags {
   format: string;
   output?: string;
   tokenizer?: string;
+  shard?: string;
 }
 
 export function registerDiagnose(program: Command, io: CliIo): void {
@@ -65,6 +67,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .option('--tokenizer <name>', TOKENIZER_HELP)
     .option('--output <file>', 'write the report to this file instead of stdout')
+    .option('--shard <i/n>', 'replay only part i of n of the turns (whole conversations, balanced); join the parts with "ctxbench merge"')
     .action(async (flags: DiagnoseFlags) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { diagnose } = await import('../commands/diagnose.js');
@@ -91,6 +94,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
         else lastTurns = Number(m[1]);
       }
       if (flags.explain && flags.explainAnalyze) problems.add('--explain and --explain-analyze: give one');
+      const shard = parseShardFlag(problems, flags.shard);
       let strategies: Awaited<ReturnType<typeof loadStrategies>> = [];
       try {
         strategies = await loadStrategies(parseList(flags.strategies) ?? []);
@@ -114,6 +118,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
           recent,
           tenant: flags.tenant,
           lastTurns,
+          shard,
           repeat,
           showContent: flags.showContent,
           explain: flags.explainAnalyze ? 'analyze' : flags.explain ? 'plan' : undefined,
@@ -137,6 +142,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
             ? renderMarkdown(result)
             : `${renderTable(result, { color: flags.output === undefined && useColor(io) })}${renderDiagnosisText(result)}`;
       await emit(text, flags.output, io);
+      reportShard(result, io);
       if (result.diagnosis.interrupted) {
         process.exitCode = INTERRUPTED;
         return;

@@ -77,6 +77,7 @@ const SAME: { what: string; value: (r: Report) => string }[] = [
   { what: 'baseline strategies', value: (r) => String(r.baseline) },
   { what: 'repeat counts', value: (r) => String(r.repeat) },
   { what: 'tokenizers', value: (r) => String(r.tokenizer ?? 'none') },
+  { what: 'redaction (diagnose --show-content)', value: (r) => String((r as { diagnosis?: { redacted?: boolean } }).diagnosis?.redacted ?? 'n/a') },
   { what: 'shard counts', value: (r) => String(r.shard?.count) },
   { what: 'turns (another --conversation, --turns file or dataset)', value: (r) => `${r.shard?.totalTurns} turns, sha256 ${r.shard?.turnSetSha256.slice(0, 12)}` },
 ];
@@ -91,7 +92,7 @@ function shardProblems(shards: readonly ShardReport[]): string[] {
       problems.push(`merge: ${file}: not a shard report (no "shard" field): write each part with --shard i/n --format json`);
       continue;
     }
-    if (report.interrupted) problems.push(`merge: ${file}: shard ${shard.index}/${shard.count} was interrupted and covers only some of its turns: run it again`);
+    if (report.interrupted || (report as { diagnosis?: { interrupted?: boolean } }).diagnosis?.interrupted) problems.push(`merge: ${file}: shard ${shard.index}/${shard.count} was interrupted and covers only some of its turns: run it again`);
     if (report.latencyByRtt !== undefined) problems.push(`merge: ${file}: has latency by RTT, which is summarised per shard and cannot be merged: measure --rtt without --shard`);
     for (const s of report.strategies) {
       if (!Array.isArray(s.turnDetails)) {
