@@ -11,6 +11,7 @@ import { readTextFile } from '../core/read-text.js';
 import { mean, meanFigures, sumFigures } from '../core/figures.js';
 import { percentiles, sectionFigures } from '../core/runner.js';
 import type { StatementRecord } from '../core/types.js';
+import { sweepRows, type SweepResult } from './sweep.js';
 import type { ContextDifference, Finding, Report, SectionFigures, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
 
 /** A shard's report and the file it was read from (named in every problem). */
@@ -50,13 +51,19 @@ export async function readShardReports(files: readonly string[]): Promise<ShardR
  * const report = await readReportFile('merged.json', '--report');
  */
 export async function readReportFile(file: string, flag: string): Promise<Report> {
+  return asReport(await readJsonFile(file, flag), file, flag);
+}
+
+async function readJsonFile(file: string, flag: string): Promise<unknown> {
   const text = await readTextFile(file, flag);
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw new UsageError(`${flag}: ${file}: not valid JSON (${(error as Error).message})`);
   }
+}
+
+function asReport(json: unknown, file: string, flag: string): Report {
   const r = json as Partial<Report>;
   if (typeof json !== 'object' || json === null || r.version !== 1 || !Array.isArray(r.strategies)) {
     throw new UsageError(`${flag}: ${file}: not a ctxbench report (expected the --format json output of compare, check or merge)`);
@@ -308,4 +315,89 @@ export function mergeReports(shards: readonly ShardReport[]): Report {
  */
 export async function merge(files: readonly string[]): Promise<Report> {
   return mergeReports(await readShardReports(files));
+}
+
+/** One shard of `sweep --shard i/n --format json`: the shard's report at each scale. */
+export interface SweepShard {
+  file: string;
+  scales: string[];
+  reports: Report[];
+}
+
+/** Whether a parsed file is the JSON of a sharded sweep (it carries its reports). */
+function isSweep(json: unknown): json is { scales: string[]; reports: unknown[] } {
+  const j = json as { scales?: unknown; reports?: unknown } | null;
+  return typeof j === 'object' && j !== null && Array.isArray(j.scales) && Array.isArray(j.reports);
+}
+
+/**
+ * Joins the shards of a sweep: scale by scale, as {@link mergeReports} joins a run's, then the
+ * rows again from the merged reports. Shards of different scales are refused (exit 2).
+ *
+ * @example
+ * const result = mergeSweeps(shards); // shards read from `sweep --shard i/n --format json` files
+ */
+export function mergeSweeps(shards: readonly SweepShard[]): SweepResult {
+  if (shards.length === 0) throw new UsageError('merge: name the shard reports to merge (e.g. shard-*.json)');
+  const scales = shards[0]!.scales;
+  const groups = new Map<string, string[]>();
+  for (const s of shards) groups.set(s.scales.join(','), [...(groups.get(s.scales.join(',')) ?? []), s.file]);
+  if (groups.size > 1) {
+    throw new UsageError(`merge: sweep shards of different scales: ${[...groups].map(([v, files]) => `${v} (${files.join(', ')})`).join('; ')}`);
+  }
+  const reports = scales.map((scale, k) => mergeReports(shards.map((s) => ({ file: `${s.file} (scale ${scale})`, report: s.reports[k]! }))));
+  return { scales: [...scales], rows: sweepRows(reports), reports };
+}
+
+/**
+ * Reads shard files and merges them: the shards of a run (`compare`, `check`, `diagnose`) into
+ * a report, or those of a sweep into a sweep result. Mixing the two is refused (exit 2).
+ *
+ * @example
+ * const merged = await mergeFiles(['shard-1.json', 'shard-2.json']);
+ * if (merged.kind === 'report') console.log(merged.report.strategies[0].totals);
+ */
+export async function mergeFiles(files: readonly string[]): Promise<{ kind: 'report'; report: Report } | { kind: 'sweep'; sweep: SweepResult }> {
+  if (files.length === 0) throw new UsageError('merge: name the shard reports to merge (e.g. shard-*.json)');
+  const problems: string[] = [];
+  const parsed: { file: string; json: unknown }[] = [];
+  for (const file of files) {
+    try {
+      parsed.push({ file, json: await readJsonFile(file, 'merge') });
+    } catch (error) {
+      if (error instanceof UsageError) problems.push(...error.problems);
+      else throw error;
+    }
+  }
+  if (problems.length > 0) throw new UsageError(problems);
+  const sweeps = parsed.filter((p) => isSweep(p.json));
+  if (sweeps.length > 0 && sweeps.length < parsed.length) {
+    throw new UsageError(
+      `merge: sweep shards (${sweeps.map((s) => s.file).join(', ')}) and run shards (${parsed.filter((p) => !isSweep(p.json)).map((p) => p.file).join(', ')}) cannot be merged together`,
+    );
+  }
+  if (sweeps.length > 0) {
+    const shards: SweepShard[] = [];
+    for (const { file, json } of sweeps) {
+      const sweep = json as { scales: string[]; reports: unknown[] };
+      try {
+        shards.push({ file, scales: sweep.scales.map(String), reports: sweep.reports.map((r, k) => asReport(r, `${file} (scale ${sweep.scales[k]})`, 'merge')) });
+      } catch (error) {
+        if (error instanceof UsageError) problems.push(...error.problems);
+        else throw error;
+      }
+    }
+    if (problems.length > 0) throw new UsageError(problems);
+    return { kind: 'sweep', sweep: mergeSweeps(shards) };
+  }
+  for (const { file, json } of parsed) {
+    try {
+      asReport(json, file, 'merge');
+    } catch (error) {
+      if (error instanceof UsageError) problems.push(...error.problems);
+      else throw error;
+    }
+  }
+  if (problems.length > 0) throw new UsageError(problems);
+  return { kind: 'report', report: mergeReports(parsed.map(({ file, json }) => ({ file, report: json as Report }))) };
 }

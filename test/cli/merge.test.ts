@@ -277,3 +277,21 @@ describe('--conversation all', () => {
     expect(sizes[0]! + sizes[1]!).toBe(215);
   }, 180_000);
 });
+
+describe('merge of a sharded sweep', () => {
+  it('sweep --shard 1/2 and 2/2 (json keeps each scale\'s report) merge to exactly the unsharded sweep', async () => {
+    const common = ['--scales', 'tiny,default', '--conversation', 'en-first-1,es-casa-1', '--strategies', 'naive,optimized', '--format', 'json'];
+    await ok(['sweep', ...common, '--output', file('sweep.json')]);
+    for (const i of [1, 2]) await ok(['sweep', ...common, '--shard', `${i}/2`, '--output', file(`sweep-${i}.json`)]);
+    const one = JSON.parse(await readFile(file('sweep-1.json'), 'utf8'));
+    expect(one.reports.map((r: Report) => r.shard!.positions)).toEqual([[0, 1, 2, 3], [0, 1, 2, 3]]);
+    await ok(['merge', file('sweep-1.json'), file('sweep-2.json'), '--format', 'json', '--output', file('sweep-merged.json')]);
+    expect(await readFile(file('sweep-merged.json'), 'utf8')).toBe(await readFile(file('sweep.json'), 'utf8'));
+    await write('run-shard.json', one.reports[0]);
+    const mixed = await run(['merge', file('sweep-1.json'), file('run-shard.json')]);
+    expect([mixed.code, mixed.stderr]).toEqual([
+      2,
+      `ctxbench: merge: sweep shards (${file('sweep-1.json')}) and run shards (${file('run-shard.json')}) cannot be merged together\n`,
+    ]);
+  }, 240_000);
+});
