@@ -72,6 +72,9 @@ describe('merge on the reference fixtures', () => {
     await ok(['compare', ...common, '--output', file('full.json')]);
     for (const i of [1, 2, 3]) await ok(['compare', ...common, '--shard', `${i}/3`, '--output', file(`shard-${i}.json`)]);
     await ok(['merge', file('shard-1.json'), file('shard-2.json'), file('shard-3.json'), '--format', 'json', '--output', file('merged.json')]);
+    // The whole run's baseline, written from the merged report.
+    const snap = await run(['snapshot', '--report', file('merged.json'), '--output', file('baseline.json')]);
+    expect([snap.code, snap.stderr]).toEqual([0, `ctxbench: wrote ${file('baseline.json')} (2 strategies, 42 turns)\n`]);
   }, 240_000);
 
   it('compare --shard 1/3, 2/3, 3/3 then merge: exactly the unsharded report, whatever the order the files are named in', async () => {
@@ -184,12 +187,23 @@ describe('merge on the reference fixtures', () => {
     expect(total.code).toBe(1);
     expect((await run(['check', '--report', file('merged.json'), '--max-queries', '460', '--per', 'total'])).code).toBe(0);
 
-    // A baseline round trip through saved reports: snapshot --report, then check --report.
-    expect((await run(['snapshot', '--report', file('merged.json'), '--output', file('baseline.json')])).code).toBe(0);
+    // A baseline round trip through saved reports: snapshot --report (beforeAll), then check --report.
+    const unshardedBaseline = await run(['snapshot', '--report', file('full.json')]);
+    expect(unshardedBaseline.stdout).toBe(await readFile(file('baseline.json'), 'utf8'));
     const baselined = await run(['check', '--report', file('merged.json'), '--baseline', file('baseline.json')]);
     expect([baselined.code, baselined.stderr]).toEqual([0, '']);
     expect(baselined.stdout).toContain('✓ no figure grew');
     expect(baselined.stdout).toContain('42 turns compared');
+  });
+
+  it('check --shard against the whole run\'s baseline judges its own turns and does not call the other shards\' turns missing', async () => {
+    const shard = await read('shard-1.json');
+    const mine = shard.shard!.positions.length;
+    const r = await run(['check', '--scale', 'tiny', '--strategies', 'naive,optimized', '--shard', '1/3', '--baseline', file('baseline.json'), '--max-queries', '27']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${2 * mine} turns compared`);
+    expect(r.stdout).not.toContain('not replayed');
+    expect(r.stderr).toBe(`ctxbench: shard 1/3: ${mine} of 21 turns; join the shards with "ctxbench merge" and gate the result with "ctxbench check --report"\n`);
   });
 
   it('check --report refuses a lone shard and run flags; check --shard refuses what one shard cannot judge', async () => {
