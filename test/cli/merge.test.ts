@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentiles } from '../../src/core/runner.js';
 import type { Report } from '../../src/report/model.js';
-import { runInProcess as run } from '../support/cli.js';
+import { runInProcess as run, spawnCtxbench } from '../support/cli.js';
 
 let dir: string;
 const file = (name: string) => path.join(dir, name);
@@ -125,6 +125,9 @@ describe('merge on the reference fixtures', () => {
 
     const missing = await merge('shard-1.json', 'shard-3.json');
     expect([missing.code, missing.stderr, missing.stdout]).toEqual([2, 'ctxbench: merge: missing shard 2/3 (given: 1/3, 3/3)\n', '']);
+    // The real bin too (dist/, built by npm test).
+    const bin = await spawnCtxbench(['merge', file('shard-1.json'), file('shard-3.json')]);
+    expect([bin.code, bin.stderr]).toEqual([2, 'ctxbench: merge: missing shard 2/3 (given: 1/3, 3/3)\n']);
 
     await write('copy-of-2.json', s2);
     const twice = await merge('shard-1.json', 'shard-2.json', 'copy-of-2.json', 'shard-3.json');
