@@ -12,7 +12,15 @@ import { mean, meanFigures, sumFigures } from '../core/figures.js';
 import { percentiles, sectionFigures } from '../core/runner.js';
 import type { StatementRecord } from '../core/types.js';
 import { sweepRows, type SweepResult } from './sweep.js';
-import type { ContextDifference, Finding, Report, SectionFigures, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
+import type {
+  ContextDifference,
+  Finding,
+  Report,
+  SectionFigures,
+  StrategyReport,
+  TotalFigures,
+  TurnDetail,
+} from '../report/model.js';
 
 /** A shard's report and the file it was read from (named in every problem). */
 export interface ShardReport {
@@ -66,11 +74,17 @@ async function readJsonFile(file: string, flag: string): Promise<unknown> {
 function asReport(json: unknown, file: string, flag: string): Report {
   const r = json as Partial<Report>;
   if (typeof json !== 'object' || json === null || r.version !== 1 || !Array.isArray(r.strategies)) {
-    throw new UsageError(`${flag}: ${file}: not a ctxbench report (expected the --format json output of compare, check or merge)`);
+    throw new UsageError(
+      `${flag}: ${file}: not a ctxbench report (expected the --format json output of compare, check or merge)`,
+    );
   }
-  const missing = r.strategies.filter((s) => !Array.isArray(s?.turnDetails) || !Array.isArray(s?.findings)).map((s) => `"${s?.name}"`);
+  const missing = r.strategies
+    .filter((s) => !Array.isArray(s?.turnDetails) || !Array.isArray(s?.findings))
+    .map((s) => `"${s?.name}"`);
   if (missing.length > 0) {
-    throw new UsageError(`${flag}: ${file}: strategy ${missing.join(', ')} has no turnDetails: every turn's figures are needed (write the report with its turn details)`);
+    throw new UsageError(
+      `${flag}: ${file}: strategy ${missing.join(', ')} has no turnDetails: every turn's figures are needed (write the report with its turn details)`,
+    );
   }
   return json as Report;
 }
@@ -78,15 +92,25 @@ function asReport(json: unknown, file: string, flag: string): Report {
 /** What shards of one run share; each becomes a "made from different …" problem when they do not. */
 const SAME: { what: string; value: (r: Report) => string }[] = [
   { what: 'ctxbench versions', value: (r) => String(r.tool?.version) },
-  { what: 'datasets', value: (r) => (r.dataset == null ? 'none (a --db, --setup or --turns database)' : `scale ${r.dataset.scale}, seed ${r.dataset.seed}`) },
+  {
+    what: 'datasets',
+    value: (r) =>
+      r.dataset == null ? 'none (a --db, --setup or --turns database)' : `scale ${r.dataset.scale}, seed ${r.dataset.seed}`,
+  },
   { what: 'databases', value: (r) => `${r.database?.kind} ${r.database?.serverVersion}` },
   { what: 'strategy sets', value: (r) => r.strategies.map((s) => (s.source ? `${s.name} (${s.source})` : s.name)).join(', ') },
   { what: 'baseline strategies', value: (r) => String(r.baseline) },
   { what: 'repeat counts', value: (r) => String(r.repeat) },
   { what: 'tokenizers', value: (r) => String(r.tokenizer ?? 'none') },
-  { what: 'redaction (diagnose --show-content)', value: (r) => String((r as { diagnosis?: { redacted?: boolean } }).diagnosis?.redacted ?? 'n/a') },
+  {
+    what: 'redaction (diagnose --show-content)',
+    value: (r) => String((r as { diagnosis?: { redacted?: boolean } }).diagnosis?.redacted ?? 'n/a'),
+  },
   { what: 'shard counts', value: (r) => String(r.shard?.count) },
-  { what: 'turns (another --conversation, --turns file or dataset)', value: (r) => `${r.shard?.totalTurns} turns, sha256 ${r.shard?.turnSetSha256.slice(0, 12)}` },
+  {
+    what: 'turns (another --conversation, --turns file or dataset)',
+    value: (r) => `${r.shard?.totalTurns} turns, sha256 ${r.shard?.turnSetSha256.slice(0, 12)}`,
+  },
 ];
 
 /** Every reason these files are not the complete set of shards of one run; empty when they are. */
@@ -99,13 +123,23 @@ function shardProblems(shards: readonly ShardReport[]): string[] {
       problems.push(`merge: ${file}: not a shard report (no "shard" field): write each part with --shard i/n --format json`);
       continue;
     }
-    if (report.interrupted || (report as { diagnosis?: { interrupted?: boolean } }).diagnosis?.interrupted) problems.push(`merge: ${file}: shard ${shard.index}/${shard.count} was interrupted and covers only some of its turns: run it again`);
-    if (report.latencyByRtt !== undefined) problems.push(`merge: ${file}: has latency by RTT, which is summarised per shard and cannot be merged: measure --rtt without --shard`);
+    if (report.interrupted || (report as { diagnosis?: { interrupted?: boolean } }).diagnosis?.interrupted)
+      problems.push(
+        `merge: ${file}: shard ${shard.index}/${shard.count} was interrupted and covers only some of its turns: run it again`,
+      );
+    if (report.latencyByRtt !== undefined)
+      problems.push(
+        `merge: ${file}: has latency by RTT, which is summarised per shard and cannot be merged: measure --rtt without --shard`,
+      );
     for (const s of report.strategies) {
       if (!Array.isArray(s.turnDetails)) {
-        problems.push(`merge: ${file}: strategy "${s.name}" has no turnDetails: merge needs every turn's figures (write the shard with its turn details)`);
+        problems.push(
+          `merge: ${file}: strategy "${s.name}" has no turnDetails: merge needs every turn's figures (write the shard with its turn details)`,
+        );
       } else if (s.turnDetails.length !== shard.positions.length) {
-        problems.push(`merge: ${file}: strategy "${s.name}" has ${s.turnDetails.length} turns, the shard ${shard.positions.length}`);
+        problems.push(
+          `merge: ${file}: strategy "${s.name}" has ${s.turnDetails.length} turns, the shard ${shard.positions.length}`,
+        );
       }
     }
     usable.push({ file, report });
@@ -118,7 +152,9 @@ function shardProblems(shards: readonly ShardReport[]): string[] {
       groups.set(v, [...(groups.get(v) ?? []), file]);
     }
     if (groups.size > 1) {
-      problems.push(`merge: shards made from different ${what}: ${[...groups].map(([v, files]) => `${v} (${files.join(', ')})`).join('; ')}`);
+      problems.push(
+        `merge: shards made from different ${what}: ${[...groups].map(([v, files]) => `${v} (${files.join(', ')})`).join('; ')}`,
+      );
     }
   }
   if (problems.length > 0) return problems;
@@ -132,7 +168,14 @@ function shardProblems(shards: readonly ShardReport[]): string[] {
   }
   const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !byIndex.has(i));
   if (missing.length > 0) {
-    problems.push(`merge: missing shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} (given: ${[...byIndex.keys()].sort((a, b) => a - b).map((i) => `${i}/${count}`).join(', ')})`);
+    problems.push(
+      `merge: missing shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')} (given: ${[
+        ...byIndex.keys(),
+      ]
+        .sort((a, b) => a - b)
+        .map((i) => `${i}/${count}`)
+        .join(', ')})`,
+    );
   }
   if (problems.length > 0) return problems;
   // Guards against a file edited by hand: the positions must cover every turn exactly once.
@@ -213,7 +256,10 @@ function mergeFindings(parts: readonly { strategy: StrategyReport; positions: re
 }
 
 /** Sections added up over shards (when a shard kept no statements to recompute them from). */
-function addSections(parts: readonly { strategy: StrategyReport; positions: readonly number[] }[], turns: number): SectionFigures[] {
+function addSections(
+  parts: readonly { strategy: StrategyReport; positions: readonly number[] }[],
+  turns: number,
+): SectionFigures[] {
   const byName = new Map<string | null, SectionFigures['totals']>();
   const ordered = [...parts].sort((a, b) => (a.positions[0] ?? Infinity) - (b.positions[0] ?? Infinity));
   for (const { strategy } of ordered) {
@@ -224,7 +270,11 @@ function addSections(parts: readonly { strategy: StrategyReport; positions: read
   return [...byName].map(([name, totals]) => ({ name, totals, perTurn: meanFigures(totals, turns || 1) }));
 }
 
-function mergeStrategy(name: string, parts: readonly { strategy: StrategyReport; positions: readonly number[] }[], total: number): StrategyReport {
+function mergeStrategy(
+  name: string,
+  parts: readonly { strategy: StrategyReport; positions: readonly number[] }[],
+  total: number,
+): StrategyReport {
   const slots: TurnDetail[] = new Array(total);
   for (const { strategy, positions } of parts) strategy.turnDetails.forEach((d, i) => (slots[positions[i]!] = d));
   const details = slots;
@@ -343,9 +393,13 @@ export function mergeSweeps(shards: readonly SweepShard[]): SweepResult {
   const groups = new Map<string, string[]>();
   for (const s of shards) groups.set(s.scales.join(','), [...(groups.get(s.scales.join(',')) ?? []), s.file]);
   if (groups.size > 1) {
-    throw new UsageError(`merge: sweep shards of different scales: ${[...groups].map(([v, files]) => `${v} (${files.join(', ')})`).join('; ')}`);
+    throw new UsageError(
+      `merge: sweep shards of different scales: ${[...groups].map(([v, files]) => `${v} (${files.join(', ')})`).join('; ')}`,
+    );
   }
-  const reports = scales.map((scale, k) => mergeReports(shards.map((s) => ({ file: `${s.file} (scale ${scale})`, report: s.reports[k]! }))));
+  const reports = scales.map((scale, k) =>
+    mergeReports(shards.map((s) => ({ file: `${s.file} (scale ${scale})`, report: s.reports[k]! }))),
+  );
   return { scales: [...scales], rows: sweepRows(reports), reports };
 }
 
@@ -357,7 +411,9 @@ export function mergeSweeps(shards: readonly SweepShard[]): SweepResult {
  * const merged = await mergeFiles(['shard-1.json', 'shard-2.json']);
  * if (merged.kind === 'report') console.log(merged.report.strategies[0].totals);
  */
-export async function mergeFiles(files: readonly string[]): Promise<{ kind: 'report'; report: Report } | { kind: 'sweep'; sweep: SweepResult }> {
+export async function mergeFiles(
+  files: readonly string[],
+): Promise<{ kind: 'report'; report: Report } | { kind: 'sweep'; sweep: SweepResult }> {
   if (files.length === 0) throw new UsageError('merge: name the shard reports to merge (e.g. shard-*.json)');
   const problems: string[] = [];
   const parsed: { file: string; json: unknown }[] = [];
@@ -373,7 +429,10 @@ export async function mergeFiles(files: readonly string[]): Promise<{ kind: 'rep
   const sweeps = parsed.filter((p) => isSweep(p.json));
   if (sweeps.length > 0 && sweeps.length < parsed.length) {
     throw new UsageError(
-      `merge: sweep shards (${sweeps.map((s) => s.file).join(', ')}) and run shards (${parsed.filter((p) => !isSweep(p.json)).map((p) => p.file).join(', ')}) cannot be merged together`,
+      `merge: sweep shards (${sweeps.map((s) => s.file).join(', ')}) and run shards (${parsed
+        .filter((p) => !isSweep(p.json))
+        .map((p) => p.file)
+        .join(', ')}) cannot be merged together`,
     );
   }
   if (sweeps.length > 0) {
@@ -381,7 +440,11 @@ export async function mergeFiles(files: readonly string[]): Promise<{ kind: 'rep
     for (const { file, json } of sweeps) {
       const sweep = json as { scales: string[]; reports: unknown[] };
       try {
-        shards.push({ file, scales: sweep.scales.map(String), reports: sweep.reports.map((r, k) => asReport(r, `${file} (scale ${sweep.scales[k]})`, 'merge')) });
+        shards.push({
+          file,
+          scales: sweep.scales.map(String),
+          reports: sweep.reports.map((r, k) => asReport(r, `${file} (scale ${sweep.scales[k]})`, 'merge')),
+        });
       } catch (error) {
         if (error instanceof UsageError) problems.push(...error.problems);
         else throw error;

@@ -58,7 +58,7 @@ describe.each(backendKinds)('sharding a --db database (%s)', (kind) => {
     expect(exact(JSON.parse(merged.stdout) as Report)).toEqual(exact(full));
   }, 120_000);
 
-  it('diagnose --shard 1/2, 2/2 then merge: the unsharded diagnosis\'s figures, findings and prompt hashes', async () => {
+  it("diagnose --shard 1/2, 2/2 then merge: the unsharded diagnosis's figures, findings and prompt hashes", async () => {
     const command = ['diagnose', '--db', backend.url, ...conversations, '--strategies', 'naive,optimized'];
     await measure(command, 'd.json');
     await measure([...command, '--shard', '1/2'], 'd1.json');

@@ -63,17 +63,31 @@ function strategyOf(details: TurnDetail[]): StrategyReport {
     name: 's',
     source: null,
     turns: details.length,
-    perTurn: { queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0, promptBytes: 0, latencyMs: { p50: 0, p95: 0, max: 0 } },
+    perTurn: {
+      queries: 0,
+      roundTrips: 0,
+      bytes: 0,
+      payloadBytes: 0,
+      rows: 0,
+      promptBytes: 0,
+      latencyMs: { p50: 0, p95: 0, max: 0 },
+    },
     totals: { queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0 },
     contextIdentical: firstDiffering === undefined,
-    difference: firstDiffering ? { turn: firstDiffering.turn, conversationId: null, messageId: null, diff: `diff at ${firstDiffering.turn}` } : null,
+    difference: firstDiffering
+      ? { turn: firstDiffering.turn, conversationId: null, messageId: null, diff: `diff at ${firstDiffering.turn}` }
+      : null,
     findings: findFindings(details),
     sections: sectionFigures(details),
     turnDetails: details,
   };
 }
 
-function shardReport(index: number, positions: number[], transform: (d: TurnDetail) => TurnDetail = (d) => d): { file: string; report: Report } {
+function shardReport(
+  index: number,
+  positions: number[],
+  transform: (d: TurnDetail) => TurnDetail = (d) => d,
+): { file: string; report: Report } {
   return {
     file: `shard-${index}.json`,
     report: {
@@ -130,17 +144,20 @@ describe('mergeReports', () => {
     expect(later.difference!.turn).toBe('c2/m2');
   });
 
-  it('without statements (turn summaries), adds the shards\' sections and findings up', () => {
+  it("without statements (turn summaries), adds the shards' sections and findings up", () => {
     const bare = (d: TurnDetail) => ({ ...d, statements: [] });
     const a = shardReport(1, [1, 3]);
     const b = shardReport(2, [0, 2]);
     // Sections and findings as the shards computed them before their statements were dropped.
-    const strip = (s: { report: Report }) => (s.report.strategies[0]!.turnDetails = s.report.strategies[0]!.turnDetails.map(bare));
+    const strip = (s: { report: Report }) =>
+      (s.report.strategies[0]!.turnDetails = s.report.strategies[0]!.turnDetails.map(bare));
     strip(a);
     strip(b);
     const summed = mergeReports([a, b]).strategies[0]!;
     expect(summed.totals).toEqual(merged.totals);
-    expect(summed.sections.map((s) => [s.name, s.totals])).toEqual(merged.sections.map((s) => [s.name, s.totals]).sort(([x], [y]) => ((x ?? '') < (y ?? '') ? -1 : 1)));
+    expect(summed.sections.map((s) => [s.name, s.totals])).toEqual(
+      merged.sections.map((s) => [s.name, s.totals]).sort(([x], [y]) => ((x ?? '') < (y ?? '') ? -1 : 1)),
+    );
     expect(summed.findings.map(({ sql: _sql, ...f }) => f)).toEqual(merged.findings.map(({ sql: _sql, ...f }) => f));
   });
 });

@@ -71,7 +71,16 @@ describe('merge on the reference fixtures', () => {
   beforeAll(async () => {
     await ok(['compare', ...common, '--output', file('full.json')]);
     for (const i of [1, 2, 3]) await ok(['compare', ...common, '--shard', `${i}/3`, '--output', file(`shard-${i}.json`)]);
-    await ok(['merge', file('shard-1.json'), file('shard-2.json'), file('shard-3.json'), '--format', 'json', '--output', file('merged.json')]);
+    await ok([
+      'merge',
+      file('shard-1.json'),
+      file('shard-2.json'),
+      file('shard-3.json'),
+      '--format',
+      'json',
+      '--output',
+      file('merged.json'),
+    ]);
     // The whole run's baseline, written from the merged report.
     const snap = await run(['snapshot', '--report', file('merged.json'), '--output', file('baseline.json')]);
     expect([snap.code, snap.stderr]).toEqual([0, `ctxbench: wrote ${file('baseline.json')} (2 strategies, 42 turns)\n`]);
@@ -89,7 +98,16 @@ describe('merge on the reference fixtures', () => {
     ]);
     expect(merged.strategies[0]!.findings.length).toBeGreaterThan(10);
     expect(merged.shard).toBeUndefined();
-    await ok(['merge', file('shard-3.json'), file('shard-1.json'), file('shard-2.json'), '--format', 'json', '--output', file('merged-321.json')]);
+    await ok([
+      'merge',
+      file('shard-3.json'),
+      file('shard-1.json'),
+      file('shard-2.json'),
+      '--format',
+      'json',
+      '--output',
+      file('merged-321.json'),
+    ]);
     expect(await readFile(file('merged-321.json'), 'utf8')).toBe(await readFile(file('merged.json'), 'utf8'));
   });
 
@@ -98,7 +116,8 @@ describe('merge on the reference fixtures', () => {
     const full = await read('full.json');
     const labels = full.strategies[0]!.turnDetails.map((t) => t.turn);
     const conversationsOf = shards.map((s) => new Set(s.strategies[0]!.turnDetails.map((t) => t.conversationId)));
-    for (const [i, a] of conversationsOf.entries()) for (const b of conversationsOf.slice(i + 1)) for (const c of a) expect(b.has(c)).toBe(false);
+    for (const [i, a] of conversationsOf.entries())
+      for (const b of conversationsOf.slice(i + 1)) for (const c of a) expect(b.has(c)).toBe(false);
     const sizes = shards.map((s) => s.shard!.positions.length);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(21);
     expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(4); // the smallest fixture conversation has 4 turns
@@ -109,7 +128,7 @@ describe('merge on the reference fixtures', () => {
     expect(new Set(shards.map((s) => s.shard!.turnSetSha256)).size).toBe(1);
   });
 
-  it('recomputes latency percentiles from every measured build, not from the shards\' percentiles', async () => {
+  it("recomputes latency percentiles from every measured build, not from the shards' percentiles", async () => {
     const shards = await Promise.all([1, 2, 3].map((i) => read(`shard-${i}.json`)));
     const merged = await read('merged.json');
     for (const [k, s] of merged.strategies.entries()) {
@@ -124,14 +143,21 @@ describe('merge on the reference fixtures', () => {
     const merge = (...names: string[]) => run(['merge', ...names.map(file), '--format', 'json']);
 
     const missing = await merge('shard-1.json', 'shard-3.json');
-    expect([missing.code, missing.stderr, missing.stdout]).toEqual([2, 'ctxbench: merge: missing shard 2/3 (given: 1/3, 3/3)\n', '']);
+    expect([missing.code, missing.stderr, missing.stdout]).toEqual([
+      2,
+      'ctxbench: merge: missing shard 2/3 (given: 1/3, 3/3)\n',
+      '',
+    ]);
     // The real bin too (dist/, built by npm test).
     const bin = await spawnCtxbench(['merge', file('shard-1.json'), file('shard-3.json')]);
     expect([bin.code, bin.stderr]).toEqual([2, 'ctxbench: merge: missing shard 2/3 (given: 1/3, 3/3)\n']);
 
     await write('copy-of-2.json', s2);
     const twice = await merge('shard-1.json', 'shard-2.json', 'copy-of-2.json', 'shard-3.json');
-    expect([twice.code, twice.stderr]).toEqual([2, `ctxbench: merge: shard 2/3 given 2 times: ${file('shard-2.json')}, ${file('copy-of-2.json')}\n`]);
+    expect([twice.code, twice.stderr]).toEqual([
+      2,
+      `ctxbench: merge: shard 2/3 given 2 times: ${file('shard-2.json')}, ${file('copy-of-2.json')}\n`,
+    ]);
 
     const variant = async (name: string, change: (r: Report) => void) => {
       const copy = structuredClone(s3!);
@@ -145,9 +171,15 @@ describe('merge on the reference fixtures', () => {
     const seed = await variant('seed-2.json', (r) => (r.dataset = { scale: 'tiny', seed: 2 }));
     expect([seed.code, seed.stderr]).toEqual([2, refused('datasets', 'scale tiny, seed 1', 'scale tiny, seed 2', 'seed-2.json')]);
     const scale = await variant('default.json', (r) => (r.dataset = { scale: 'default', seed: 1 }));
-    expect([scale.code, scale.stderr]).toEqual([2, refused('datasets', 'scale tiny, seed 1', 'scale default, seed 1', 'default.json')]);
+    expect([scale.code, scale.stderr]).toEqual([
+      2,
+      refused('datasets', 'scale tiny, seed 1', 'scale default, seed 1', 'default.json'),
+    ]);
     const strategies = await variant('batched.json', (r) => (r.strategies[1]!.name = 'batched'));
-    expect([strategies.code, strategies.stderr]).toEqual([2, refused('strategy sets', 'naive, optimized', 'naive, batched', 'batched.json')]);
+    expect([strategies.code, strategies.stderr]).toEqual([
+      2,
+      refused('strategy sets', 'naive, optimized', 'naive, batched', 'batched.json'),
+    ]);
     const version = await variant('version.json', (r) => (r.tool = { name: 'ctxbench', version: '9.9.9' }));
     expect([version.code, version.stderr]).toEqual([2, refused('ctxbench versions', s1!.tool.version, '9.9.9', 'version.json')]);
     const turns = await variant('turns.json', (r) => (r.shard!.turnSetSha256 = 'f'.repeat(64)));
@@ -199,14 +231,28 @@ describe('merge on the reference fixtures', () => {
     expect(baselined.stdout).toContain('42 turns compared');
   });
 
-  it('check --shard against the whole run\'s baseline judges its own turns and does not call the other shards\' turns missing', async () => {
+  it("check --shard against the whole run's baseline judges its own turns and does not call the other shards' turns missing", async () => {
     const shard = await read('shard-1.json');
     const mine = shard.shard!.positions.length;
-    const r = await run(['check', '--scale', 'tiny', '--strategies', 'naive,optimized', '--shard', '1/3', '--baseline', file('baseline.json'), '--max-queries', '27']);
+    const r = await run([
+      'check',
+      '--scale',
+      'tiny',
+      '--strategies',
+      'naive,optimized',
+      '--shard',
+      '1/3',
+      '--baseline',
+      file('baseline.json'),
+      '--max-queries',
+      '27',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`${2 * mine} turns compared`);
     expect(r.stdout).not.toContain('not replayed');
-    expect(r.stderr).toBe(`ctxbench: shard 1/3: ${mine} of 21 turns; join the shards with "ctxbench merge" and gate the result with "ctxbench check --report"\n`);
+    expect(r.stderr).toBe(
+      `ctxbench: shard 1/3: ${mine} of 21 turns; join the shards with "ctxbench merge" and gate the result with "ctxbench check --report"\n`,
+    );
   });
 
   it('check --report refuses a lone shard and run flags; check --shard refuses what one shard cannot judge', async () => {
@@ -215,13 +261,36 @@ describe('merge on the reference fixtures', () => {
       2,
       `ctxbench: --report: ${file('shard-1.json')} is shard 1/3 of a run: merge every shard first ("ctxbench merge shard-*.json --format json --output merged.json") and check the merged report\n`,
     ]);
-    const mixed = await run(['check', '--report', file('merged.json'), '--max-queries', '30', '--scale', 'tiny', '--shard', '1/3']);
+    const mixed = await run([
+      'check',
+      '--report',
+      file('merged.json'),
+      '--max-queries',
+      '30',
+      '--scale',
+      'tiny',
+      '--shard',
+      '1/3',
+    ]);
     expect([mixed.code, mixed.stderr]).toEqual([
       2,
       'ctxbench: --scale: chooses what to run; --report gates a saved report (give one or the other)\n' +
         'ctxbench: --shard: chooses what to run; --report gates a saved report (give one or the other)\n',
     ]);
-    const partial = await run(['check', '--scale', 'tiny', '--shard', '1/3', '--strategies', 'optimized', '--max-queries', '100', '--per', 'total', '--strict']);
+    const partial = await run([
+      'check',
+      '--scale',
+      'tiny',
+      '--shard',
+      '1/3',
+      '--strategies',
+      'optimized',
+      '--max-queries',
+      '100',
+      '--per',
+      'total',
+      '--strict',
+    ]);
     expect(partial.code).toBe(2);
     expect(partial.stderr).toContain('ctxbench: --shard: a budget per total covers the whole run, not one shard');
     expect(partial.stderr).toContain('ctxbench: --shard and --strict: a silence may match a finding of another shard');
@@ -233,10 +302,22 @@ describe('merge with empty shards', () => {
     const common = ['--scale', 'tiny', '--conversation', 'en-first-1', '--strategies', 'optimized', '--format', 'json'];
     await ok(['compare', ...common, '--output', file('one.json')]);
     const notes = [];
-    for (const i of [1, 2, 3]) notes.push(await ok(['compare', ...common, '--shard', `${i}/3`, '--output', file(`one-${i}.json`)]));
-    expect(notes[1]).toBe('ctxbench: shard 2/3: 0 of 4 turns; join the shards with "ctxbench merge" and gate the result with "ctxbench check --report"\n');
+    for (const i of [1, 2, 3])
+      notes.push(await ok(['compare', ...common, '--shard', `${i}/3`, '--output', file(`one-${i}.json`)]));
+    expect(notes[1]).toBe(
+      'ctxbench: shard 2/3: 0 of 4 turns; join the shards with "ctxbench merge" and gate the result with "ctxbench check --report"\n',
+    );
     expect((await read('one-3.json')).strategies[0]!.turns).toBe(0);
-    await ok(['merge', file('one-1.json'), file('one-2.json'), file('one-3.json'), '--format', 'json', '--output', file('one-merged.json')]);
+    await ok([
+      'merge',
+      file('one-1.json'),
+      file('one-2.json'),
+      file('one-3.json'),
+      '--format',
+      'json',
+      '--output',
+      file('one-merged.json'),
+    ]);
     expect(exact(await read('one-merged.json'))).toEqual(exact(await read('one.json')));
   }, 120_000);
 });
@@ -256,10 +337,14 @@ describe('merge of a --turns run on another schema', () => {
   it('merge(--shard 1/2, 2/2) equals the unsharded run exactly', async () => {
     await writeFile(file('turns.json'), JSON.stringify(turns));
     const common = [
-      '--setup', 'examples/own-schema/schema.sql',
-      '--turns', file('turns.json'),
-      '--strategies', 'examples/own-schema/naive.ts,examples/own-schema/joined.ts',
-      '--format', 'json',
+      '--setup',
+      'examples/own-schema/schema.sql',
+      '--turns',
+      file('turns.json'),
+      '--strategies',
+      'examples/own-schema/naive.ts,examples/own-schema/joined.ts',
+      '--format',
+      'json',
     ];
     await ok(['compare', ...common, '--output', file('own.json')]);
     for (const i of [1, 2]) await ok(['compare', ...common, '--shard', `${i}/2`, '--output', file(`own-${i}.json`)]);
@@ -286,7 +371,13 @@ describe('--conversation all', () => {
     const ids = [...new Set(merged.strategies[0]!.turnDetails.map((t) => t.conversationId!))];
     // The tiny dataset's conversations with a customer message: the 5 fixtures and 13 generated ones.
     expect(ids.length).toBe(18);
-    expect(ids.filter((id) => /^[a-z]{2}-[a-z]+-1$/.test(id))).toEqual(['de-care-1', 'en-edge-1', 'en-first-1', 'es-casa-1', 'fa-shop-1']);
+    expect(ids.filter((id) => /^[a-z]{2}-[a-z]+-1$/.test(id))).toEqual([
+      'de-care-1',
+      'en-edge-1',
+      'en-first-1',
+      'es-casa-1',
+      'fa-shop-1',
+    ]);
     // Ids are ASCII: JavaScript's sort is byte order here.
     expect(ids).toEqual([...ids].sort());
     expect(merged.strategies[0]!.turns).toBe(215);
@@ -296,12 +387,24 @@ describe('--conversation all', () => {
 });
 
 describe('merge of a sharded sweep', () => {
-  it('sweep --shard 1/2 and 2/2 (json keeps each scale\'s report) merge to exactly the unsharded sweep', async () => {
-    const common = ['--scales', 'tiny,default', '--conversation', 'en-first-1,es-casa-1', '--strategies', 'naive,optimized', '--format', 'json'];
+  it("sweep --shard 1/2 and 2/2 (json keeps each scale's report) merge to exactly the unsharded sweep", async () => {
+    const common = [
+      '--scales',
+      'tiny,default',
+      '--conversation',
+      'en-first-1,es-casa-1',
+      '--strategies',
+      'naive,optimized',
+      '--format',
+      'json',
+    ];
     await ok(['sweep', ...common, '--output', file('sweep.json')]);
     for (const i of [1, 2]) await ok(['sweep', ...common, '--shard', `${i}/2`, '--output', file(`sweep-${i}.json`)]);
     const one = JSON.parse(await readFile(file('sweep-1.json'), 'utf8'));
-    expect(one.reports.map((r: Report) => r.shard!.positions)).toEqual([[0, 1, 2, 3], [0, 1, 2, 3]]);
+    expect(one.reports.map((r: Report) => r.shard!.positions)).toEqual([
+      [0, 1, 2, 3],
+      [0, 1, 2, 3],
+    ]);
     await ok(['merge', file('sweep-1.json'), file('sweep-2.json'), '--format', 'json', '--output', file('sweep-merged.json')]);
     expect(await readFile(file('sweep-merged.json'), 'utf8')).toBe(await readFile(file('sweep.json'), 'utf8'));
     await write('run-shard.json', one.reports[0]);

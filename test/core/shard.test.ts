@@ -94,7 +94,11 @@ describe('partitionTurns', () => {
       { conversationId: 'e' },
     ];
     // Largest first: c(4) → 0, a(3) → 1, b(2) → 2, e(2) → 2, then d(1) → 1 (1 has 3, 2 has 4), the loose turn → 0.
-    expect(partitionTurns(turns, 3)).toEqual([[5, 6, 7, 8, 10], [0, 1, 2, 9], [3, 4, 11, 12]]);
+    expect(partitionTurns(turns, 3)).toEqual([
+      [5, 6, 7, 8, 10],
+      [0, 1, 2, 9],
+      [3, 4, 11, 12],
+    ]);
     for (const { turns: t, count } of cases.slice(0, 50)) expect(partitionTurns(t, count)).toEqual(partitionTurns([...t], count));
     // A tie in size is broken by conversation id, not by where the conversation comes first.
     expect(partitionTurns([{ conversationId: 'z' }, { conversationId: 'y' }], 2)).toEqual([[1], [0]]);
