@@ -123,6 +123,20 @@ function shardProblems(shards: readonly ShardReport[]): string[] {
       problems.push(`merge: ${file}: not a shard report (no "shard" field): write each part with --shard i/n --format json`);
       continue;
     }
+    const whole = (n: unknown, min: number) => Number.isSafeInteger(n) && (n as number) >= min;
+    if (
+      !whole(shard.count, 1) ||
+      !whole(shard.index, 1) ||
+      shard.index > shard.count ||
+      !whole(shard.totalTurns, 0) ||
+      typeof shard.turnSetSha256 !== 'string' ||
+      !Array.isArray(shard.positions)
+    ) {
+      problems.push(
+        `merge: ${file}: shard: expected { index, count, totalTurns, turnSetSha256, positions } as ctxbench writes it`,
+      );
+      continue;
+    }
     if (report.interrupted || (report as { diagnosis?: { interrupted?: boolean } }).diagnosis?.interrupted)
       problems.push(
         `merge: ${file}: shard ${shard.index}/${shard.count} was interrupted and covers only some of its turns: run it again`,

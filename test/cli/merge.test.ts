@@ -202,6 +202,11 @@ describe('merge on the reference fixtures', () => {
       2,
       `ctxbench: merge: ${file('bare.json')}: strategy "naive" has no turnDetails: every turn's figures are needed (write the report with its turn details)\n`,
     ]);
+    const mangled = await variant('mangled.json', (r) => ((r.shard as unknown as { positions: string }).positions = 'all'));
+    expect([mangled.code, mangled.stderr]).toEqual([
+      2,
+      `ctxbench: merge: ${file('mangled.json')}: shard: expected { index, count, totalTurns, turnSetSha256, positions } as ctxbench writes it\n`,
+    ]);
     const none = await run(['merge', file('nothing-here.json')]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('nothing-here.json');
