@@ -9,7 +9,7 @@ import { catchInterrupts, reportInterrupted } from './interrupt.js';
 import type { CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
-import { addRunOptions, checkOutput, emit, parseBudgetFlags, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
+import { addRunOptions, budgetCounts, checkOutput, emit, parseBudgetFlags, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
 import type { Budget } from '../core/budget.js';
 import { reportShard } from './merge-command.js';
 
@@ -146,6 +146,8 @@ async function checkSavedReport(flags: CheckFlags, io: CliIo): Promise<void> {
   } catch (error) {
     problems.collect(error);
   }
+  if (saved !== undefined && saved.tokenizer == null && budgetCounts(budget, 'promptTokens'))
+    problems.add(`--report: ${flags.report} has no prompt tokens (it was made with --tokenizer none): a promptTokens budget cannot judge it`);
   if (saved !== undefined && budget !== null) {
     const names = saved.strategies.map((s) => s.name);
     for (const name of Object.keys(budget.strategies)) {

@@ -222,7 +222,7 @@ export function parseShardFlag(problems: Problems, raw: string | undefined): Sha
 }
 
 /** Whether any part of a budget limits `metric`. */
-function budgetCounts(budget: Budget | null, metric: keyof Limits): boolean {
+export function budgetCounts(budget: Budget | null, metric: keyof Limits): boolean {
   if (budget === null) return false;
   const parts = [budget.all, ...Object.values(budget.strategies)];
   return parts.some((p) => p.limits[metric] !== undefined || Object.values(p.sections).some((l) => l[metric] !== undefined));

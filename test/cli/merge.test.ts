@@ -261,6 +261,14 @@ describe('merge on the reference fixtures', () => {
   });
 
   it('check --report refuses a lone shard and run flags; check --shard refuses what one shard cannot judge', async () => {
+    const untokenized = structuredClone(await read('merged.json'));
+    untokenized.tokenizer = null;
+    await write('untokenized.json', untokenized);
+    const tokens = await run(['check', '--report', file('untokenized.json'), '--max-prompt-tokens', '5000']);
+    expect([tokens.code, tokens.stderr]).toEqual([
+      2,
+      `ctxbench: --report: ${file('untokenized.json')} has no prompt tokens (it was made with --tokenizer none): a promptTokens budget cannot judge it\n`,
+    ]);
     const lone = await run(['check', '--report', file('shard-1.json'), '--max-queries', '30']);
     expect([lone.code, lone.stderr]).toEqual([
       2,
