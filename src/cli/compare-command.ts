@@ -14,6 +14,7 @@ import { useColor, type CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
 import { catchInterrupts, reportInterrupted } from './interrupt.js';
+import { reportShard } from './merge-command.js';
 import { addRunOptions, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
 
 /** What the first Ctrl-C does to a measuring run. */
@@ -85,6 +86,7 @@ export function registerCompare(program: Command, io: CliIo): void {
       const problems = new Problems();
       if ((flags.before === undefined) !== (flags.after === undefined)) problems.add('--before and --after: give both files');
       const saved = flags.before !== undefined && flags.after !== undefined;
+      if (saved && flags.shard !== undefined) problems.add('--shard: applies to a run, not to --before/--after files');
       const options = await parseRunOptions(saved ? { ...flags, strategies: flags.strategies ?? 'naive' } : flags, io, problems);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
       problems.done();
@@ -108,6 +110,7 @@ export function registerCompare(program: Command, io: CliIo): void {
         report.budget = checkBudget(report, options.budget);
       }
       await emit(await renderReport(report, format, io, flags.output !== undefined), flags.output, io);
+      reportShard(report, io);
       reportFailures(report, io);
       reportInterrupted(report, io);
     });

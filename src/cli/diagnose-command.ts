@@ -14,7 +14,8 @@ import { useColor, type CliIo } from './io.js';
 import { Problems, parseChoice, parseDuration, parseList, parseTokenizer, parseWholeNumber, postgresUrlProblem } from './options.js';
 import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 import { createProgress } from './progress.js';
-import { checkOutput, emit } from './run-options.js';
+import { checkOutput, emit, parseShardFlag } from './run-options.js';
+import { reportShard } from './merge-command.js';
 import { connectionUrlFromEnv } from './connection.js';
 import { TOKENIZER_HELP } from '../core/tokens.js';
 
@@ -38,6 +39,7 @@ interface DiagnoseFlags {
   output?: string;
   tokenizer?: string;
   whatIf?: boolean;
+  shard?: string;
 }
 
 export function registerDiagnose(program: Command, io: CliIo): void {
@@ -70,6 +72,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .option('--tokenizer <name>', TOKENIZER_HELP)
     .option('--output <file>', 'write the report to this file instead of stdout')
+    .option('--shard <i/n>', 'replay only part i of n of the turns (whole conversations, balanced); join the parts with "ctxbench merge"')
     .action(async (flags: DiagnoseFlags) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { diagnose } = await import('../commands/diagnose.js');
@@ -96,6 +99,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
         else lastTurns = Number(m[1]);
       }
       if (flags.explain && flags.explainAnalyze) problems.add('--explain and --explain-analyze: give one');
+      const shard = parseShardFlag(problems, flags.shard);
       let strategies: Awaited<ReturnType<typeof loadStrategies>> = [];
       try {
         strategies = await loadStrategies(parseList(flags.strategies) ?? []);
@@ -119,6 +123,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
           recent,
           tenant: flags.tenant,
           lastTurns,
+          shard,
           repeat,
           showContent: flags.showContent,
           explain: flags.explainAnalyze ? 'analyze' : flags.explain ? 'plan' : undefined,
@@ -143,6 +148,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
             ? renderMarkdown(result)
             : `${renderTable(result, { color: flags.output === undefined && useColor(io) })}${renderDiagnosisText(result)}`;
       await emit(text, flags.output, io);
+      reportShard(result, io);
       if (result.diagnosis.interrupted) {
         process.exitCode = INTERRUPTED;
         return;

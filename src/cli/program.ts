@@ -7,6 +7,7 @@ import { registerCheck, registerSnapshot } from './check-command.js';
 import { registerCompare } from './compare-command.js';
 import { registerDiagnose } from './diagnose-command.js';
 import type { CliIo } from './io.js';
+import { registerMerge } from './merge-command.js';
 import { registerReplay } from './replay-command.js';
 import { registerSeed } from './seed-command.js';
 import { registerProxyCommands } from './proxy-command.js';
@@ -34,6 +35,7 @@ export function createProgram(io: CliIo): Command {
   registerSnapshot(program, io);
   registerSweep(program, io);
   registerDiagnose(program, io);
+  registerMerge(program, io);
   registerReplay(program, io);
   registerSeed(program, io);
   registerProxyCommands(program, io);

@@ -10,6 +10,7 @@ import { BUDGET_METRICS, budgetFromLimits, loadBudgetFile, METRIC_FLAGS, type Bu
 import { TOKENIZER_HELP } from '../core/tokens.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
 import { loadTurnsFile } from '../core/turn-file.js';
+import { parseShard, type ShardSpec } from '../core/shard.js';
 import { parseRtts } from '../core/net/delay-proxy.js';
 import type { Strategy } from '../core/types.js';
 import { DEFAULT_SCALE, DEFAULT_SEED } from '../db/defaults.js';
@@ -39,6 +40,7 @@ export interface RunFlags {
   tokenizer?: string;
   maxPromptTokens?: string;
   turnTimeout: string;
+  shard?: string;
 }
 
 /** Adds the shared options to a command. */
@@ -50,7 +52,7 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
       `comma-separated built-in names or strategy files (.ts/.js); the first is the baseline${defaults.strategies ? '' : ' (default: those of the budget file)'}`,
       defaults.strategies,
     )
-    .option('--conversation <ids>', 'comma-separated conversation ids (default: the fixture conversations)')
+    .option('--conversation <ids>', 'comma-separated conversation ids, or "all" for every conversation by id (default: the fixture conversations)')
     .option('--turns <file>', 'turns as a JSON array or NDJSON of objects handed to each strategy unchanged (for other schemas)')
     .option(
       '--setup <file>',
@@ -74,6 +76,7 @@ export function addRunOptions(command: Command, defaults: { strategies?: string 
     )
     .option('--tokenizer <name>', TOKENIZER_HELP)
     .option('--turn-timeout <duration>', 'limit of one build of one turn: a strategy over it fails (0: none)', '60s')
+    .option('--shard <i/n>', 'replay only part i of n of the turns (whole conversations, balanced); join the parts with "ctxbench merge"')
     .option('--output <file>', 'write the report to this file instead of stdout');
 }
 
@@ -95,25 +98,7 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     );
   }
 
-  const limits: Limits = {};
-  for (const metric of BUDGET_METRICS) {
-    const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RunFlags;
-    const value = parseWholeNumber(problems, METRIC_FLAGS[metric], flags[key], 0);
-    if (value !== undefined) limits[metric] = value;
-  }
-  const per = flags.per ?? 'turn';
-  if (per !== 'turn' && per !== 'total') problems.add(`--per: expected turn or total, got "${per}"`);
-  let budget: Budget | null = null;
-  if (flags.budget !== undefined) {
-    try {
-      budget = await loadBudgetFile(flags.budget);
-      if (Object.keys(limits).length > 0) budget.all.limits = { ...budget.all.limits, ...limits };
-    } catch (error) {
-      problems.collect(error);
-    }
-  } else if (Object.keys(limits).length > 0) {
-    budget = budgetFromLimits(limits, per === 'total' ? 'total' : 'turn');
-  }
+  const budget = await parseBudgetFlags(flags, problems);
 
   let strategies: Strategy<any>[] = [];
   const specs = parseList(flags.strategies) ?? Object.keys(budget?.strategies ?? {});
@@ -133,9 +118,10 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
     }
   }
 
-  const conversations = parseList(flags.conversation);
-  if (flags.conversation !== undefined && conversations?.length === 0)
-    problems.add('--conversation: name at least one conversation id');
+  const conversations = parseConversations(problems, flags.conversation);
+  const shard = parseShardFlag(problems, flags.shard);
+  if (shard !== undefined && flags.rtt !== undefined)
+    problems.add('--shard and --rtt: latency by RTT is summarised per shard and cannot be merged; measure --rtt without --shard');
   if (flags.setup !== undefined && url !== undefined)
     problems.add('--setup: only for the embedded database; ctxbench never writes to a --db database it profiles');
   if (flags.setup !== undefined && (flags.scale !== undefined || flags.seed !== undefined))
@@ -181,6 +167,7 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
       seed,
       strategies,
       conversations,
+      shard,
       turns,
       setup: flags.setup,
       baseline: flags.baselineStrategy,
@@ -191,8 +178,51 @@ export async function parseRunOptions(flags: RunFlags, io: CliIo, problems: Prob
   };
 }
 
+/** The budget of `--budget FILE` and the `--max-*` flags (`--per`), or null when none was given. */
+export async function parseBudgetFlags(flags: RunFlags, problems: Problems): Promise<Budget | null> {
+  const limits: Limits = {};
+  for (const metric of BUDGET_METRICS) {
+    const key = `max${metric[0]!.toUpperCase()}${metric.slice(1)}` as keyof RunFlags;
+    const value = parseWholeNumber(problems, METRIC_FLAGS[metric], flags[key], 0);
+    if (value !== undefined) limits[metric] = value;
+  }
+  const per = flags.per ?? 'turn';
+  if (per !== 'turn' && per !== 'total') problems.add(`--per: expected turn or total, got "${per}"`);
+  let budget: Budget | null = null;
+  if (flags.budget !== undefined) {
+    try {
+      budget = await loadBudgetFile(flags.budget);
+      if (Object.keys(limits).length > 0) budget.all.limits = { ...budget.all.limits, ...limits };
+    } catch (error) {
+      problems.collect(error);
+    }
+  } else if (Object.keys(limits).length > 0) {
+    budget = budgetFromLimits(limits, per === 'total' ? 'total' : 'turn');
+  }
+  return budget;
+}
+
+/** `--conversation id,…` or `all`; adds a problem for an empty list. */
+export function parseConversations(problems: Problems, raw: string | undefined): string[] | 'all' | undefined {
+  const conversations = parseList(raw);
+  if (raw !== undefined && conversations?.length === 0) problems.add('--conversation: name at least one conversation id');
+  if (conversations?.length === 1 && conversations[0] === 'all') return 'all';
+  return conversations;
+}
+
+/** `--shard i/n`: undefined when not given; a bad value is a problem naming the flag. */
+export function parseShardFlag(problems: Problems, raw: string | undefined): ShardSpec | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseShard(raw);
+  } catch (error) {
+    problems.collect(error);
+    return undefined;
+  }
+}
+
 /** Whether any part of a budget limits `metric`. */
-function budgetCounts(budget: Budget | null, metric: keyof Limits): boolean {
+export function budgetCounts(budget: Budget | null, metric: keyof Limits): boolean {
   if (budget === null) return false;
   const parts = [budget.all, ...Object.values(budget.strategies)];
   return parts.some((p) => p.limits[metric] !== undefined || Object.values(p.sections).some((l) => l[metric] !== undefined));

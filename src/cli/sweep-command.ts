@@ -8,7 +8,8 @@ import { renderSweepJson, renderSweepTable } from '../report/sweep.js';
 import { useColor, type CliIo } from './io.js';
 import { Problems, checkScale, parseChoice, parseList, parseWholeNumber } from './options.js';
 import { createProgress } from './progress.js';
-import { checkOutput, emit, progressHandlers } from './run-options.js';
+import { checkOutput, emit, parseConversations, parseShardFlag, progressHandlers } from './run-options.js';
+import { reportShard } from './merge-command.js';
 
 const FORMATS = ['table', 'json', 'html'] as const;
 
@@ -19,6 +20,7 @@ interface SweepFlags {
   seed?: string;
   format: string;
   output?: string;
+  shard?: string;
 }
 
 export function registerSweep(program: Command, io: CliIo): void {
@@ -27,10 +29,11 @@ export function registerSweep(program: Command, io: CliIo): void {
     .description('measure the same turns at several embedded dataset scales and flag every figure that grows with the data')
     .option('--scales <list>', 'comma-separated scales, smallest first (presets or multipliers)', 'tiny,default')
     .option('--strategies <list>', 'comma-separated built-in names or strategy files', DEFAULT_STRATEGIES.join(','))
-    .option('--conversation <ids>', 'comma-separated conversation ids (default: the fixture conversations)')
+    .option('--conversation <ids>', 'comma-separated conversation ids, or "all" (default: the fixture conversations)')
     .option('--seed <n>', 'dataset seed')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'table')
     .option('--output <file>', 'write the report to this file instead of stdout')
+    .option('--shard <i/n>', 'measure only part i of n of the turns at each scale; join the parts with "ctxbench merge" (json keeps each scale\'s report)')
     .action(async (flags: SweepFlags) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { sweep } = await import('../commands/sweep.js');
@@ -47,6 +50,8 @@ export function registerSweep(program: Command, io: CliIo): void {
         problems.collect(error);
       }
       await checkOutput(problems, '--output', flags.output);
+      const conversations = parseConversations(problems, flags.conversation);
+      const shard = parseShardFlag(problems, flags.shard);
       problems.done();
       const progress = createProgress(io);
       let result;
@@ -55,7 +60,8 @@ export function registerSweep(program: Command, io: CliIo): void {
           scales,
           seed,
           strategies,
-          conversations: parseList(flags.conversation),
+          conversations,
+          shard,
           cacheDir: io.env.CTXBENCH_CACHE_DIR || undefined,
           ...progressHandlers(progress),
           onScale: (scale, i, n) => {
@@ -69,8 +75,12 @@ export function registerSweep(program: Command, io: CliIo): void {
         format === 'html'
           ? (await import('../report/html.js')).renderSweepHtml(result)
           : format === 'json'
-          ? renderSweepJson(result)
+          ? // A shard's rows are means over its part only: keep each scale's report for merge.
+            shard !== undefined
+            ? `${JSON.stringify({ version: 1, scales: result.scales, rows: result.rows, reports: result.reports }, null, 2)}\n`
+            : renderSweepJson(result)
           : renderSweepTable(result, { color: flags.output === undefined && useColor(io) });
       await emit(text, flags.output, io);
+      if (result.reports[0] !== undefined) reportShard(result.reports[0], io, false);
     });
 }

@@ -61,7 +61,43 @@ export async function check(options: CheckOptions): Promise<Report> {
   }
   // Read the baseline before measuring: a missing file should fail in a second, not after the run.
   const baseline: Baseline | null = options.baselineFile === undefined ? null : await loadBaseline(options.baselineFile);
-  const report = await compare(options);
+  return gate(await compare(options), baseline, options);
+}
+
+/** Options of {@link checkReport}: what {@link check} gates with, without the run. */
+export type GateOptions = Pick<CheckOptions, 'budget' | 'baselineFile' | 'tolerance' | 'updateBaseline' | 'strict'>;
+
+/**
+ * Gates a saved report (`check --report merged.json`: the merge of a sharded run, or any
+ * `--format json` report) exactly as {@link check} gates a run: the returned copy carries
+ * `budget` and `baselineFile` results. A single shard is refused: it holds only some turns,
+ * so a budget on totals or a stale silence would be judged on part of the run.
+ *
+ * @example
+ * const gated = await checkReport(await merge(files), { budget, baselineFile: 'ctxbench.baseline.json' });
+ * if (!gated.budget?.passed) process.exitCode = 1;
+ */
+export async function checkReport(report: Report, options: GateOptions, file = 'the report'): Promise<Report> {
+  if (!options.budget && options.baselineFile === undefined) {
+    throw new UsageError('check: nothing to check against: give --max-queries/--max-bytes/…, --budget FILE, or --baseline FILE');
+  }
+  if (report.shard !== undefined) {
+    throw new UsageError(
+      `--report: ${file} is shard ${report.shard.index}/${report.shard.count} of a run: merge every shard first ("ctxbench merge shard-*.json --format json --output merged.json") and check the merged report`,
+    );
+  }
+  if (report.interrupted) throw new UsageError(`--report: ${file} is of an interrupted run: it covers only some turns`);
+  const baseline: Baseline | null = options.baselineFile === undefined ? null : await loadBaseline(options.baselineFile);
+  const copy = structuredClone(report);
+  // Verdicts of an earlier gate in the file are replaced by this one's.
+  delete copy.budget;
+  delete copy.baselineFile;
+  for (const s of copy.strategies) for (const f of s.findings) delete f.silenced;
+  return gate(copy, baseline, options);
+}
+
+/** Budgets and the baseline on a measured report (shared by a run and a saved report). */
+async function gate(report: Report, baseline: Baseline | null, options: GateOptions): Promise<Report> {
   if (options.budget) {
     applySilence(report, options.budget);
     report.budget = checkBudget(report, options.budget);
@@ -75,8 +111,10 @@ export async function check(options: CheckOptions): Promise<Report> {
     // A baseline that compared nothing (other data, other turns) would pass whatever the code does.
     const problems = baselineProblems(baseline, report, result, options.baselineFile!);
     if (problems.length > 0) throw new UsageError(problems);
-    // An interrupted run measured only some turns: never tighten the file from it.
-    if (options.updateBaseline && result.passed && result.improvements.length > 0 && !report.interrupted) {
+    // A shard's run measured only its own turns: the others are not "missing" from it.
+    if (report.shard !== undefined) result.missingTurns = [];
+    // An interrupted run measured only some turns, a shard only its part: never tighten the file from them.
+    if (options.updateBaseline && result.passed && result.improvements.length > 0 && !report.interrupted && report.shard === undefined) {
       await writeAtomically(options.baselineFile!, renderBaseline(tighten(baseline, report)));
       result.updated = true;
     }

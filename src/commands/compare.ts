@@ -1,7 +1,8 @@
 /**
  * `compare`: replay conversations through several strategies and report what each cost.
  */
-import { listTurns } from '../core/turns.js';
+import { allConversationIds, listTurns } from '../core/turns.js';
+import { selectShard, type ShardSpec } from '../core/shard.js';
 import { checkSchema } from '../core/schema-check.js';
 import { startDelayProxy } from '../core/net/delay-proxy.js';
 import { openSession } from '../core/session.js';
@@ -16,8 +17,13 @@ import { TOOL_VERSION } from '../version.js';
 /** Options of {@link compare}. */
 export interface CompareOptions extends OpenDatabaseOptions {
   strategies: Strategy[];
-  /** Conversation ids to replay (default: every fixture conversation). */
-  conversations?: string[];
+  /** Conversation ids to replay (default: every fixture conversation); `'all'`: every conversation of the database, by id. */
+  conversations?: string[] | 'all';
+  /**
+   * Replay only one part of the turns (`--shard i/n`, see `partitionTurns`); the report says
+   * which (`report.shard`), and `merge` joins the parts into the unsharded report.
+   */
+  shard?: ShardSpec;
   /**
    * Arbitrary turn objects, handed to each strategy's `build` unchanged (instead of
    * conversations): for strategies on another schema.
@@ -98,10 +104,14 @@ export async function compare(options: CompareOptions): Promise<Report> {
   try {
     // A server's role may lack a table or a privilege: say so before running, as diagnose does.
     if (options.url !== undefined) await checkSchema(db.session.control, options.strategies);
-    const turns =
+    const conversations =
+      options.conversations === 'all' ? await allConversationIds(db.session.control) : options.conversations;
+    const allTurns =
       options.turns !== undefined
         ? customTurnInputs(options.turns)
-        : referenceTurnInputs(await listTurns(db.session.control, options.conversations ?? db.fixtures.map((f) => f.id)));
+        : referenceTurnInputs(await listTurns(db.session.control, conversations ?? db.fixtures.map((f) => f.id)));
+    const sharded = options.shard === undefined ? null : selectShard(allTurns, options.shard);
+    const turns = sharded?.turns ?? allTurns;
     const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
     const tokenizer = await tokenizerLoad;
     const strategies = await runStrategies(db.session, turns, options.strategies, {
@@ -125,6 +135,7 @@ export async function compare(options: CompareOptions): Promise<Report> {
       strategies,
       contextIdentical: strategies.every((s) => s.contextIdentical),
     };
+    if (sharded !== null) report.shard = sharded.shard;
     if (options.signal?.aborted) report.interrupted = true;
     if (options.rtt !== undefined && options.rtt.length > 0 && !report.interrupted) {
       report.latencyByRtt = [];

@@ -11,6 +11,7 @@ import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/ru
 import { checkSchema } from '../core/schema-check.js';
 import { loadTokenizer, type TokenizerName } from '../core/tokens.js';
 import { listTurns } from '../core/turns.js';
+import { selectShard, type ShardSpec } from '../core/shard.js';
 import type { Strategy, Turn } from '../core/types.js';
 import { openDatabase } from '../db/open-database.js';
 import { REPORT_VERSION, type Report } from '../report/model.js';
@@ -29,6 +30,8 @@ export interface DiagnoseOptions {
   tenant?: string;
   /** Replay only the last N customer messages of each conversation. */
   lastTurns?: number;
+  /** Replay only one part of the turns (`--shard i/n`); `merge` joins the parts' reports. */
+  shard?: ShardSpec;
   repeat?: number;
   /** Show message contents, prompt diffs and SQL parameters (off: redacted). */
   showContent?: boolean;
@@ -78,10 +81,12 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
     const conversations = options.conversations ?? (await recentConversations(control, options));
     let turns: Turn[] = await listTurns(control, conversations);
     if (options.lastTurns !== undefined) turns = lastPerConversation(turns, options.lastTurns);
+    const inputs = referenceTurnInputs(turns);
+    const sharded = options.shard === undefined ? null : selectShard(inputs, options.shard);
 
     const before = await snapshotStatStatements(control);
     const tokenizer = await loadTokenizer(options.tokenizer);
-    const strategies = await runStrategies(db.session, referenceTurnInputs(turns), options.strategies, {
+    const strategies = await runStrategies(db.session, sharded?.turns ?? inputs, options.strategies, {
       countTokens: tokenizer?.count,
       repeat: options.repeat,
       onProgress: options.onProgress,
@@ -112,6 +117,7 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
       strategies,
       contextIdentical: strategies.every((s) => s.contextIdentical),
     };
+    if (sharded !== null) report.shard = sharded.shard;
     const shown = options.showContent ? report : redactReport(report);
     return {
       ...shown,

@@ -56,6 +56,17 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     onScale?.(scale, i, scales.length);
     reports.push(await compare({ ...rest, scale }));
   }
+  return { scales, rows: sweepRows(reports), reports };
+}
+
+/**
+ * One row per strategy × section × metric from the reports of each scale, in scale order
+ * (exported for `merge`, which joins sharded sweeps scale by scale).
+ *
+ * @example
+ * const rows = sweepRows([tinyReport, defaultReport]);
+ */
+export function sweepRows(reports: readonly Report[]): SweepRow[] {
   const rows: SweepRow[] = [];
   const first = reports[0]!;
   for (const strategy of first.strategies) {
@@ -71,5 +82,5 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
       }
     }
   }
-  return { scales, rows, reports };
+  return rows;
 }

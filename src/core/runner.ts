@@ -342,8 +342,14 @@ function strategyFailure(
   return new StrategyError(`${strategyName(strategy)} failed on turn ${input.label}: ${message}${sql}`, { cause: error });
 }
 
-/** Figures per section over all turns, in order of first appearance. */
-function sectionFigures(details: readonly TurnDetail[]): SectionFigures[] {
+/**
+ * Figures per section over all turns, in order of first appearance (exported for `merge`,
+ * which recomputes them from the shards' turns).
+ *
+ * @example
+ * const sections = sectionFigures(strategy.turnDetails);
+ */
+export function sectionFigures(details: readonly TurnDetail[]): SectionFigures[] {
   const order: (string | null)[] = [];
   const bySection = new Map<string | null, StatementRecord[]>();
   for (const d of details) {

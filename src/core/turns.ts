@@ -43,3 +43,20 @@ export async function listTurns(control: Knex, conversationIds: readonly string[
     asOf: r.as_of,
   }));
 }
+
+/**
+ * Every conversation of the database that has a customer message to replay, ordered by id
+ * in byte order (`--conversation all`): the same list on any machine for the same data.
+ *
+ * @example
+ * const ids = await allConversationIds(session.control);
+ */
+export async function allConversationIds(control: Knex): Promise<string[]> {
+  const { rows } = await control.raw(
+    `select c.id from conversations c
+      where exists (select 1 from messages m where m.conversation_id = c.id and m.type = 'customer')
+      order by c.id collate "C"`,
+  );
+  if (rows.length === 0) throw new UsageError('--conversation all: the database has no conversation with customer messages');
+  return rows.map((r: { id: string }) => r.id);
+}

@@ -162,6 +162,23 @@ export interface DatabaseInfo {
   url: string | null;
 }
 
+/**
+ * Which part of a run's turns a `--shard i/n` report measured: what `ctxbench merge` needs to
+ * put the shards back in the unsharded order and to check that none is missing.
+ */
+export interface ShardInfo {
+  /** This shard, from 1. */
+  index: number;
+  /** How many shards the turns were cut into. */
+  count: number;
+  /** Turns of the whole, unsharded run. */
+  totalTurns: number;
+  /** sha256 of the whole turn list (labels and turns, in order): equal on every shard of one run. */
+  turnSetSha256: string;
+  /** Positions (from 0) of this shard's turns in the unsharded order, ascending. */
+  positions: number[];
+}
+
 /** The whole comparison. */
 export interface Report {
   version: typeof REPORT_VERSION;
@@ -198,4 +215,6 @@ export interface Report {
   baselineFile?: BaselineResult;
   /** Present (true) when Ctrl-C or SIGTERM stopped the run: the figures cover the turns every strategy completed. */
   interrupted?: true;
+  /** Present on a `--shard i/n` run: which of the run's turns this report covers (`ctxbench merge` joins the shards). */
+  shard?: ShardInfo;
 }

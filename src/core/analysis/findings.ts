@@ -249,13 +249,23 @@ export function findFindings(turns: readonly FindingsTurn[]): Finding[] {
 
   return [...found.values()]
     .map((acc) => acc.finding)
-    .sort(
-      (a, b) =>
-        KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
-        b.bytes - a.bytes ||
-        compareText(a.fingerprint, b.fingerprint) ||
-        compareText(a.column ?? '', b.column ?? ''),
-    );
+    .sort(compareFindings);
+}
+
+/**
+ * The order findings are reported in: n-plus-one, duplicate, select-star, unused-column, then
+ * by bytes (descending), fingerprint and column (exported for `merge`, which sorts the same way).
+ *
+ * @example
+ * findings.sort(compareFindings);
+ */
+export function compareFindings(a: Finding, b: Finding): number {
+  return (
+    KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
+    b.bytes - a.bytes ||
+    compareText(a.fingerprint, b.fingerprint) ||
+    compareText(a.column ?? '', b.column ?? '')
+  );
 }
 
 function compareText(a: string, b: string): number {
