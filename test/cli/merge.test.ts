@@ -97,6 +97,10 @@ describe('merge on the reference fixtures', () => {
       ['optimized', 139, 139, 557],
     ]);
     expect(merged.strategies[0]!.findings.length).toBeGreaterThan(10);
+    // What-if fixes (on in the compare command) add up across shards as across turns.
+    const fixes = (r: typeof merged) => r.strategies[0]!.findings.flatMap((f) => (f.fix === undefined ? [] : [[f.kind, f.fingerprint, f.fix]]));
+    expect(fixes(merged).length).toBeGreaterThan(0);
+    expect(fixes(merged)).toEqual(fixes(full));
     expect(merged.shard).toBeUndefined();
     await ok([
       'merge',
