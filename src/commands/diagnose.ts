@@ -13,6 +13,7 @@ import { loadTokenizer, type TokenizerName } from '../core/tokens.js';
 import { listTurns } from '../core/turns.js';
 import type { Strategy, Turn } from '../core/types.js';
 import { openDatabase } from '../db/open-database.js';
+import { openSessions } from './compare.js';
 import { REPORT_VERSION, type Report } from '../report/model.js';
 import { redactReport } from '../report/redact.js';
 import { TOOL_VERSION } from '../version.js';
@@ -42,6 +43,11 @@ export interface DiagnoseOptions {
   turnTimeoutMs?: number;
   onProgress?: (progress: RunProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Turns measured at once, each on a connection of its own (default 1): the same exact
+   * figures, findings and prompt hashes as one; the server sees that many ctxbench connections.
+   */
+  concurrency?: number;
 }
 
 /** The diagnosis: a report plus what the server says. */
@@ -76,14 +82,24 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
 
     const before = await snapshotStatStatements(control);
     const tokenizer = await loadTokenizer(options.tokenizer);
-    const strategies = await runStrategies(db.session, referenceTurnInputs(turns), options.strategies, {
-      countTokens: tokenizer?.count,
-      repeat: options.repeat,
-      onProgress: options.onProgress,
-      signal: options.signal,
-      turnTimeoutMs: options.turnTimeoutMs,
-      redactContent: !options.showContent,
+    const sessions = await openSessions(db, Math.max(1, Math.floor(options.concurrency ?? 1)), {
+      anySchema: true,
+      statementTimeoutMs: options.statementTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
     });
+    let strategies: Awaited<ReturnType<typeof runStrategies>>;
+    try {
+      strategies = await runStrategies(sessions.sessions, referenceTurnInputs(turns), options.strategies, {
+        countTokens: tokenizer?.count,
+        repeat: options.repeat,
+        onProgress: options.onProgress,
+        signal: options.signal,
+        turnTimeoutMs: options.turnTimeoutMs,
+        redactContent: !options.showContent,
+      });
+    } finally {
+      await sessions.close();
+    }
     const interrupted = options.signal?.aborted ?? false;
     const all = strategies.flatMap((s) => s.turnDetails.flatMap((t) => t.statements));
     const statStatements = diffStatStatements(before, await snapshotStatStatements(control), all);

@@ -185,7 +185,14 @@ export async function runStrategies(
       }
     }
   };
-  await Promise.all(sessions.map(worker));
+  // Every build in flight listens for the errors a strategy lets escape (catchStrayErrors).
+  const listeners = process.getMaxListeners();
+  if (sessions.length > 1 && listeners !== 0) process.setMaxListeners(listeners + sessions.length);
+  try {
+    await Promise.all(sessions.map(worker));
+  } finally {
+    if (sessions.length > 1 && listeners !== 0) process.setMaxListeners(listeners);
+  }
   if (failure !== null) throw (failure as { error: unknown }).error;
   return folds.map((fold) => fold.result());
 }
