@@ -25,3 +25,5 @@ export { diagnose, type DiagnoseOptions, type Diagnosis } from './commands/diagn
 export { check, snapshotBaseline, type CheckOptions } from './commands/check.js';
 export { sweep, type SweepOptions, type SweepResult } from './commands/sweep.js';
 export { record, serveProxy, recordingReport, startWireProxy, markerOf, type RecordOptions, type RecordResult, type ServeProxyOptions, type RecordingReportOptions, type RecordedTurn, type RecordedStatement, type RecordingInfo, type ProxyRecording, type ProxiedStatement, type ProxiedConnection, type UpstreamSslMode, type UpstreamTls, type WireProxy, type WireProxyOptions } from './commands/record.js';
+export { TurnDetailSpill } from './core/detail-spill.js';
+export { renderJson, renderJsonChunks, DETAIL_LEVELS, type DetailLevel, type JsonOptions } from './report/json.js';
