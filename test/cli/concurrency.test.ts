@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compare } from '../../src/commands/compare.js';
+import { diagnose } from '../../src/commands/diagnose.js';
 import { defineStrategy } from '../../src/core/strategies/define-strategy.js';
 import { batchedStrategy } from '../../src/core/strategies/batched-strategy.js';
 import { naiveStrategy } from '../../src/core/strategies/naive-strategy.js';
@@ -71,6 +72,21 @@ describeIf(testServerUrl, NEEDS_SERVER)('--concurrency on a real PostgreSQL', ()
     expect(report.strategies[0]!.turns).toBeGreaterThan(4);
     expect(pids.size).toBe(4);
     expect(most).toBe(4);
+  });
+
+  it('diagnose: K = 4 gives the figures of K = 1, and the CLI takes --concurrency and --details', async () => {
+    const strategies = [naiveStrategy, optimizedStrategy];
+    const conversations = ['de-care-1', 'en-edge-1', 'es-casa-1', 'fa-shop-1'];
+    const one = await diagnose({ url: db.url, strategies, conversations, concurrency: 1 });
+    const four = await diagnose({ url: db.url, strategies, conversations, concurrency: 4 });
+    expect(one.strategies[0]!.turns).toBeGreaterThan(4);
+    expect(exact(four)).toEqual(exact(one));
+    const cli = await runInProcess(['diagnose', '--db', db.url, '--conversation', conversations.join(','), '--concurrency', '4', '--details', 'summary', '--format', 'json']);
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const report = JSON.parse(cli.stdout) as Report;
+    expect(report.strategies[0]!.turnDetails.map((t) => t.promptSha256)).toEqual(one.strategies[0]!.turnDetails.map((t) => t.promptSha256));
+    for (const t of report.strategies[0]!.turnDetails) expect('statements' in t).toBe(false);
   });
 
   it('the CLI passes --concurrency through: the same JSON figures as without it', async () => {
