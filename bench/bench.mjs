@@ -61,8 +61,8 @@ function planFor(smoke, repeatOverride) {
         overhead: { statements: 300, blockSize: 50, warmup: 50, replay: { blocks: 4, perBlock: 250 } },
         startup: { scale: 'tiny', warmSamples: 1 },
         seeding: { scale: 'tiny' },
-        concurrency: { levels: [1, 2, 4], rounds: 1, repeat: 1, rttMs: 2 },
-        memory: { sizes: [100, 1000] },
+        concurrency: { levels: [1, 2], rounds: 1, repeat: 1, rttMs: null },
+        memory: { sizes: [100, 500] },
       }
     : {
         mode: 'full',
@@ -239,7 +239,7 @@ async function main() {
   );
 
   const { concurrency: c, memory: mem } = plan;
-  await section(results, options.only, 'concurrency', `5/6 parallel sessions (K ${c.levels.join('/')}, PostgreSQL, RTT 0 and ${c.rttMs} ms)`, () =>
+  await section(results, options.only, 'concurrency', `5/6 parallel sessions (K ${c.levels.join('/')}, PostgreSQL, RTT 0${c.rttMs ? ` and ${c.rttMs} ms` : ''})`, () =>
     concurrencySection({ ...c, postgres, log }),
   );
   await section(results, options.only, 'memory', `6/6 peak RSS of compare (${mem.sizes.map((n) => n.toLocaleString('en-US')).join(' / ')} turns)`, () =>

@@ -1,9 +1,23 @@
 /**
  * Preloaded into a measured child (`node --import bench/lib/max-rss.mjs …`): on exit, writes the
  * process's peak resident set size in bytes to the file CTXBENCH_BENCH_MAX_RSS_FILE names.
- * The kernel keeps the peak (getrusage ru_maxrss), so no sampling can miss it.
+ *
+ * On Linux it is VmHWM from /proc/self/status, the peak of this program's own memory. Not
+ * getrusage's maxRSS: Linux carries that across fork and exec, so a child spawned by a large
+ * parent (the benchmark itself, 300 MB) would report the parent's size. Elsewhere maxRSS is
+ * what there is.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+function peakBytes() {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb !== undefined) return Number(kb) * 1024;
+  } catch {
+    // No /proc: not Linux.
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
 
 const file = process.env.CTXBENCH_BENCH_MAX_RSS_FILE;
-if (file) process.on('exit', () => writeFileSync(file, String(process.resourceUsage().maxRSS * 1024)));
+if (file) process.on('exit', () => writeFileSync(file, String(peakBytes())));

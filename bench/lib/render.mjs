@@ -190,7 +190,7 @@ function sections(results) {
         note:
           `wall time of \`compare --concurrency K\` (naive, optimized and batched on the ${concurrency.paths[0]?.turns ?? '?'} fixture turns of scale ${concurrency.scale}, ` +
           `repeat ${concurrency.repeat}, from start to report) on ${server('postgres', concurrency.database.serverVersion)}, median of ${concurrency.rounds} round${concurrency.rounds === 1 ? '' : 's'} ` +
-          `with K in rotating order; loopback and through the delaying proxy at ${concurrency.rttMs} ms RTT; ` +
+          `with K in rotating order; loopback${concurrency.rttMs ? ` and through the delaying proxy (a process of its own) at ${concurrency.rttMs} ms RTT` : ''}; ` +
           `every K gave exactly the figures of K = 1 (the run fails otherwise)`,
         head: ['path', ...concurrency.levels.map((k) => `K=${k}`), ...concurrency.levels.slice(1).map((k) => `K=${k} / K=1`)],
         rows: concurrency.paths.map((p) => [
@@ -206,7 +206,7 @@ function sections(results) {
       key: 'memory',
       title: '6. Flat memory',
       note:
-        `peak RSS of a whole \`ctxbench compare\` process (the bin, spawned; getrusage) replaying generated turns with a one-statement strategy on ` +
+        `peak RSS of a whole \`ctxbench compare\` process (the bin, spawned; its VmHWM on Linux) replaying generated turns with a one-statement strategy on ` +
         `${memory.database.kind === 'postgres' ? server('postgres', memory.database.serverVersion) : `the embedded database (scale ${memory.database.scale}; its WASM heap is in the process)`}, ` +
         `\`--format json --output FILE\` with every turn's statements (\`--details all\`: spilled to disk, streamed into the report); ` +
         `growth = peak at the most turns ÷ at the fewest, goal under ${x(memory.goal)}: ${memory.goalMet ? 'met' : 'NOT met'} (${x(memory.growth)})`,

@@ -58,6 +58,8 @@ export async function concurrencySection({ postgres, levels, rounds, repeat, rtt
     log('  seeding tiny…');
     await seed({ url, scale: 'tiny', force: true });
     const paths = [await timeRuns({ url, levels, rounds, repeat, log, label: 'loopback' })];
+    // Smoke mode: loopback only.
+    if (!rttMs) return { database: { kind: 'postgres', serverVersion: postgres.serverVersion }, scale: 'tiny', repeat, rounds, levels, rttMs, identical: true, paths };
     const target = new URL(url);
     const proxy = await startProxyProcess({ upstreamHost: target.hostname, upstreamPort: Number(target.port || 5432), rttMs });
     try {

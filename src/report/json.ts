@@ -59,14 +59,16 @@ const CHUNK = 1 << 16;
  * {@link renderJson} of a report whose turn details are kept elsewhere (a long run spills them
  * to disk, see `TurnDetailSpill`): the same text, in pieces, reading each strategy's details
  * from `details(strategyIndex)` only while they are written, so they are never all in memory.
- * The report's own `turnDetails` are ignored.
+ * Without `details`, the report's own `turnDetails`: the same text without ever holding all of
+ * it in one string (a long recording's is hundreds of MB).
  *
  * @example
  * await writeFile('report.json', renderJsonChunks(report, (s) => spill.read(s)));
+ * await writeFile('recording.json', renderJsonChunks(recording));
  */
 export async function* renderJsonChunks(
   report: Report,
-  details: (strategy: number) => AsyncIterable<TurnDetail>,
+  details: (strategy: number) => AsyncIterable<TurnDetail> | Iterable<TurnDetail> = (s) => report.strategies[s]!.turnDetails,
   options: JsonOptions = {},
 ): AsyncGenerator<string> {
   const level = options.details ?? 'all';
