@@ -14,7 +14,7 @@ import type { ProfilingSession } from './session.js';
 import { catchStrayErrors } from './stray-errors.js';
 import { TurnStopped } from './turn-guard.js';
 import type { StatementRecord, Strategy, Turn } from './types.js';
-import type { Figures, LatencySummary, SectionFigures, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
+import type { Figures, LatencySummary, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
 
 /** Progress of a run, for a progress line on stderr. */
 export interface RunProgress {
