@@ -78,6 +78,13 @@ describe('renderJsonChunks', () => {
     });
   }
 
+  it('without a details source, streams the report’s own details: the same text, extra top-level fields (a recording’s) included', async () => {
+    const report = { ...reportWith(300), recording: { units: 'markers', connections: [{ id: 1 }] } };
+    const streamed = await collect(renderJsonChunks(report));
+    expect(streamed.text).toBe(renderJson(report));
+    expect(streamed.pieces).toBeGreaterThan(1);
+  });
+
   it('renderJson --details summary drops only statements, none drops turnDetails, all is the report as it is', () => {
     const report = reportWith(2);
     const all = JSON.parse(renderJson(report));
