@@ -7,7 +7,9 @@
  * Sections: 1. latency per turn of naive / optimized / batched at RTT 0, 1, 5 ms;
  * 2. instrumentation overhead (tapped vs raw pg.Client, and on PostgreSQL through `ctxbench proxy`,
  * a bare Node forwarder and socat, each a process of its own); 3. embedded start, cold vs warm;
- * 4. seeding throughput of `large` (full mode only; `tiny` in smoke mode); 5. whole-process
+ * 4. seeding throughput of `large` (full mode only; `tiny` in smoke mode); 5. wall time of
+ * `compare --concurrency 1, 2, 4` on PostgreSQL (same exact figures required); 6. peak RSS of a
+ * whole `compare` process at 1,000, 10,000 and 100,000 generated turns; 7. whole-process
  * `ctxbench compare` runs: warm, cold and --db, wall time and peak RSS, and a CPU profile's groups.
  * Tables go to stdout, progress to stderr, figures to the JSON file (default
  * bench/results.json) and, in full mode, BENCHMARKS.md.
@@ -30,13 +32,15 @@ import { mergeProblems, mergeResults } from './lib/merge.mjs';
 import { renderMarkdown, renderTables } from './lib/render.mjs';
 import { latencySection } from './sections/latency.mjs';
 import { overheadSection } from './sections/overhead.mjs';
+import { concurrencySection } from './sections/concurrency.mjs';
+import { memorySection } from './sections/memory.mjs';
 import { seedingSection } from './sections/seeding.mjs';
 import { startupSection } from './sections/startup.mjs';
 import { processSection } from './sections/process.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_VERSION = 1;
-const SECTIONS = ['latency', 'overhead', 'startup', 'seeding', 'process'];
+const SECTIONS = ['latency', 'overhead', 'startup', 'seeding', 'concurrency', 'memory', 'process'];
 
 const USAGE = `usage: node bench/bench.mjs [--smoke] [--json FILE] [--markdown FILE] [--repeat N] [--no-postgres] [--only LIST [--merge]] [--from FILE]
 
@@ -59,6 +63,8 @@ function planFor(smoke, repeatOverride) {
         overhead: { statements: 300, blockSize: 50, warmup: 50, replay: { blocks: 4, perBlock: 250 } },
         startup: { scale: 'tiny', warmSamples: 1 },
         seeding: { scale: 'tiny' },
+        concurrency: { levels: [1, 2], rounds: 1, repeat: 1, rttMs: null },
+        memory: { sizes: [100, 500] },
         process: { scale: 'tiny', warmSamples: 1, coldSamples: 1 },
       }
     : {
@@ -67,6 +73,8 @@ function planFor(smoke, repeatOverride) {
         overhead: { statements: 2000, blockSize: 100, warmup: 200, replay: { blocks: 20, perBlock: 1000 } },
         startup: { scale: 'default', warmSamples: 3 },
         seeding: { scale: 'large' },
+        concurrency: { levels: [1, 2, 4], rounds: 3, repeat: 3, rttMs: 2 },
+        memory: { sizes: [1000, 10_000, 100_000] },
         process: { scale: 'default', warmSamples: 5, coldSamples: 3 },
       };
 }
@@ -198,6 +206,8 @@ async function main() {
     overhead: null,
     startup: null,
     seeding: null,
+    concurrency: null,
+    memory: null,
     process: null,
   };
 
@@ -219,20 +229,28 @@ async function main() {
     results,
     options.only,
     'latency',
-    `1/5 latency per turn (${l.scale}, repeat ${l.repeat}, RTT ${l.rtts.join('/')} ms)`,
+    `1/7 latency per turn (${l.scale}, repeat ${l.repeat}, RTT ${l.rtts.join('/')} ms)`,
     () => latencySection({ ...l, log }),
   );
   results.machine.pgliteServerVersion = results.latency?.database.serverVersion ?? (await pgliteServerVersion());
-  await section(results, options.only, 'overhead', `2/5 instrumentation overhead (${o.statements} statements per side)`, () =>
+  await section(results, options.only, 'overhead', `2/7 instrumentation overhead (${o.statements} statements per side)`, () =>
     overheadSection({ ...o, postgres, log }),
   );
-  await section(results, options.only, 'startup', `3/5 embedded start (${s.scale}: 1 cold, ${s.warmSamples} warm)`, () =>
+  await section(results, options.only, 'startup', `3/7 embedded start (${s.scale}: 1 cold, ${s.warmSamples} warm)`, () =>
     startupSection({ ...s, log }),
   );
-  await section(results, options.only, 'seeding', `4/5 seeding throughput (${d.scale})`, () =>
+  await section(results, options.only, 'seeding', `4/7 seeding throughput (${d.scale})`, () =>
     seedingSection({ ...d, postgres, pgliteVersion: results.machine.pgliteServerVersion, log }),
   );
-  await section(results, options.only, 'process', `5/5 whole-process compare (${p.scale}: ${p.coldSamples} cold, ${p.warmSamples} warm and --db)`, () =>
+
+  const { concurrency: c, memory: mem } = plan;
+  await section(results, options.only, 'concurrency', `5/7 parallel sessions (K ${c.levels.join('/')}, PostgreSQL, RTT 0${c.rttMs ? ` and ${c.rttMs} ms` : ''})`, () =>
+    concurrencySection({ ...c, postgres, log }),
+  );
+  await section(results, options.only, 'memory', `6/7 peak RSS of compare (${mem.sizes.map((n) => n.toLocaleString('en-US')).join(' / ')} turns)`, () =>
+    memorySection({ ...mem, postgres, log }),
+  );
+  await section(results, options.only, 'process', `7/7 whole-process compare (${p.scale}: ${p.coldSamples} cold, ${p.warmSamples} warm and --db)`, () =>
     processSection({ ...p, postgres, log }),
   );
 

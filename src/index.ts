@@ -27,3 +27,5 @@ export { merge, mergeFiles, mergeReports, mergeSweeps, readShardReports, readRep
 export { parseShard, partitionTurns, selectShard, turnSetSha256, type ShardSpec, type ShardTurn } from './core/shard.js';
 export { sweep, type SweepOptions, type SweepResult } from './commands/sweep.js';
 export { record, serveProxy, recordingReport, startWireProxy, markerOf, type RecordOptions, type RecordResult, type ServeProxyOptions, type RecordingReportOptions, type RecordedTurn, type RecordedStatement, type RecordingInfo, type ProxyRecording, type ProxiedStatement, type ProxiedConnection, type UpstreamSslMode, type UpstreamTls, type WireProxy, type WireProxyOptions } from './commands/record.js';
+export { TurnDetailSpill } from './core/detail-spill.js';
+export { renderJson, renderJsonChunks, DETAIL_LEVELS, type DetailLevel, type JsonOptions } from './report/json.js';

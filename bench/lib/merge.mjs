@@ -18,7 +18,7 @@ export function mergeProblems(base, results, only) {
   }
   const was = base.machine?.postgresServerVersion ?? null;
   const now = results.machine.postgresServerVersion ?? null;
-  if (only.some((key) => key === 'overhead' || key === 'seeding') && was !== now)
+  if (only.some((key) => ['overhead', 'seeding', 'concurrency', 'memory'].includes(key)) && was !== now)
     problems.push(`figures of PostgreSQL ${was ?? '(none)'} (this run: ${now ?? `none, ${results.machine.postgresSkipped}`})`);
   return problems;
 }

@@ -21,7 +21,9 @@ const SECTION_NAMES = {
   overhead: '§2 instrumentation overhead',
   startup: '§3 embedded start',
   seeding: '§4 seeding',
-  process: '§5 whole-process compare',
+  concurrency: '§5 parallel sessions',
+  memory: '§6 flat memory',
+  process: '§7 whole-process compare',
 };
 
 /** a − b, or null when either is missing. */
@@ -173,6 +175,47 @@ function sections(results) {
       ]),
     });
   }
+  const { concurrency, memory } = results;
+  if (concurrency) {
+    if (concurrency.skipped) {
+      out.push({
+        key: 'concurrency',
+        title: '5. Parallel sessions',
+        note: `not measured: it needs a real PostgreSQL (${concurrency.skipped}); the embedded database runs one turn at a time`,
+        head: ['K'],
+        rows: [],
+      });
+    } else {
+      out.push({
+        key: 'concurrency',
+        title: '5. Parallel sessions',
+        note:
+          `wall time of \`compare --concurrency K\` (naive, optimized and batched on the ${concurrency.paths[0]?.turns ?? '?'} fixture turns of scale ${concurrency.scale}, ` +
+          `repeat ${concurrency.repeat}, from start to report) on ${server('postgres', concurrency.database.serverVersion)}, median of ${concurrency.rounds} round${concurrency.rounds === 1 ? '' : 's'} ` +
+          `with K in rotating order; loopback${concurrency.rttMs ? ` and through the delaying proxy (a process of its own) at ${concurrency.rttMs} ms RTT` : ''}; ` +
+          `every K gave exactly the figures of K = 1 (the run fails otherwise)`,
+        head: ['path', ...concurrency.levels.map((k) => `K=${k}`), ...concurrency.levels.slice(1).map((k) => `K=${k} / K=1`)],
+        rows: concurrency.paths.map((p) => [
+          p.path,
+          ...p.byConcurrency.map((b) => ms(b.wallMs)),
+          ...p.byConcurrency.slice(1).map((b) => x(b.ratioToOne)),
+        ]),
+      });
+    }
+  }
+  if (memory) {
+    out.push({
+      key: 'memory',
+      title: '6. Flat memory',
+      note:
+        `peak RSS of a whole \`ctxbench compare\` process (the bin, spawned; its VmHWM on Linux) replaying generated turns with a one-statement strategy on ` +
+        `${memory.database.kind === 'postgres' ? server('postgres', memory.database.serverVersion) : `the embedded database (scale ${memory.database.scale}; its WASM heap is in the process)`}, ` +
+        `\`--format json --output FILE\` with every turn's statements (\`--details all\`: spilled to disk, streamed into the report); ` +
+        `growth = peak at the most turns ÷ at the fewest, goal under ${x(memory.goal)}: ${memory.goalMet ? 'met' : 'NOT met'} (${x(memory.growth)})`,
+      head: ['turns', 'peak RSS', 'wall', 'report'],
+      rows: memory.runs.map((r) => [int(r.turns), `${r.peakRssMiB.toFixed(1)} MiB`, secs(r.wallSeconds), `${r.reportMiB.toFixed(1)} MiB`]),
+    });
+  }
   if (proc) {
     const g = proc.goals;
     const mib = (v) => (v == null ? '—' : `${v.toFixed(0)} MiB`);
@@ -184,7 +227,7 @@ function sections(results) {
            [verdict(s.medianWallMs, goalMs), goalRss ? verdict(s.medianRssMiB, goalRss) : null].filter(Boolean).join(' / ')];
     out.push({
       key: 'process',
-      title: '5. Whole-process compare',
+      title: '7. Whole-process compare',
       note:
         `\`ctxbench compare --scale ${proc.scale} --format json --output FILE\` as a user runs it, one process per sample, from spawn to exit (module loading, the database, ` +
         `the fixture turns, the report); peak RSS and CPU (user + system) of that process, read at its exit; medians; warm and --db samples interleaved; ` +
@@ -196,7 +239,7 @@ function sections(results) {
       out.push({
         key: 'processProfile',
         level: 3,
-        title: '5b. Where a warm run spends its time',
+        title: '7b. Where a warm run spends its time',
         note: `one more warm run with \`node --cpu-prof\`: its ${proc.profile.totalMs} ms of samples (wall time, idle included) grouped by the code they fell in`,
         head: ['where', 'time', 'share'],
         rows: [...proc.profile.groups]

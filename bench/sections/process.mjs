@@ -10,13 +10,13 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { withTempDatabase } from '../lib/postgres.mjs';
 import { median, round } from '../lib/stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'ctxbench.js');
-const PRELOAD = path.join(ROOT, 'bench', 'lib', 'report-usage.cjs');
+const PRELOAD = path.join(ROOT, 'bench', 'lib', 'max-rss.mjs');
 
 /** The goals of issue #17, shown beside the figures. */
 export const PROCESS_GOALS = { warmMs: 2500, warmRssMiB: 400, coldMs: 6000, dbMs: 1500 };
@@ -29,7 +29,7 @@ async function runOnce(args, env, nodeFlags = []) {
   try {
     const started = performance.now();
     const code = await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['-r', PRELOAD, ...nodeFlags, BIN, ...args, ...(report ? ['--format', 'json', '--output', path.join(dir, 'report.json')] : [])], {
+      const child = spawn(process.execPath, ['--import', pathToFileURL(PRELOAD).href, ...nodeFlags, BIN, ...args, ...(report ? ['--format', 'json', '--output', path.join(dir, 'report.json')] : [])], {
         env: { ...process.env, ...env, CTXBENCH_BENCH_USAGE_FILE: usageFile, NO_COLOR: '1' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -44,7 +44,7 @@ async function runOnce(args, env, nodeFlags = []) {
     return {
       code,
       wallMs: round(wallMs, 1),
-      rssMiB: round(usage.maxRssKiB / 1024, 1),
+      rssMiB: round(usage.peakRssBytes / 1048576, 1),
       cpuMs: round((usage.userUs + usage.systemUs) / 1000, 1),
       // Sampled peaks (every 100 ms): the JS heap, memory outside it (WASM, buffers) and, of that, ArrayBuffers.
       heapMiB: mib(usage.peakBytes.heapUsed),

@@ -6,7 +6,7 @@ import { checkBudget } from '../core/budget.js';
 import { ExitCode, StrategyError, maskSecrets } from '../core/errors.js';
 import { DEFAULT_STRATEGIES } from '../core/strategies/index.js';
 import type { Report } from '../report/model.js';
-import { renderJson } from '../report/json.js';
+import { DETAIL_LEVELS, renderJson, renderJsonChunks, type DetailLevel } from '../report/json.js';
 import { renderJunit, renderJunitFailure } from '../report/junit.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
@@ -15,7 +15,8 @@ import { Problems, parseChoice } from './options.js';
 import { createProgress } from './progress.js';
 import { catchInterrupts, reportInterrupted } from './interrupt.js';
 import { reportShard } from './merge-command.js';
-import { addRunOptions, emit, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
+import { addRunOptions, emit, emitChunks, parseConcurrency, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
+import type { TurnDetailSpill } from '../core/detail-spill.js';
 
 /** What the first Ctrl-C does to a measuring run. */
 export const STOPPING = 'cancelling the statement in flight, rolling back, then printing what was measured';
@@ -24,8 +25,14 @@ export const FORMATS = ['table', 'json', 'markdown', 'junit', 'html'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Renders a report in the chosen format (colour only for a table on a terminal). */
-export async function renderReport(report: Report, format: Format, io: CliIo, toFile: boolean): Promise<string> {
-  if (format === 'json') return renderJson(report);
+export async function renderReport(
+  report: Report,
+  format: Format,
+  io: CliIo,
+  toFile: boolean,
+  options: { details?: DetailLevel } = {},
+): Promise<string> {
+  if (format === 'json') return renderJson(report, options);
   // Loaded on use: the chart library takes a while to import.
   if (format === 'html') return (await import('../report/html.js')).renderHtml(report);
   if (format === 'markdown') return renderMarkdown(report);
@@ -79,7 +86,9 @@ export function registerCompare(program: Command, io: CliIo): void {
     .option('--before <file>', 'with --after: compare two saved reports or recordings (--format json, ctxbench record) instead of running')
     .option('--after <file>', 'the report or recording after the change')
     .option('--no-what-if', 'do not measure the fix of each N+1 group and SELECT * (extra read-only statements, never counted)')
-    .action(async (flags: RunFlags & { format: string; before?: string; after?: string; whatIf: boolean }) => {
+    .option('--concurrency <n>', 'with --db: turns measured at once, each on its own connection (same exact figures)', '1')
+    .option('--details <level>', `turn details in a JSON report: ${DETAIL_LEVELS.join(', ')} (summary: without statements)`, 'all')
+    .action(async (flags: RunFlags & { format: string; before?: string; after?: string; whatIf: boolean; concurrency?: string; details: string }) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { compare } = await import('../commands/compare.js');
       const { applySilence } = await import('../commands/check.js');
@@ -89,29 +98,52 @@ export function registerCompare(program: Command, io: CliIo): void {
       if (saved && flags.shard !== undefined) problems.add('--shard: applies to a run, not to --before/--after files');
       const options = await parseRunOptions(saved ? { ...flags, strategies: flags.strategies ?? 'naive' } : flags, io, problems);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
+      const details = parseChoice(problems, '--details', flags.details ?? 'all', DETAIL_LEVELS);
+      const concurrency = saved ? 1 : parseConcurrency(problems, flags.concurrency, options.compare.url, io);
       problems.done();
-      const progress = createProgress(io);
-      const interruption = catchInterrupts(io, STOPPING);
-      let report: Report;
+      // Turn details are kept only where something reads them (a budget, the HTML charts);
+      // a JSON report streams them from disk; the other formats never show them.
+      const keep = saved || options.budget !== null || (format === 'html' && details !== 'none');
+      const spill: TurnDetailSpill | null =
+        !keep && format === 'json' && details !== 'none'
+          ? (await import('../core/detail-spill.js')).TurnDetailSpill.create(options.compare.strategies.length, {
+              statements: details === 'all',
+            })
+          : null;
       try {
-        report = saved
-          ? await (await import('../commands/compare-recordings.js')).compareRecordings(flags.before!, flags.after!)
-          : await compare({ ...options.compare, ...progressHandlers(progress), signal: interruption.signal, whatIf: flags.whatIf });
-      } catch (error) {
-        progress.stop();
-        await emitFailure(error, format, flags.output, io);
-        throw error;
+        const progress = createProgress(io);
+        const interruption = catchInterrupts(io, STOPPING);
+        let report: Report;
+        try {
+          report = saved
+            ? await (await import('../commands/compare-recordings.js')).compareRecordings(flags.before!, flags.after!)
+            : await compare({
+                ...options.compare,
+                concurrency,
+                whatIf: flags.whatIf,
+                ...(keep ? {} : { onTurnDetail: spill === null ? () => undefined : (s, d) => spill.add(s, d) }),
+                ...progressHandlers(progress),
+                signal: interruption.signal,
+              });
+        } catch (error) {
+          progress.stop();
+          await emitFailure(error, format, flags.output, io);
+          throw error;
+        } finally {
+          progress.stop();
+          interruption.dispose();
+        }
+        if (options.budget !== null) {
+          applySilence(report, options.budget);
+          report.budget = checkBudget(report, options.budget);
+        }
+        if (spill !== null) await emitChunks(renderJsonChunks(report, (s) => spill.read(s), { details }), flags.output, io);
+        else await emit(await renderReport(report, format, io, flags.output !== undefined, { details }), flags.output, io);
+        reportShard(report, io);
+        reportFailures(report, io);
+        reportInterrupted(report, io);
       } finally {
-        progress.stop();
-        interruption.dispose();
+        spill?.dispose();
       }
-      if (options.budget !== null) {
-        applySilence(report, options.budget);
-        report.budget = checkBudget(report, options.budget);
-      }
-      await emit(await renderReport(report, format, io, flags.output !== undefined), flags.output, io);
-      reportShard(report, io);
-      reportFailures(report, io);
-      reportInterrupted(report, io);
     });
 }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { Diagnosis } from '../commands/diagnose.js';
 import { ExitCode } from '../core/errors.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
-import { renderJson } from '../report/json.js';
+import { DETAIL_LEVELS, renderJson } from '../report/json.js';
 import { renderDiagnosisText } from '../report/diagnosis.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
@@ -14,7 +14,7 @@ import { useColor, type CliIo } from './io.js';
 import { Problems, parseChoice, parseDuration, parseList, parseTokenizer, parseWholeNumber, postgresUrlProblem } from './options.js';
 import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 import { createProgress } from './progress.js';
-import { checkOutput, emit, parseShardFlag } from './run-options.js';
+import { checkOutput, emit, parseConcurrency, parseShardFlag } from './run-options.js';
 import { reportShard } from './merge-command.js';
 import { connectionUrlFromEnv } from './connection.js';
 import { TOKENIZER_HELP } from '../core/tokens.js';
@@ -40,6 +40,8 @@ interface DiagnoseFlags {
   tokenizer?: string;
   whatIf?: boolean;
   shard?: string;
+  concurrency?: string;
+  details: string;
 }
 
 export function registerDiagnose(program: Command, io: CliIo): void {
@@ -73,6 +75,8 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     .option('--tokenizer <name>', TOKENIZER_HELP)
     .option('--output <file>', 'write the report to this file instead of stdout')
     .option('--shard <i/n>', 'replay only part i of n of the turns (whole conversations, balanced); join the parts with "ctxbench merge"')
+    .option('--concurrency <n>', 'turns measured at once, each on its own connection (same exact figures)', '1')
+    .option('--details <level>', `turn details in a JSON report: ${DETAIL_LEVELS.join(', ')} (summary: without statements)`, 'all')
     .action(async (flags: DiagnoseFlags) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { diagnose } = await import('../commands/diagnose.js');
@@ -87,6 +91,8 @@ export function registerDiagnose(program: Command, io: CliIo): void {
       const connectTimeoutMs = parseDuration(problems, '--connect-timeout', flags.connectTimeout);
       const tokenizer = parseTokenizer(problems, flags.tokenizer);
       const turnTimeoutMs = parseDuration(problems, '--turn-timeout', flags.turnTimeout);
+      const concurrency = parseConcurrency(problems, flags.concurrency, url ?? '', io);
+      const details = parseChoice(problems, '--details', flags.details ?? 'all', DETAIL_LEVELS);
       const conversations = parseList(flags.conversation);
       if (conversations === undefined && (recent === undefined || flags.tenant === undefined)) {
         problems.add('diagnose: name the conversations with --conversation ID[,ID…], or use --recent N with --tenant ID');
@@ -132,6 +138,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
           connectTimeoutMs,
           tokenizer,
           turnTimeoutMs,
+          concurrency,
           onProgress: (p) => progress.onRun(p),
           signal: interruption.signal,
         });
@@ -143,7 +150,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
         format === 'html'
           ? (await import('../report/html.js')).renderHtml(result)
           : format === 'json'
-          ? renderJson(result)
+          ? renderJson(result, { details })
           : format === 'markdown'
             ? renderMarkdown(result)
             : `${renderTable(result, { color: flags.output === undefined && useColor(io) })}${renderDiagnosisText(result)}`;

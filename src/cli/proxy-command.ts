@@ -8,11 +8,11 @@ import { connectTimeoutOf, record, serveProxy, sslModeOf, type RecordingInfo } f
 import { budgetFromLimits, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
 import { ExitCode, maskSecrets, maskUrl } from '../core/errors.js';
 import type { Report } from '../report/model.js';
-import { renderJson } from '../report/json.js';
+import { renderJsonChunks } from '../report/json.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
 import type { CliIo } from './io.js';
 import { Problems, parseChoice, parseTokenizer, parseWholeNumber, postgresUrlProblem } from './options.js';
-import { checkOutput, emit } from './run-options.js';
+import { checkOutput, emitChunks } from './run-options.js';
 import { INTERRUPTED, catchInterrupts } from './interrupt.js';
 import { TOKENIZER_HELP } from '../core/tokens.js';
 
@@ -132,11 +132,13 @@ async function finish(
   format: (typeof FORMATS)[number],
   io: CliIo,
 ): Promise<void> {
+  // JSON in pieces: a long recording's text would otherwise be one string of hundreds of MB.
   if (flags.output !== undefined) {
-    await emit(renderJson(report), flags.output, io);
+    await emitChunks(renderJsonChunks(report), flags.output, io);
     io.stderr(`ctxbench: wrote the recording to ${flags.output}\n`);
   }
-  io.stdout(await renderReport(report, format, io, false));
+  if (format === 'json') await emitChunks(renderJsonChunks(report), undefined, io);
+  else io.stdout(await renderReport(report, format, io, false));
   const connections = report.recording.connections;
   const failed = connections.filter((c) => c.upstreamError !== null);
   if (failed.length > 0) {

@@ -246,6 +246,39 @@ export async function checkOutput(problems: Problems, flag: string, file: string
   if (problem !== undefined) problems.add(problem);
 }
 
+/** The most connections `--concurrency` opens: more only adds load on the server being diagnosed. */
+export const MAX_CONCURRENCY = 64;
+
+/**
+ * `--concurrency N` (1 to {@link MAX_CONCURRENCY}), the turns measured at once; 1 when not given.
+ * On the embedded database (no `url`) it says on stderr that one is used: PGlite runs one
+ * statement at a time on this process's own thread, so parallel connections would only queue.
+ */
+export function parseConcurrency(problems: Problems, raw: string | undefined, url: string | undefined, io: CliIo): number {
+  const n = parseWholeNumber(problems, '--concurrency', raw, 1);
+  if (n === undefined) return 1;
+  if (n > MAX_CONCURRENCY) {
+    problems.add(`--concurrency: at most ${MAX_CONCURRENCY} connections, got ${n}`);
+    return 1;
+  }
+  if (n > 1 && url === undefined) {
+    io.stderr(
+      `ctxbench: --concurrency ${n}: the embedded database measures one turn at a time (PGlite runs one statement at a time on this process's thread); using 1\n`,
+    );
+    return 1;
+  }
+  return n;
+}
+
+/** Like {@link emit}, for text given in pieces (a report streamed from disk): never whole in memory. */
+export async function emitChunks(chunks: AsyncIterable<string>, output: string | undefined, io: CliIo): Promise<void> {
+  if (output === undefined) {
+    for await (const chunk of chunks) io.stdout(chunk);
+    return;
+  }
+  await writeAtomically(output, chunks, '--output');
+}
+
 /** Prints to stdout, or writes `--output FILE` whole (see writeAtomically: never half a file, never a replaced symlink or device). */
 export async function emit(text: string, output: string | undefined, io: CliIo): Promise<void> {
   if (output === undefined) {

@@ -5,12 +5,13 @@ import { allConversationIds, listTurns } from '../core/turns.js';
 import { selectShard, type ShardSpec } from '../core/shard.js';
 import { checkSchema } from '../core/schema-check.js';
 import { startDelayProxy } from '../core/net/delay-proxy.js';
-import { openSession } from '../core/session.js';
+import { openSession, type ProfilingSession } from '../core/session.js';
 import { referenceTurnInputs, runStrategies, type RunProgress } from '../core/runner.js';
 import { customTurnInputs } from '../core/turn-file.js';
 import { loadTokenizer, type TokenizerName } from '../core/tokens.js';
 import type { Strategy } from '../core/types.js';
-import { openDatabase, type OpenDatabaseOptions } from '../db/open-database.js';
+import type { TurnDetail } from '../report/model.js';
+import { openDatabase, type OpenDatabase, type OpenDatabaseOptions } from '../db/open-database.js';
 import { REPORT_VERSION, type Report } from '../report/model.js';
 import { TOOL_VERSION } from '../version.js';
 
@@ -54,6 +55,54 @@ export interface CompareOptions extends OpenDatabaseOptions {
    * `check`, `sweep` and `replay` send nothing extra; the `compare` command turns it on.
    */
   whatIf?: boolean;
+  /**
+   * Turns measured at once, each on a connection of its own (default 1). Every exact figure,
+   * finding and prompt hash is the one-connection run's; latencies are measured under that
+   * load. A real server only: the embedded database always runs one (see {@link effectiveConcurrency}).
+   */
+  concurrency?: number;
+  /**
+   * Where each turn's detail goes instead of the report (strategy index, detail), in turn
+   * order: the report's `turnDetails` are then empty and memory stays flat however many turns
+   * run (see `TurnDetailSpill` to keep them on disk and `renderJsonChunks` to write them).
+   */
+  onTurnDetail?: (strategy: number, detail: TurnDetail) => void;
+}
+
+/**
+ * How many turns a run measures at once: `concurrency` on a real server, 1 on the embedded
+ * database — PGlite runs one statement at a time on the event loop's own thread, so parallel
+ * connections would only queue behind each other (and its socket takes one connection).
+ *
+ * @example
+ * effectiveConcurrency({ url: 'postgres://localhost/app', concurrency: 4 }) // 4
+ * effectiveConcurrency({ concurrency: 4 }) // 1: embedded
+ */
+export function effectiveConcurrency(options: Pick<CompareOptions, 'url' | 'concurrency'>): number {
+  if (options.url === undefined) return 1;
+  return Math.max(1, Math.floor(options.concurrency ?? 1));
+}
+
+/**
+ * The sessions a run measures on: the database's own, then `count - 1` more to the same URL
+ * (with the same settings). `close` closes the extra ones.
+ */
+export async function openSessions(
+  db: Pick<OpenDatabase, 'session' | 'connectUrl'>,
+  count: number,
+  options: OpenDatabaseOptions,
+): Promise<{ sessions: ProfilingSession[]; close(): Promise<void> }> {
+  const extra: ProfilingSession[] = [];
+  const close = async () => {
+    await Promise.all(extra.map((s) => s.close()));
+  };
+  try {
+    for (let i = 1; i < count; i++) extra.push(await openSession(db.connectUrl, options));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { sessions: [db.session, ...extra], close };
 }
 
 /** Runs every strategy once more through a delay proxy of `rttMs` in front of the database. */
@@ -78,6 +127,8 @@ async function runThroughProxy(
         onProgress: options.onProgress,
         signal: options.signal,
         turnTimeoutMs: options.turnTimeoutMs,
+        // Only the latencies are used: no details kept, whatever the number of turns.
+        onTurnDetail: () => undefined,
       });
     } finally {
       await session.close();
@@ -114,15 +165,22 @@ export async function compare(options: CompareOptions): Promise<Report> {
     const turns = sharded?.turns ?? allTurns;
     const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
     const tokenizer = await tokenizerLoad;
-    const strategies = await runStrategies(db.session, turns, options.strategies, {
-      repeat,
-      baseline: options.baseline,
-      onProgress: options.onProgress,
-      countTokens: tokenizer?.count,
-      signal: options.signal,
-      turnTimeoutMs: options.turnTimeoutMs,
-      whatIf: options.whatIf === true,
-    });
+    const sessions = await openSessions(db, effectiveConcurrency(options), options);
+    let strategies: Awaited<ReturnType<typeof runStrategies>>;
+    try {
+      strategies = await runStrategies(sessions.sessions, turns, options.strategies, {
+        repeat,
+        baseline: options.baseline,
+        onProgress: options.onProgress,
+        countTokens: tokenizer?.count,
+        signal: options.signal,
+        turnTimeoutMs: options.turnTimeoutMs,
+        onTurnDetail: options.onTurnDetail,
+        whatIf: options.whatIf === true,
+      });
+    } finally {
+      await sessions.close();
+    }
     const baseline = options.baseline ?? options.strategies[0]!.name;
     const report: Report = {
       version: REPORT_VERSION,

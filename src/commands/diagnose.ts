@@ -14,6 +14,7 @@ import { listTurns } from '../core/turns.js';
 import { selectShard, type ShardSpec } from '../core/shard.js';
 import type { Strategy, Turn } from '../core/types.js';
 import { openDatabase } from '../db/open-database.js';
+import { openSessions } from './compare.js';
 import { REPORT_VERSION, type Report } from '../report/model.js';
 import { redactReport } from '../report/redact.js';
 import { TOOL_VERSION } from '../version.js';
@@ -50,6 +51,11 @@ export interface DiagnoseOptions {
   turnTimeoutMs?: number;
   onProgress?: (progress: RunProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Turns measured at once, each on a connection of its own (default 1): the same exact
+   * figures, findings and prompt hashes as one; the server sees that many ctxbench connections.
+   */
+  concurrency?: number;
 }
 
 /** The diagnosis: a report plus what the server says. */
@@ -86,15 +92,25 @@ export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
 
     const before = await snapshotStatStatements(control);
     const tokenizer = await loadTokenizer(options.tokenizer);
-    const strategies = await runStrategies(db.session, sharded?.turns ?? inputs, options.strategies, {
-      countTokens: tokenizer?.count,
-      repeat: options.repeat,
-      onProgress: options.onProgress,
-      signal: options.signal,
-      turnTimeoutMs: options.turnTimeoutMs,
-      redactContent: !options.showContent,
-      whatIf: options.whatIf === true,
+    const sessions = await openSessions(db, Math.max(1, Math.floor(options.concurrency ?? 1)), {
+      anySchema: true,
+      statementTimeoutMs: options.statementTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
     });
+    let strategies: Awaited<ReturnType<typeof runStrategies>>;
+    try {
+      strategies = await runStrategies(sessions.sessions, sharded?.turns ?? inputs, options.strategies, {
+        countTokens: tokenizer?.count,
+        repeat: options.repeat,
+        onProgress: options.onProgress,
+        signal: options.signal,
+        turnTimeoutMs: options.turnTimeoutMs,
+        redactContent: !options.showContent,
+        whatIf: options.whatIf === true,
+      });
+    } finally {
+      await sessions.close();
+    }
     const interrupted = options.signal?.aborted ?? false;
     const all = strategies.flatMap((s) => s.turnDetails.flatMap((t) => t.statements));
     const statStatements = diffStatStatements(before, await snapshotStatStatements(control), all);

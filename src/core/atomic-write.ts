@@ -131,13 +131,14 @@ export async function outputProblem(file: string, flag: string): Promise<string 
 }
 
 /** Writes `text` beside `target`, then renames it over; keeps an existing file's mode (and owner, when allowed). */
-async function replaceFile(target: string, text: string, existing: Stats | null): Promise<void> {
+async function replaceFile(target: string, text: string | AsyncIterable<string>, existing: Stats | null): Promise<void> {
   const partial = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.partial`);
   try {
     await writeFile(partial, text, { flag: 'wx', mode: existing ? existing.mode & 0o7777 : 0o666 });
   } catch (error) {
     await rm(partial, { force: true }).catch(() => undefined);
-    // A writable file in a directory we cannot create files in: write it in place.
+    // A writable file in a directory we cannot create files in: write it in place (pieces of
+    // text are still unread: creating the partial file failed before any was written).
     if (existing !== null && cannotCreateBeside(error)) {
       await writeFile(target, text);
       return;
@@ -158,7 +159,8 @@ async function replaceFile(target: string, text: string, existing: Stats | null)
 }
 
 /**
- * Writes `text` to `file` atomically; a failure is a usage error naming the file (exit 2),
+ * Writes `text` to `file` atomically — text given whole, or in pieces (a long report streamed
+ * from disk, never whole in memory); a failure is a usage error naming the file (exit 2),
  * prefixed with `flag` when the file came from one. A symlink is written through to its target;
  * a FIFO or character device is written directly; a file in a directory where no file can be
  * created beside it is written in place.
@@ -167,7 +169,7 @@ async function replaceFile(target: string, text: string, existing: Stats | null)
  * await writeAtomically('ctxbench.baseline.json', text);
  * await writeAtomically(flags.output, text, '--output');
  */
-export async function writeAtomically(file: string, text: string, flag?: string): Promise<void> {
+export async function writeAtomically(file: string, text: string | AsyncIterable<string>, flag?: string): Promise<void> {
   try {
     const info = await statOrNull(file);
     if (info?.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });

@@ -5,7 +5,7 @@
 import { figuresOf, mean, meanFigures, round, sumFigures } from './figures.js';
 import { diffPrompts } from './analysis/prompt-diff.js';
 import { columnUsage, type CapturedStatement, type ColumnUse } from './analysis/column-usage.js';
-import { findFindings } from './analysis/findings.js';
+import { FindingsAccumulator } from './analysis/findings.js';
 import { attachFixes, sessionCatalog, whatIfAfterTurn, type TurnFix } from './analysis/what-if.js';
 import { initFingerprinting } from './analysis/fingerprint.js';
 import { CtxbenchError, DatabaseError, StrategyError, maskSecrets } from './errors.js';
@@ -15,7 +15,7 @@ import type { ProfilingSession } from './session.js';
 import { catchStrayErrors } from './stray-errors.js';
 import { TurnStopped } from './turn-guard.js';
 import type { StatementRecord, Strategy, Turn } from './types.js';
-import type { Figures, LatencySummary, SectionFigures, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
+import type { Figures, Finding, SectionFigures, LatencySummary, StrategyReport, TotalFigures, TurnDetail } from '../report/model.js';
 
 /** Progress of a run, for a progress line on stderr. */
 export interface RunProgress {
@@ -54,6 +54,13 @@ export interface RunOptions {
    * `fix`. It sends extra statements, never counted in the figures (default off).
    */
   whatIf?: boolean;
+  /**
+   * Where each turn's detail goes instead of the report, once per turn and strategy (its index
+   * among `strategies`), in turn order: the reports' `turnDetails` are then empty, and nothing
+   * of a turn outlives its fold, so memory stays flat however many turns run. Without it the
+   * details are kept in the reports.
+   */
+  onTurnDetail?: (strategy: number, detail: TurnDetail) => void;
 }
 
 /** The default time limit of one build of one turn: 60 s. */
@@ -89,13 +96,22 @@ interface Built {
 }
 
 /**
- * Builds every turn with every strategy and measures it.
+ * Builds every turn with every strategy and measures it. Given several sessions (connections to
+ * one server), as many turns are measured at once, each on its own connection; every turn's
+ * figures are still those of its own build, and the reports are put together in turn order, so
+ * every exact figure, finding and prompt hash equals the one-session run (latencies, measured
+ * under that concurrent load, do not).
+ *
+ * Each turn is folded into the reports as soon as every turn before it is (totals, sections,
+ * findings, whether its prompts match the baseline's), and its prompts dropped: only the
+ * details are kept, and not even those with `onTurnDetail`.
  *
  * @example
  * const reports = await runStrategies(session, turns, [naiveStrategy, optimizedStrategy], { repeat: 3 });
+ * const parallel = await runStrategies([s1, s2, s3, s4], turns, [naiveStrategy, optimizedStrategy]);
  */
 export async function runStrategies(
-  session: ProfilingSession,
+  session: ProfilingSession | readonly ProfilingSession[],
   turns: readonly Turn[] | readonly TurnInput[],
   strategies: readonly Strategy<any>[],
   options: RunOptions = {},
@@ -104,6 +120,8 @@ export async function runStrategies(
     turns.length > 0 && 'label' in (turns[0] as object)
       ? (turns as readonly TurnInput[])
       : referenceTurnInputs(turns as readonly Turn[]);
+  const sessions: readonly ProfilingSession[] = Array.isArray(session) ? session : [session as ProfilingSession];
+  if (sessions.length === 0) throw new TypeError('runStrategies: no session to run on');
   const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
   const baselineName = options.baseline ?? strategies[0]?.name;
   const baselineIndex = strategies.findIndex((s) => s.name === baselineName);
@@ -111,66 +129,147 @@ export async function runStrategies(
   // Recordings are fingerprinted by the SQL parser, which loads asynchronously.
   await initFingerprinting();
 
-  const built: Built[][] = strategies.map(() => []);
-  turns: for (const [t, turn] of inputs.entries()) {
-    // Side by side: all strategies on this turn before the next, so drift hits them alike.
-    const row: Built[] = [];
-    for (const strategy of strategies) {
-      if (options.signal?.aborted) break turns;
-      options.onProgress?.({ strategy: strategy.name, turn: t + 1, turns: inputs.length });
-      const b = await buildTurn(session, strategy, turn, repeat, options);
-      if (b === null) break turns;
-      row.push(b);
-    }
-    // Only whole turns are reported: an interrupted turn would compare unlike with unlike.
-    if (options.signal?.aborted && row.length < strategies.length) break;
-    row.forEach((b, s) => built[s]!.push(b));
-  }
-
-  const baseline = built[baselineIndex]!;
-  return strategies.map((strategy, s) => {
-    const mine = built[s]!;
-    let difference: StrategyReport['difference'] = null;
-    for (const [t, b] of mine.entries()) {
-      const reference = baseline[t]!;
+  const folds = strategies.map((strategy, s) => new StrategyFold(strategy, s, options));
+  const foldRow = (row: Built[]): void => {
+    const reference = row[baselineIndex]!;
+    row.forEach((b, s) => {
+      const fold = folds[s]!;
       b.detail.contextIdentical = b.prompt === reference.prompt;
-      if (!b.detail.contextIdentical && difference === null) {
-        difference = {
+      if (!b.detail.contextIdentical && fold.difference === null) {
+        fold.difference = {
           turn: b.detail.turn,
           conversationId: b.detail.conversationId,
           messageId: b.detail.messageId,
           diff: options.redactContent ? describeDifference(reference.prompt, b.prompt) : diffPrompts(reference.prompt, b.prompt),
         };
       }
+      fold.add(b);
+    });
+  };
+
+  /** Builds one turn with every strategy; null when interrupted before all of them finished. */
+  const buildRow = async (on: ProfilingSession, t: number): Promise<Built[] | null> => {
+    const row: Built[] = [];
+    // Side by side: all strategies on this turn before the next, so drift hits them alike.
+    for (const strategy of strategies) {
+      if (options.signal?.aborted) return null;
+      options.onProgress?.({ strategy: strategy.name, turn: t + 1, turns: inputs.length });
+      const b = await buildTurn(on, strategy, inputs[t]!, repeat, options);
+      // Only whole turns are reported: an interrupted turn would compare unlike with unlike.
+      if (b === null) return null;
+      row.push(b);
     }
-    const details = mine.map((b) => b.detail);
-    const findings = findFindings(details.map((d, t) => ({ statements: d.statements, columns: mine[t]!.columns })));
-    if (options.whatIf) attachFixes(findings, mine.map((b) => b.fixes));
-    const totals: TotalFigures = sumFigures(details);
-    const n = details.length || 1;
-    const tokens = options.countTokens === undefined ? undefined : details.reduce((a, d) => a + (d.promptTokens ?? 0), 0);
+    return row;
+  };
+
+  // Workers take turns in order; finished rows wait (at most one per other worker) until every
+  // turn before them is folded, so the reports do not depend on which connection was faster.
+  let next = 0;
+  let folded = 0;
+  let stopped = false;
+  const finished = new Map<number, Built[]>();
+  let failure: { turn: number; error: unknown } | null = null;
+  const worker = async (on: ProfilingSession): Promise<void> => {
+    while (!stopped && !options.signal?.aborted && next < inputs.length) {
+      const t = next++;
+      let row: Built[] | null;
+      try {
+        row = await buildRow(on, t);
+      } catch (error) {
+        // Turns are taken in order and a started turn is always finished, so the earliest
+        // failing turn is the one a single connection would have failed on.
+        if (failure === null || t < failure.turn) failure = { turn: t, error };
+        stopped = true;
+        return;
+      }
+      if (row === null) {
+        stopped = true;
+        return;
+      }
+      finished.set(t, row);
+      for (let r = finished.get(folded); r !== undefined; r = finished.get(folded)) {
+        finished.delete(folded);
+        foldRow(r);
+        folded += 1;
+      }
+    }
+  };
+  // Every build in flight listens for the errors a strategy lets escape (catchStrayErrors).
+  const listeners = process.getMaxListeners();
+  if (sessions.length > 1 && listeners !== 0) process.setMaxListeners(listeners + sessions.length);
+  try {
+    await Promise.all(sessions.map(worker));
+  } finally {
+    if (sessions.length > 1 && listeners !== 0) process.setMaxListeners(listeners);
+  }
+  if (failure !== null) throw (failure as { error: unknown }).error;
+  return folds.map((fold) => fold.result());
+}
+
+/** One strategy's report, folded turn by turn. */
+class StrategyFold {
+  difference: StrategyReport['difference'] = null;
+  private turns = 0;
+  private readonly totals: Figures = { queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0 };
+  private promptBytes = 0;
+  private tokens = 0;
+  private readonly latencies: number[] = [];
+  private readonly findings = new FindingsAccumulator();
+  private readonly sections = new SectionFold();
+  /** What-if only: each turn's measured fixes, attached to the findings at the end. */
+  private readonly fixes: (TurnFix[] | undefined)[] = [];
+  private readonly details: TurnDetail[] = [];
+
+  constructor(
+    private readonly strategy: Strategy<any>,
+    private readonly index: number,
+    private readonly options: RunOptions,
+  ) {}
+
+  add(b: Built): void {
+    const d = b.detail;
+    this.turns += 1;
+    const sum = sumFigures([this.totals, d]);
+    Object.assign(this.totals, sum);
+    this.promptBytes += d.promptBytes;
+    this.tokens += d.promptTokens ?? 0;
+    for (const l of d.latencyMs) this.latencies.push(l);
+    this.findings.addTurn({ statements: d.statements, columns: b.columns });
+    this.sections.add(d.statements);
+    if (this.options.whatIf) this.fixes.push(b.fixes);
+    if (this.options.onTurnDetail !== undefined) this.options.onTurnDetail(this.index, d);
+    else this.details.push(d);
+  }
+
+  private findingsWithFixes(): Finding[] {
+    const findings = this.findings.result();
+    if (this.options.whatIf) attachFixes(findings, this.fixes);
+    return findings;
+  }
+
+  result(): StrategyReport {
+    const totals: TotalFigures = { ...this.totals };
+    const n = this.turns || 1;
+    const tokens = this.options.countTokens === undefined ? undefined : this.tokens;
     if (tokens !== undefined) totals.promptTokens = tokens;
     return {
-      name: strategy.name,
-      source: strategy.source ?? null,
-      turns: details.length,
+      name: this.strategy.name,
+      source: this.strategy.source ?? null,
+      turns: this.turns,
       perTurn: {
         ...meanFigures(totals, n),
-        promptBytes: mean(
-          details.reduce((a, d) => a + d.promptBytes, 0),
-          n,
-        ),
+        promptBytes: mean(this.promptBytes, n),
         ...(tokens === undefined ? {} : { promptTokens: mean(tokens, n) }),
-        latencyMs: percentiles(details.flatMap((d) => d.latencyMs)),
+        latencyMs: percentiles(this.latencies),
       },
       totals,
-      contextIdentical: difference === null,
-      difference,
-      findings,
-      sections: sectionFigures(details),
-      turnDetails: details,
+      contextIdentical: this.difference === null,
+      difference: this.difference,
+      findings: this.findingsWithFixes(),
+      sections: this.sections.result(n),
+      turnDetails: this.details,
     };
-  });
+  }
 }
 
 async function buildTurn(
@@ -350,31 +449,40 @@ function strategyFailure(
  * const sections = sectionFigures(strategy.turnDetails);
  */
 export function sectionFigures(details: readonly TurnDetail[]): SectionFigures[] {
-  const order: (string | null)[] = [];
-  const bySection = new Map<string | null, StatementRecord[]>();
-  for (const d of details) {
-    for (const s of d.statements) {
-      if (!bySection.has(s.section)) {
-        bySection.set(s.section, []);
-        order.push(s.section);
+  const fold = new SectionFold();
+  for (const d of details) fold.add(d.statements);
+  return fold.result(details.length || 1);
+}
+
+/** Figures per section, folded turn by turn, in order of first appearance (a Map keeps insertion order). */
+class SectionFold {
+  private readonly sections = new Map<string | null, Figures>();
+
+  /** One turn's statements. */
+  add(statements: readonly StatementRecord[]): void {
+    // Round trips of a section: distinct (turn, round trip) pairs it used, so per turn the distinct ones.
+    const roundTrips = new Map<string | null, Set<number>>();
+    for (const s of statements) {
+      let figures = this.sections.get(s.section);
+      if (figures === undefined) {
+        figures = { queries: 0, roundTrips: 0, bytes: 0, payloadBytes: 0, rows: 0 };
+        this.sections.set(s.section, figures);
       }
-      bySection.get(s.section)!.push(s);
+      figures.queries += 1;
+      figures.bytes += s.wireBytes;
+      figures.payloadBytes += s.payloadBytes;
+      figures.rows += s.rows;
+      let trips = roundTrips.get(s.section);
+      if (trips === undefined) roundTrips.set(s.section, (trips = new Set()));
+      trips.add(s.roundTrip);
     }
+    for (const [name, trips] of roundTrips) this.sections.get(name)!.roundTrips += trips.size;
   }
-  const n = details.length || 1;
-  return order.map((name) => {
-    const statements = bySection.get(name)!;
-    // Round trips of a section: distinct (turn, round trip) pairs it used.
-    const totals = figuresOf(statements);
-    totals.roundTrips = new Set(
-      details.flatMap((d, i) => d.statements.filter((s) => s.section === name).map((s) => `${i}:${s.roundTrip}`)),
-    ).size;
-    return {
-      name,
-      totals,
-      perTurn: meanFigures(totals, n),
-    };
-  });
+
+  /** Totals and means over `turns`. */
+  result(turns: number): SectionFigures[] {
+    return [...this.sections].map(([name, figures]) => ({ name, totals: { ...figures }, perTurn: meanFigures(figures, turns) }));
+  }
 }
 
 /**

@@ -173,6 +173,50 @@ describe('bench/bench.mjs --smoke', () => {
     }
   });
 
+  it('concurrency: K = 1 and 2 on PostgreSQL with the same figures, or skipped saying why', () => {
+    const { concurrency } = results;
+    expect(concurrency.levels).toEqual([1, 2]);
+    if (!serverUrl) {
+      expect(concurrency.skipped).toEqual(expect.any(String));
+      expect(run.stdout).toContain('5. Parallel sessions');
+      return;
+    }
+    expect(concurrency.identical).toBe(true);
+    expect(concurrency.paths.map((p: { path: string }) => p.path)).toEqual(['loopback']);
+    expect(concurrency.paths[0].turns).toBe(21);
+    for (const b of concurrency.paths[0].byConcurrency) {
+      positive(b.wallMs);
+      positive(b.ratioToOne);
+    }
+  });
+
+  it('process: whole compare processes, cold and warm (and --db with a server), with their peak RSS and a grouped CPU profile', () => {
+    const proc = results.process;
+    expect(proc.scale).toBe('tiny');
+    expect(proc.goals).toEqual({ warmMs: 2500, warmRssMiB: 400, coldMs: 6000, dbMs: 1500 });
+    for (const s of serverUrl ? [proc.cold, proc.warm, proc.db] : [proc.cold, proc.warm]) {
+      expect(s.samples).toBe(1);
+      positive(s.medianWallMs);
+      positive(s.medianRssMiB);
+      positive(s.medianCpuMs);
+    }
+    if (serverUrl) expect(proc.dbSkipped).toBeNull();
+    else expect([proc.db, proc.dbSkipped]).toEqual([null, expect.any(String)]);
+    expect(proc.profile.groups.map((g: { name: string }) => g.name)).toContain('PGlite WASM (PostgreSQL itself)');
+    expect(run.stdout).toContain('7. Whole-process compare');
+  });
+
+  it('memory: the peak RSS of a compare process at 100 and 500 turns', () => {
+    const { memory } = results;
+    expect(memory.runs.map((r: { turns: number }) => r.turns)).toEqual([100, 500]);
+    for (const r of memory.runs) {
+      positive(r.peakRssMiB);
+      positive(r.reportMiB);
+    }
+    positive(memory.growth);
+    expect(run.stdout).toContain('6. Flat memory');
+  });
+
   it('seeding: rows and rows/s per target, the same rows everywhere', () => {
     const { seeding } = results;
     expect(seeding.scale).toBe('tiny');

@@ -157,25 +157,46 @@ function shapeId(s: StatementRecord): string {
  * findings.filter((f) => f.kind === 'n-plus-one');
  */
 export function findFindings(turns: readonly FindingsTurn[]): Finding[] {
-  const found = new Map<string, Accumulator>();
-  const starCache = new Map<string, boolean>();
+  const findings = new FindingsAccumulator();
+  for (const turn of turns) findings.addTurn(turn);
+  return findings.result();
+}
 
-  const accumulator = (key: string, make: () => Finding, turn: number): Finding => {
-    let acc = found.get(key);
+/** Distinct SQL texts whose `SELECT *` verdict is remembered: a run with literals in its SQL must not grow without bound. */
+const STAR_CACHE_ENTRIES = 10_000;
+
+/**
+ * {@link findFindings}, one turn at a time: a long run folds each turn in as it is measured
+ * and drops its statements, so memory follows the number of distinct statement shapes, not
+ * the number of turns. `result()` equals `findFindings` of the same turns in the same order.
+ *
+ * @example
+ * const findings = new FindingsAccumulator();
+ * for (const turn of turns) findings.addTurn({ statements: turn.statements });
+ * findings.result();
+ */
+export class FindingsAccumulator {
+  private readonly found = new Map<string, Accumulator>();
+  private readonly starCache = new Map<string, boolean>();
+  /** Index of the next turn added. */
+  private index = 0;
+
+  private accumulator(key: string, make: () => Finding, turn: number): Finding {
+    let acc = this.found.get(key);
     if (acc === undefined) {
       acc = { finding: make(), lastTurn: -1 };
-      found.set(key, acc);
+      this.found.set(key, acc);
     }
     if (acc.lastTurn !== turn) {
       acc.finding.turns += 1;
       acc.lastTurn = turn;
     }
     return acc.finding;
-  };
+  }
 
-  const add = (kind: Finding['kind'], turn: number, group: StatementRecord[], size: number): void => {
+  private add(kind: Finding['kind'], turn: number, group: StatementRecord[], size: number): void {
     const first = group[0];
-    const finding = accumulator(`${kind}\u0000${shapeId(first)}`, () => ({
+    const finding = this.accumulator(`${kind}\u0000${shapeId(first)}`, () => ({
       kind,
       fingerprint: first.fingerprint || fingerprintSql(first.sql),
       sql: first.sql,
@@ -187,11 +208,11 @@ export function findFindings(turns: readonly FindingsTurn[]): Finding[] {
     finding.statements += group.length;
     finding.maxPerTurn = Math.max(finding.maxPerTurn, size);
     for (const s of group) finding.bytes += s.wireBytes;
-  };
+  }
 
-  const addUnused = (turn: number, use: ColumnUse): void => {
+  private addUnused(turn: number, use: ColumnUse): void {
     const kind = 'unused-column';
-    const finding = accumulator(`${kind}\u0000${use.fingerprint}\u0000${use.column}`, () => ({
+    const finding = this.accumulator(`${kind}\u0000${use.fingerprint}\u0000${use.column}`, () => ({
       kind,
       fingerprint: use.fingerprint,
       sql: use.sql,
@@ -204,9 +225,21 @@ export function findFindings(turns: readonly FindingsTurn[]): Finding[] {
     finding.statements += use.statements;
     finding.maxPerTurn = Math.max(finding.maxPerTurn, use.statements);
     finding.bytes += use.bytes;
-  };
+  }
 
-  turns.forEach((turn, index) => {
+  private selectsStar(sql: string): boolean {
+    let star = this.starCache.get(sql);
+    if (star === undefined) {
+      star = selectsStar(sql);
+      if (this.starCache.size >= STAR_CACHE_ENTRIES) this.starCache.clear();
+      this.starCache.set(sql, star);
+    }
+    return star;
+  }
+
+  /** Folds in the next turn (turns count in the order they are added). */
+  addTurn(turn: FindingsTurn): void {
+    const index = this.index++;
     const byFingerprint = new Map<string, StatementRecord[]>();
     for (const s of turn.statements) {
       const fp = shapeId(s);
@@ -223,33 +256,31 @@ export function findFindings(turns: readonly FindingsTurn[]): Finding[] {
         if (list === undefined) byCall.set(key, [s]);
         else list.push(s);
       }
-      if (group.length >= 2 && byCall.size >= 2) add('n-plus-one', index, group, group.length);
+      if (group.length >= 2 && byCall.size >= 2) this.add('n-plus-one', index, group, group.length);
       for (const copies of byCall.values()) {
-        if (copies.length >= 2) add('duplicate', index, copies, copies.length);
+        if (copies.length >= 2) this.add('duplicate', index, copies, copies.length);
       }
     }
 
     const stars = new Map<string, StatementRecord[]>();
     for (const s of turn.statements) {
-      let star = starCache.get(s.sql);
-      if (star === undefined) {
-        star = selectsStar(s.sql);
-        starCache.set(s.sql, star);
-      }
-      if (!star) continue;
+      if (!this.selectsStar(s.sql)) continue;
       const fp = shapeId(s);
       const list = stars.get(fp);
       if (list === undefined) stars.set(fp, [s]);
       else list.push(s);
     }
-    for (const group of stars.values()) add('select-star', index, group, group.length);
+    for (const group of stars.values()) this.add('select-star', index, group, group.length);
 
-    for (const use of turn.columns ?? []) if (use.used === false) addUnused(index, use);
-  });
+    for (const use of turn.columns ?? []) if (use.used === false) this.addUnused(index, use);
+  }
 
-  return [...found.values()]
-    .map((acc) => acc.finding)
-    .sort(compareFindings);
+  /** The findings of every turn added so far, sorted as {@link findFindings} sorts them. */
+  result(): Finding[] {
+    return [...this.found.values()]
+      .map((acc) => ({ ...acc.finding }))
+      .sort(compareFindings);
+  }
 }
 
 /**
