@@ -8,6 +8,7 @@ import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import type { Duplex } from 'node:stream';
 import { initFingerprinting } from './analysis/fingerprint.js';
+import { traceCallSites } from './call-site.js';
 import { DatabaseError, maskSecrets, maskUrl } from './errors.js';
 import { Recorder } from './recorder.js';
 import { TurnStopped, formatDuration, sendCancelRequest, transactionControl } from './turn-guard.js';
@@ -186,6 +187,8 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
           if (error) return done(error, connection);
           recorder.attach(pgClientSocket(connection));
           guard.watch(connection);
+          // Outermost, so the guard's own frame is not among the ones captured.
+          traceCallSites(connection, () => recorder.recording);
           current = connection;
           done(null, connection);
         });
