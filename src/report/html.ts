@@ -16,6 +16,7 @@ import {
   baselineOf,
   buildComparison,
   describeFinding,
+  describePlaces,
   describeFolded,
   describeTurn,
   differenceOf,
@@ -201,9 +202,11 @@ function findingsSection(report: Report): string {
     const items = listed.map((f) => {
       const d = describeFinding(f);
       const silenced = f.silenced === undefined ? '' : ` <span class="muted">[silenced: ${esc(f.silenced)}]</span>`;
+      const places = describePlaces(f);
       return (
         `<li data-finding="${esc(f.kind)}"><span class="kind">${esc(d.label)}</span>` +
-        `${d.perTurn === null ? '' : ` ${esc(d.perTurn)}`} <code>${esc(d.sql)}</code> <span class="muted">(${esc(d.extent)})</span>${silenced}</li>`
+        `${d.perTurn === null ? '' : ` ${esc(d.perTurn)}`} <code>${esc(d.sql)}</code> <span class="muted">(${esc(d.extent)})</span>${silenced}` +
+        `${places === null ? '' : `<br><span class="muted" data-places>${esc(places)}</span>`}</li>`
       );
     });
     if (folded !== null) items.push(`<li><span class="kind">unused columns</span> ${esc(describeFolded(folded))}</li>`);

@@ -8,6 +8,7 @@ import {
   baselineOf,
   buildComparison,
   describeFinding,
+  describePlaces,
   describeFolded,
   describeTurn,
   differenceOf,
@@ -86,6 +87,8 @@ export function renderMarkdown(report: Report): string {
       const perTurn = d.perTurn === null ? '' : ` ${d.perTurn}`;
       const silenced = f.silenced === undefined ? '' : ` — silenced: ${escape(f.silenced)}`;
       out.push(`  - **${escape(d.label)}**${perTurn} ${code(d.sql)} (${d.extent})${silenced}`);
+      const places = describePlaces(f);
+      if (places !== null) out.push(`    ${code(places)}`);
     }
     if (folded !== null) out.push(`  - **unused columns** ${escape(describeFolded(folded))} (${code('--format json')} lists them all)`);
   }

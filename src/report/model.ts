@@ -89,6 +89,17 @@ export interface Finding {
   bytes: number;
   /** Set when a budget file silenced this finding: the reason given there. */
   silenced?: string;
+  /**
+   * Where the user's code sent its statements (`path:line`), distinct, first seen first, at
+   * most 5; absent when none is known (recordings, unused-column findings).
+   */
+  callSites?: string[];
+  /**
+   * The sqlcommenter tag groups its statements carried (`{ controller: 'orders', route: '/orders' }`,
+   * without per-request tags such as `traceparent`), distinct, first seen first, at most 5;
+   * absent when none had tags.
+   */
+  tags?: Record<string, string>[];
 }
 
 /** The first turn where a strategy's prompt differs from the baseline's, with a readable diff. */
