@@ -90,9 +90,10 @@ export function resolveCallSite(site: PendingCallSite | null | undefined, cwd: s
 export function frameLocation(line: string): { file: string; line: number } | null {
   const trimmed = line.trim();
   if (!trimmed.startsWith('at ')) return null;
-  // The location is in the last parentheses when the frame names a function, else the rest.
-  const open = trimmed.endsWith(')') ? trimmed.lastIndexOf('(') : -1;
-  const location = open >= 0 ? trimmed.slice(open + 1, -1) : trimmed.slice(3).replace(/^async /, '');
+  // The location follows the function's name in parentheses, else it is the rest; a function
+  // name has no ' (' in it, a directory may (`/My App (copy)/x.js`).
+  const open = trimmed.endsWith(')') ? trimmed.indexOf(' (') : -1;
+  const location = open >= 0 ? trimmed.slice(open + 2, -1) : trimmed.slice(3).replace(/^async /, '');
   const match = /^(.*):(\d+):\d+$/.exec(location);
   if (match === null) return null;
   let file = match[1]!;
