@@ -11,13 +11,14 @@
  */
 
 /**
- * Tags that identify one request rather than a place in the program (W3C trace context): they
- * differ on every statement, so findings leave them out when grouping by tags.
+ * Tags that identify one request or turn rather than a place in the program (W3C trace context,
+ * ctxbench's own turn marker): they differ from turn to turn, so findings leave them out when
+ * grouping by tags.
  *
  * @example
  * stableTags({ route: '/x', traceparent: '00-…' }); // => { route: '/x' }
  */
-export const REQUEST_TAGS: readonly string[] = ['traceparent', 'tracestate'];
+export const REQUEST_TAGS: readonly string[] = ['traceparent', 'tracestate', 'ctxbench_turn'];
 
 /** One `key='value'` pair, and the comma or the end after it. */
 const PAIR = /\s*([^\s=,'*/]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*(?:,|$)/y;
@@ -32,7 +33,7 @@ const PAIR = /\s*([^\s=,'*/]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*(?:,|$)/y;
  */
 export function parseSqlCommenter(sql: string): Record<string, string> | null {
   // Cheap exit for the common case: statements without a comment at either end.
-  if (!sql.includes("'*/")) return null;
+  if (!sql.includes('*/')) return null;
   const end = sql.replace(/[\s;]+$/, '');
   if (end.endsWith('*/')) {
     const open = end.lastIndexOf('/*');
