@@ -52,8 +52,11 @@ describe('parseSqlCommenter', () => {
     expect(stripSqlCommenter('select 1 /* note */')).toBe('select 1 /* note */');
   });
 
-  it('stableTags drops the per-request ones and sorts; formatTags prints key=value', () => {
-    expect(stableTags({ traceparent: 't', route: '/x', controller: 'c', ctxbench_turn: 'a' })).toEqual({ controller: 'c', route: '/x' });
+  it('stableTags drops the per-request and stack ones and sorts; formatTags prints key=value', () => {
+    expect(stableTags({ traceparent: 't', route: '/x', controller: 'c', ctxbench_turn: 'a', framework: 'django:4.2', db_driver: 'psycopg2' })).toEqual({
+      controller: 'c',
+      route: '/x',
+    });
     expect(Object.keys(stableTags({ route: '/x', controller: 'c' })!)).toEqual(['controller', 'route']);
     expect(stableTags({ traceparent: 't' })).toBeNull();
     expect(stableTags(undefined)).toBeNull();

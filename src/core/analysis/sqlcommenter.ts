@@ -20,6 +20,15 @@
  */
 export const REQUEST_TAGS: readonly string[] = ['traceparent', 'tracestate', 'ctxbench_turn'];
 
+/**
+ * Tags that describe the program's stack rather than a place in it (sqlcommenter's `framework`
+ * and `db_driver`): the same on every statement, so findings leave them out too.
+ *
+ * @example
+ * stableTags({ route: '/x', framework: 'django:4.2' }); // => { route: '/x' }
+ */
+export const STACK_TAGS: readonly string[] = ['framework', 'db_driver'];
+
 /** One `key='value'` pair, and the comma or the end after it. */
 const PAIR = /\s*([^\s=,'*/]+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*(?:,|$)/y;
 
@@ -78,7 +87,8 @@ function decode(text: string): string {
 
 /**
  * The tags that say where in the program a statement came from: all but the per-request ones
- * ({@link REQUEST_TAGS}), keys sorted; null when none is left.
+ * ({@link REQUEST_TAGS}) and those naming the stack ({@link STACK_TAGS}), keys sorted; null
+ * when none is left.
  *
  * @example
  * stableTags({ traceparent: '00-…', route: '/x', controller: 'c' }); // => { controller: 'c', route: '/x' }
@@ -86,7 +96,7 @@ function decode(text: string): string {
 export function stableTags(tags: Readonly<Record<string, string>> | undefined): Record<string, string> | null {
   if (tags === undefined) return null;
   const keys = Object.keys(tags)
-    .filter((k) => !REQUEST_TAGS.includes(k))
+    .filter((k) => !REQUEST_TAGS.includes(k) && !STACK_TAGS.includes(k))
     .sort();
   if (keys.length === 0) return null;
   return Object.fromEntries(keys.map((k) => [k, tags[k]!]));
