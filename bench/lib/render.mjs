@@ -92,6 +92,32 @@ function sections(results) {
         int(b.wireBytesPerStatement),
       ]),
     });
+    // Results written before call sites were measured have no such side.
+    const sited = overhead.backends.filter((b) => b.callSites !== undefined);
+    if (sited.length > 0) {
+      const c = sited[0].callSites;
+      out.push({
+        key: 'overhead-call-sites',
+        title: '2a. Call sites',
+        note:
+          `per statement, side by side with the rows above: the instrumented client with its \`query\` traced (a stack of at most ${c.depth} frames captured per statement ` +
+          `while a recording is open) against the same client untraced; capture = one capture without a server, the user's frame 12 frames deep as under knex; ` +
+          `resolve = formatting and reading that stack to \`path:line\` when the recording is read (outside the measured time); closing records = all of closing, call sites included`,
+        head: ['server', 'raw pg p50', 'instrumented p50', 'with call sites p50', 'call sites add', 'with call sites / raw', 'with call sites p95', 'capture', 'resolve', 'closing records'],
+        rows: sited.map((b) => [
+          server(b.kind, b.serverVersion),
+          us(b.rawMedianUs),
+          us(b.instrumentedMedianUs),
+          us(b.callSites.medianUs),
+          us(b.callSites.overInstrumentedUs),
+          x(b.callSites.ratio),
+          us(b.callSites.p95Us),
+          us(b.callSites.captureUs),
+          us(b.callSites.resolveUs),
+          us(b.callSites.finaliseUsPerStatement),
+        ]),
+      });
+    }
     const hop = hopBackend(overhead);
     if (hop) {
       // Results written before the forwarder and socat sides have only the proxy's figures.
@@ -233,6 +259,15 @@ function meaning(results) {
         : `replayed without a server, the tap costs the measured code ${us(replayed.tapCpuUs)} per statement (it notes the ${int((pgb ?? lite).wireBytesPerStatement)} wire bytes), ` +
             `and framing, tracking and closing the records take ${us(replayed.parseAtStopUs)} per statement when the recording is read, outside the measured time`,
     );
+    const sitedPg = pgb?.callSites ?? lite?.callSites;
+    if (sitedPg !== undefined) {
+      const b = pgb?.callSites !== undefined ? pgb : lite;
+      said['overhead-call-sites'] = (
+        `Call sites (a stack of at most ${sitedPg.depth} frames per statement) add ${us(sitedPg.overInstrumentedUs)} to the median statement on ${b.kind === 'postgres' ? 'PostgreSQL' : 'PGlite'} ` +
+          `(${x(sitedPg.ratio)} a raw round trip, ${sitedPg.ratio <= overhead.goalRatio ? 'within' : 'above'} the goal of ${x(overhead.goalRatio)}); a capture as deep as a knex query's costs ${us(sitedPg.captureUs)}, ` +
+          `and resolving it ${us(sitedPg.resolveUs)} when the recording is read.`
+      );
+    }
     said.overhead = `${parts.join('; ')}.`.replace(/^./, (c) => c.toUpperCase());
     const hop = hopBackend(overhead);
     if (hop) said.hop = hopMeaning(hop, overhead.proxyGoalUs ?? 50);

@@ -78,13 +78,32 @@ export function resolveCallSite(site: PendingCallSite | null | undefined, cwd: s
     return null;
   }
   if (typeof stack !== 'string') return null;
-  for (const line of stack.split('\n')) {
-    const frame = frameLocation(line);
-    if (frame === null || !isUserFile(frame.file)) continue;
-    return `${displayPath(frame.file, cwd)}:${frame.line}`;
+  if (cwd !== cachedCwd) {
+    resolvedLines.clear();
+    cachedCwd = cwd;
+  }
+  let start = stack.indexOf('\n') + 1;
+  while (start > 0 && start < stack.length) {
+    const end = stack.indexOf('\n', start);
+    const line = stack.slice(start, end < 0 ? undefined : end);
+    start = end + 1;
+    let resolved = resolvedLines.get(line);
+    if (resolved === undefined) {
+      const frame = frameLocation(line);
+      resolved = frame === null || !isUserFile(frame.file) ? null : `${displayPath(frame.file, cwd)}:${frame.line}`;
+      // The same few lines recur in every stack of a run: parse each once (bounded).
+      if (resolvedLines.size >= RESOLVED_LINES) resolvedLines.clear();
+      resolvedLines.set(line, resolved);
+    }
+    if (resolved !== null) return resolved;
   }
   return null;
 }
+
+/** Formatted frames already read, and what they resolved to (null: not the user's). */
+const resolvedLines = new Map<string, string | null>();
+const RESOLVED_LINES = 10_000;
+let cachedCwd = '';
 
 /** The file and line of one formatted stack frame (`    at fn (file:12:3)`, `    at file:12:3`), or null. */
 export function frameLocation(line: string): { file: string; line: number } | null {
