@@ -24,10 +24,13 @@ export interface PendingCallSite {
 }
 
 /**
- * Frames captured per statement. A knex query reaches pg's `query` through about a dozen
+ * Frames captured per statement (`Error.stackTraceLimit` while capturing). A knex query reaches pg's `query` through about a dozen
  * frames of knex (its runner, executor and dialect), so the user's frame sits at 10–12; the rest
  * is room for a `Promise.all` and the like. Each frame costs the measured code a fraction of a
  * microsecond, so the depth is a bound, not a convenience.
+ *
+ * @example
+ * captureCallSite().stack?.split('\n').length; // at most CALL_SITE_DEPTH + 1
  */
 export const CALL_SITE_DEPTH = 16;
 
@@ -47,8 +50,7 @@ const LIBRARY = /[\\/]node_modules[\\/](?:knex|tarn|pg|pg-[^\\/]+)[\\/]/;
  * const site = captureCallSite();
  * resolveCallSite(site); // => 'src/build.ts:12'
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export function captureCallSite(below?: Function): PendingCallSite {
+export function captureCallSite(below?: (...args: never[]) => unknown): PendingCallSite {
   const holder: { stack?: string } = {};
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = CALL_SITE_DEPTH;
@@ -105,7 +107,14 @@ const resolvedLines = new Map<string, string | null>();
 const RESOLVED_LINES = 10_000;
 let cachedCwd = '';
 
-/** The file and line of one formatted stack frame (`    at fn (file:12:3)`, `    at file:12:3`), or null. */
+/**
+ * The file and line of one formatted stack frame (`    at fn (file:12:3)`, `    at file:12:3`),
+ * a `file://` URL as a path; null for a frame without a file of its own (Node's internals,
+ * `<anonymous>`, `Promise.all`).
+ *
+ * @example
+ * frameLocation('    at async build (file:///app/src/build.ts:12:7)'); // => { file: '/app/src/build.ts', line: 12 }
+ */
 export function frameLocation(line: string): { file: string; line: number } | null {
   const trimmed = line.trim();
   if (!trimmed.startsWith('at ')) return null;
