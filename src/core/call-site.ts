@@ -34,6 +34,16 @@ export interface PendingCallSite {
  */
 export const CALL_SITE_DEPTH = 16;
 
+/**
+ * Frames captured where the user's call enters knex's query or ctxbench's `db.query` directly:
+ * the user's frame is then the 6th at most (knex's runner above it, a `Promise.all`), so a
+ * shorter stack does, and costs the measured code less than pg's {@link CALL_SITE_DEPTH}.
+ *
+ * @example
+ * captureCallSite(undefined, ENTRY_DEPTH);
+ */
+export const ENTRY_DEPTH = 8;
+
 /** ctxbench's own root (this file is `src/core/call-site.ts` or `dist/core/call-site.js`). */
 const OWN_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OWN_CODE = [path.join(OWN_ROOT, 'src') + path.sep, path.join(OWN_ROOT, 'dist') + path.sep];
@@ -43,17 +53,17 @@ const OWN_STRATEGIES = OWN_CODE.map((dir) => path.join(dir, 'core', 'strategies'
 const LIBRARY = /[\\/]node_modules[\\/](?:knex|tarn|pg|pg-[^\\/]+)[\\/]/;
 
 /**
- * Captures the current stack (at most {@link CALL_SITE_DEPTH} frames), leaving out `below`
- * and everything it called. Cheap: nothing is formatted until {@link resolveCallSite}.
+ * Captures the current stack (at most `depth` frames, default {@link CALL_SITE_DEPTH}), leaving
+ * out `below` and everything it called. Cheap: nothing is formatted until {@link resolveCallSite}.
  *
  * @example
  * const site = captureCallSite();
  * resolveCallSite(site); // => 'src/build.ts:12'
  */
-export function captureCallSite(below?: (...args: never[]) => unknown): PendingCallSite {
+export function captureCallSite(below?: (...args: never[]) => unknown, depth: number = CALL_SITE_DEPTH): PendingCallSite {
   const holder: { stack?: string } = {};
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = CALL_SITE_DEPTH;
+  Error.stackTraceLimit = depth;
   try {
     Error.captureStackTrace(holder, below ?? captureCallSite);
   } finally {
@@ -201,7 +211,8 @@ export function traceCallSites(client: object, enabled: () => boolean): () => vo
   const traced = function tracedQuery(this: typeof target, ...args: unknown[]): unknown {
     if (!enabled()) return original.apply(this, args);
     const config = args[0] as { [SITE]?: PendingCallSite } | null | undefined;
-    const site = (typeof config === 'object' && config !== null ? config[SITE] : undefined) ?? captureCallSite(tracedQuery);
+    // Captured already where the call entered (knex's query, a pool's, ctxbench's db.query)?
+    const site = (typeof config === 'object' && config !== null ? config[SITE] : undefined) ?? writing ?? captureCallSite(tracedQuery);
     const queue = this._queryQueue ?? this.queryQueue;
     const queued = Array.isArray(queue) ? queue.length : -1;
     const result = withSite(site, () => original.apply(this, args));
@@ -216,6 +227,44 @@ export function traceCallSites(client: object, enabled: () => boolean): () => vo
       }
     }
     return result;
+  };
+  target.query = traced;
+  return () => {
+    if (target.query !== traced) return;
+    if (ownQuery) target.query = original;
+    else delete (target as { query?: QueryFn }).query;
+  };
+}
+
+/**
+ * A pg query config for `sql` and `params` that carries `site` to a traced client's `query`
+ * (for callers that capture the site before an `await` that would lose it).
+ *
+ * @example
+ * const site = captureCallSite(query, ENTRY_DEPTH);
+ * await client.query(queryWithCallSite('select $1::int', [1], site));
+ */
+export function queryWithCallSite(sql: string, params: unknown[] | undefined, site: PendingCallSite): object {
+  return params === undefined ? { text: sql, [SITE]: site } : { text: sql, values: params, [SITE]: site };
+}
+
+/**
+ * Makes `knex.client.query` — where knex's runner hands a compiled query to the driver — capture
+ * its caller's stack ({@link ENTRY_DEPTH} frames: five fewer of knex's than pg's `query` sees)
+ * for the traced pg client it calls synchronously. Transactions (`knex.transaction`) run on a
+ * client of their own, which pg's own tracing covers. Returns the function that puts it back.
+ *
+ * @example
+ * const untrace = traceKnexCallSites(knex, () => recorder.recording);
+ */
+export function traceKnexCallSites(knex: { client: object }, enabled: () => boolean): () => void {
+  const target = knex.client as Queryable;
+  const original = target.query;
+  if (typeof original !== 'function') return () => undefined;
+  const ownQuery = Object.prototype.hasOwnProperty.call(target, 'query');
+  const traced = function tracedKnexQuery(this: unknown, ...args: unknown[]): unknown {
+    if (!enabled()) return original.apply(this, args);
+    return withSite(captureCallSite(tracedKnexQuery, ENTRY_DEPTH), () => original.apply(this, args));
   };
   target.query = traced;
   return () => {
@@ -242,11 +291,11 @@ export function tracePoolCallSites(pool: object, enabled: () => boolean): () => 
     if (!enabled()) return original.apply(this, args);
     const config = args[0];
     if (typeof config === 'string') {
-      args[0] = { text: config, [SITE]: captureCallSite(tracedPoolQuery) };
+      args[0] = { text: config, [SITE]: captureCallSite(tracedPoolQuery, ENTRY_DEPTH) };
     } else if (typeof config === 'object' && config !== null && Object.getPrototypeOf(config) === Object.prototype) {
       if (typeof (config as { submit?: unknown }).submit !== 'function') {
         // A copy: the caller's object may be in use by another query at the same time.
-        args[0] = { ...(config as object), [SITE]: captureCallSite(tracedPoolQuery) };
+        args[0] = { ...(config as object), [SITE]: captureCallSite(tracedPoolQuery, ENTRY_DEPTH) };
       }
     }
     return original.apply(this, args);

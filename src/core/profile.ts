@@ -11,7 +11,7 @@ import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { Duplex } from 'node:stream';
 import { findFindings } from './analysis/findings.js';
-import { traceCallSites, tracePoolCallSites } from './call-site.js';
+import { traceCallSites, traceKnexCallSites, tracePoolCallSites } from './call-site.js';
 import { Recorder } from './recorder.js';
 import { figuresOf } from './runner.js';
 import { pgClientSocket } from './session.js';
@@ -213,6 +213,7 @@ function instrument(kind: TargetKind, target: ProfileTarget, recorder: Recorder,
         return connection;
       };
       knexClient.acquireConnection = wrapped;
+      untraced.push(traceKnexCallSites(target as Knex, () => recorder.recording));
       return () => {
         for (const untrace of untraced.reverse()) untrace();
         // Someone who patched it after us owns it now; overwriting would drop their patch.

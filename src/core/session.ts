@@ -8,7 +8,7 @@ import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import type { Duplex } from 'node:stream';
 import { initFingerprinting } from './analysis/fingerprint.js';
-import { traceCallSites } from './call-site.js';
+import { ENTRY_DEPTH, captureCallSite, queryWithCallSite, traceCallSites, traceKnexCallSites } from './call-site.js';
 import { DatabaseError, maskSecrets, maskUrl } from './errors.js';
 import { Recorder } from './recorder.js';
 import { TurnStopped, formatDuration, sendCancelRequest, transactionControl } from './turn-guard.js';
@@ -206,12 +206,18 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     throw connectionError(url, error);
   }
 
+  // Where a strategy's knex query enters the driver: fewer frames to capture than at pg's query.
+  traceKnexCallSites(knex, () => recorder.recording);
+
   const db: StrategyDb = {
     knex,
     async query(sql, params) {
+      // Captured here, before the await that would leave only ctxbench's frames above pg's query.
+      const site = recorder.recording ? captureCallSite(db.query, ENTRY_DEPTH) : null;
       const client: pg.Client = await knex.client.acquireConnection();
       try {
-        const result = await client.query(sql, params === undefined ? undefined : [...params]);
+        const values = params === undefined ? undefined : [...params];
+        const result = await (site === null ? client.query(sql, values) : client.query(queryWithCallSite(sql, values, site) as pg.QueryConfig));
         return { rows: result.rows, rowCount: result.rowCount };
       } finally {
         await knex.client.releaseConnection(client);

@@ -171,6 +171,17 @@ describe.each(backendKinds)('call sites on %s', (kind) => {
       expect(statements.map((s) => s.callSite)).toEqual(
         ['knex-raw', 'knex-builder'].map((m) => here(m)),
       );
+      expect(Object.prototype.hasOwnProperty.call(knex.client, 'query')).toBe(false);
+      // A transaction runs on a knex client of its own: pg's query still finds the caller.
+      const inTransaction = await profile(
+        () =>
+          knex.transaction(async (trx) => {
+            await trx.raw('select 1'); // at:knex-trx
+          }),
+        { client: knex },
+      );
+      const sites = inTransaction.statements.map((s) => [s.sql, s.callSite]);
+      expect(sites).toContainEqual(['select 1', here('knex-trx')]);
     } finally {
       await knex.destroy();
     }
