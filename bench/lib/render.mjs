@@ -100,10 +100,23 @@ function sections(results) {
         key: 'overhead-call-sites',
         title: '2a. Call sites',
         note:
-          `per statement, side by side with the rows above: the instrumented client with its \`query\` traced (a stack of at most ${c.depth} frames captured per statement ` +
-          `while a recording is open) against the same client untraced; capture = one capture without a server, the user's frame 12 frames deep as under knex; ` +
+          `per statement, side by side with the rows above: the instrumented client with its pg \`query\` traced (a stack of at most ${c.depth} frames captured per statement ` +
+          `while a recording is open) against the same client untraced; capture = one capture without a server in a deeper stack, where a knex query or \`db.query\` enters ` +
+          `(${c.entryDepth ?? '—'} frames, what a strategy's statements pay) and at pg's \`query\` (${c.depth} frames, a pg client or pool the user profiles); ` +
           `resolve = formatting and reading that stack to \`path:line\` when the recording is read (outside the measured time); closing records = all of closing, call sites included`,
-        head: ['server', 'raw pg p50', 'instrumented p50', 'with call sites p50', 'call sites add', 'with call sites / raw', 'with call sites p95', 'capture', 'resolve', 'closing records'],
+        head: [
+          'server',
+          'raw pg p50',
+          'instrumented p50',
+          'with call sites p50',
+          'call sites add',
+          'with call sites / raw',
+          'with call sites p95',
+          'capture (knex, db.query)',
+          'capture (pg)',
+          'resolve',
+          'closing records',
+        ],
         rows: sited.map((b) => [
           server(b.kind, b.serverVersion),
           us(b.rawMedianUs),
@@ -112,6 +125,7 @@ function sections(results) {
           us(b.callSites.overInstrumentedUs),
           x(b.callSites.ratio),
           us(b.callSites.p95Us),
+          us(b.callSites.entryCaptureUs),
           us(b.callSites.captureUs),
           us(b.callSites.resolveUs),
           us(b.callSites.finaliseUsPerStatement),
@@ -264,7 +278,8 @@ function meaning(results) {
       const b = pgb?.callSites !== undefined ? pgb : lite;
       said['overhead-call-sites'] = (
         `Call sites (a stack of at most ${sitedPg.depth} frames per statement) add ${us(sitedPg.overInstrumentedUs)} to the median statement on ${b.kind === 'postgres' ? 'PostgreSQL' : 'PGlite'} ` +
-          `(${x(sitedPg.ratio)} a raw round trip, ${sitedPg.ratio <= overhead.goalRatio ? 'within' : 'above'} the goal of ${x(overhead.goalRatio)}); a capture as deep as a knex query's costs ${us(sitedPg.captureUs)}, ` +
+          `(${x(sitedPg.ratio)} a raw round trip, ${sitedPg.ratio <= overhead.goalRatio ? 'within' : 'above'} the goal of ${x(overhead.goalRatio)}); ` +
+          `a capture costs ${us(sitedPg.entryCaptureUs)} where a knex query or \`db.query\` enters and ${us(sitedPg.captureUs)} at pg's \`query\`, ` +
           `and resolving it ${us(sitedPg.resolveUs)} when the recording is read.`
       );
     }

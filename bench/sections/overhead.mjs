@@ -14,7 +14,7 @@ import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { initFingerprinting } from '../../dist/core/analysis/fingerprint.js';
-import { CALL_SITE_DEPTH, captureCallSite, resolveCallSite, traceCallSites } from '../../dist/core/call-site.js';
+import { CALL_SITE_DEPTH, ENTRY_DEPTH, captureCallSite, resolveCallSite, traceCallSites } from '../../dist/core/call-site.js';
 import { Recorder } from '../../dist/core/recorder.js';
 import { pgClientSocket } from '../../dist/core/session.js';
 import { startEmbeddedEmpty } from '../../dist/db/embedded-server.js';
@@ -160,25 +160,38 @@ function nested(depth, fn) {
 }
 
 /**
- * What a call site costs without a server: capturing one (what the measured code pays per
- * statement) with the user's frame as deep as a knex query puts it (12 frames) and the stack
- * deeper than the bound, and resolving it to `path:line` (what reading the recording pays).
+ * What a call site costs without a server, in a stack deeper than either bound: capturing one
+ * where a knex query or `db.query` enters ({@link ENTRY_DEPTH} frames) and at pg's `query`
+ * ({@link CALL_SITE_DEPTH} frames, when nothing captured it before) — what the measured code pays
+ * per statement — and resolving it to `path:line`, which reading the recording pays.
  */
 function callSiteCost({ blocks, perBlock }) {
-  const capture = [];
+  const entry = [];
+  const driver = [];
   const resolve = [];
-  for (let b = 0; b < blocks; b++) {
+  const timed = (depth, into) => {
     const sites = new Array(perBlock);
-    let started = performance.now();
-    nested(12, () => {
-      for (let i = 0; i < perBlock; i++) sites[i] = captureCallSite();
+    const started = performance.now();
+    nested(24, () => {
+      for (let i = 0; i < perBlock; i++) sites[i] = captureCallSite(undefined, depth);
     });
-    capture.push(((performance.now() - started) * 1000) / perBlock);
-    started = performance.now();
+    into.push(((performance.now() - started) * 1000) / perBlock);
+    return sites;
+  };
+  for (let b = 0; b < blocks; b++) {
+    timed(ENTRY_DEPTH, entry);
+    const sites = timed(CALL_SITE_DEPTH, driver);
+    const started = performance.now();
     for (const site of sites) resolveCallSite(site);
     resolve.push(((performance.now() - started) * 1000) / perBlock);
   }
-  return { depth: CALL_SITE_DEPTH, captureUs: round(median(capture), 2), resolveUs: round(median(resolve), 2) };
+  return {
+    entryDepth: ENTRY_DEPTH,
+    depth: CALL_SITE_DEPTH,
+    entryCaptureUs: round(median(entry), 2),
+    captureUs: round(median(driver), 2),
+    resolveUs: round(median(resolve), 2),
+  };
 }
 
 /** `url` with its host and port replaced by a loopback listener's. */
