@@ -307,3 +307,19 @@ export function tracePoolCallSites(pool: object, enabled: () => boolean): () => 
     else delete (target as { query?: QueryFn }).query;
   };
 }
+
+/**
+ * Gives each statement of `timed` the call site of the statement at the same position of
+ * `untimed` — another build of the same turn, whose call sites were captured — when both sent
+ * the same SQL there; the others keep theirs. A build is deterministic in what it sends, so the
+ * timed builds need not pay for capturing.
+ *
+ * @example
+ * copyCallSites(warmUp.statements, measured.statements);
+ */
+export function copyCallSites(untimed: readonly { sql: string; callSite?: string | null }[], timed: { sql: string; callSite?: string | null }[]): void {
+  timed.forEach((s, i) => {
+    const twin = untimed[i];
+    if (twin !== undefined && twin.sql === s.sql && (s.callSite === null || s.callSite === undefined)) s.callSite = twin.callSite ?? null;
+  });
+}

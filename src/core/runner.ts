@@ -7,6 +7,7 @@ import { diffPrompts } from './analysis/prompt-diff.js';
 import { columnUsage, type CapturedStatement, type ColumnUse } from './analysis/column-usage.js';
 import { findFindings } from './analysis/findings.js';
 import { initFingerprinting } from './analysis/fingerprint.js';
+import { copyCallSites } from './call-site.js';
 import { CtxbenchError, DatabaseError, StrategyError, maskSecrets } from './errors.js';
 import { promptBytes, promptSha256, renderPrompt } from './render/prompt-renderer.js';
 import { statementValues, withValueCapture } from './recorder.js';
@@ -173,12 +174,14 @@ async function buildTurn(
   const limits = { signal, timeoutMs: options.turnTimeoutMs ?? DEFAULT_TURN_TIMEOUT_MS };
   let first: { prompt: string; statements: StatementRecord[] } | null = null;
   let columns: ColumnUse[] = [];
+  let warmUp: StatementRecord[] = [];
   const latencies: number[] = [];
   // Run 0 is the warm-up: caches and plans settle; its figures are not kept.
   for (let run = 0; run <= repeat; run++) {
     // Interrupted after the first measured build: what was measured stands.
     if (signal?.aborted && first !== null) break;
-    const measure = () => session.measure((db) => strategy.build(db, input.turn), limits);
+    // Call sites too are captured on the warm-up only, and given to the measured builds' statements.
+    const measure = () => session.measure((db) => strategy.build(db, input.turn), { ...limits, callSites: run === 0 });
     // Values are captured on the untimed warm-up, so holding result sets never weighs on a measured latency.
     const { value: m, stray } = await catchStrayErrors(() => (run === 0 ? withValueCapture(measure) : measure()));
     // Interrupted mid-build: without a measured build the turn is incomplete; report none of it.
@@ -194,8 +197,10 @@ async function buildTurn(
     const prompt = toPrompt(strategy, input, m.value);
     if (run === 0) {
       columns = columnUsage(capturedStatements(m.statements), prompt);
+      warmUp = m.statements;
       continue;
     }
+    copyCallSites(warmUp, m.statements);
     latencies.push(round(m.latencyMs, 3));
     first ??= { prompt, statements: m.statements };
   }

@@ -11,7 +11,7 @@ import knexFactory from 'knex';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFindings } from '../../src/core/analysis/findings.js';
-import { CALL_SITE_DEPTH, captureCallSite, frameLocation, resolveCallSite } from '../../src/core/call-site.js';
+import { CALL_SITE_DEPTH, captureCallSite, copyCallSites, frameLocation, resolveCallSite } from '../../src/core/call-site.js';
 import { profile } from '../../src/core/profile.js';
 import { openSession, type ProfilingSession } from '../../src/core/session.js';
 import type { Turn } from '../../src/core/types.js';
@@ -91,6 +91,24 @@ describe('resolveCallSite', () => {
   });
 });
 
+describe('copyCallSites', () => {
+  it('gives a timed build\'s statements the untimed build\'s call sites, position by position, where the SQL matches', () => {
+    const untimed = [
+      { sql: 'select 1', callSite: 'a.ts:1' },
+      { sql: 'select 2', callSite: 'a.ts:2' },
+      { sql: 'select 3', callSite: null },
+    ];
+    const timed = [
+      { sql: 'select 1', callSite: null },
+      { sql: 'select 9', callSite: null },
+      { sql: 'select 3', callSite: null },
+      { sql: 'select 4', callSite: null },
+    ];
+    copyCallSites(untimed, timed);
+    expect(timed.map((s) => s.callSite)).toEqual(['a.ts:1', null, null, null]);
+  });
+});
+
 describe.each(backendKinds)('call sites on %s', (kind) => {
   let backend: TestBackend;
 
@@ -117,6 +135,15 @@ describe.each(backendKinds)('call sites on %s', (kind) => {
       expect(m.statements.map((s) => s.callSite)).toEqual(EXPECTED.map(site));
       const [nPlusOne] = findFindings([{ statements: m.statements }]).filter((f) => f.kind === 'n-plus-one');
       expect(nPlusOne!.callSites).toEqual([site('n-plus-one')]);
+    });
+
+    it('capture nothing when the call asks for none (a runner\'s timed builds)', async () => {
+      const m = await session.measure((db) => callSitesStrategy.build(db, turn), { callSites: false });
+      expect(m.statements).toHaveLength(EXPECTED.length);
+      expect(m.statements.map((s) => s.callSite)).toEqual(EXPECTED.map(() => null));
+      // The next call captures again by default.
+      const again = await session.measure((db) => callSitesStrategy.build(db, turn));
+      expect(again.statements.map((s) => s.callSite)).toEqual(EXPECTED.map(site));
     });
 
     it('name a raw query sent straight from a test', async () => {
