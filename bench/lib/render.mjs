@@ -100,8 +100,9 @@ function sections(results) {
         key: 'overhead-call-sites',
         title: '2a. Call sites',
         note:
-          `per statement, side by side with the rows above: the instrumented client with its pg \`query\` traced (a stack of at most ${c.depth} frames captured per statement ` +
-          `while a recording is open) against the same client untraced; capture = one capture without a server in a deeper stack, where a knex query or \`db.query\` enters ` +
+          `per statement, side by side with the rows above: the instrumented client capturing call sites (a stack of at most ${c.depth} frames per statement ` +
+          `at pg's \`query\` while a recording is open, as under \`profile()\` and the vitest matcher) against the same client with capturing off ` +
+          `(the instrumented rows: as \`compare\`'s timed builds run, which take their call sites from the untimed warm-up); capture = one capture without a server in a deeper stack, where a knex query or \`db.query\` enters ` +
           `(${c.entryDepth ?? '—'} frames, what a strategy's statements pay) and at pg's \`query\` (${c.depth} frames, a pg client or pool the user profiles); ` +
           `resolve = formatting and reading that stack to \`path:line\` when the recording is read (outside the measured time); closing records = all of closing, call sites included`,
         head: [

@@ -7,8 +7,9 @@
  * split into what any extra hop costs and what ctxbench's measuring adds to it. Every side runs
  * in rotating interleaved blocks so drift hits all alike; each side's figure is the median
  * per-statement time, with its p95. Call sites are a side of their own: the instrumented client
- * with its `query` traced (a bounded stack captured per statement), block for block against the
- * same client untraced; and, without a server, the capture at the depth a knex query has.
+ * capturing them (a bounded stack per statement, as under `profile()`), block for block against
+ * the same client with capturing off (as `compare`'s timed builds run); and, without a server,
+ * the capture at both depths and the resolving.
  */
 import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
