@@ -277,12 +277,11 @@ function meaning(results) {
     const sitedPg = pgb?.callSites ?? lite?.callSites;
     if (sitedPg !== undefined) {
       const b = pgb?.callSites !== undefined ? pgb : lite;
-      said['overhead-call-sites'] = (
+      said['overhead-call-sites'] =
         `Call sites (a stack of at most ${sitedPg.depth} frames per statement) add ${us(sitedPg.overInstrumentedUs)} to the median statement on ${b.kind === 'postgres' ? 'PostgreSQL' : 'PGlite'} ` +
-          `(${x(sitedPg.ratio)} a raw round trip, ${sitedPg.ratio <= overhead.goalRatio ? 'within' : 'above'} the goal of ${x(overhead.goalRatio)}); ` +
-          `a capture costs ${us(sitedPg.entryCaptureUs)} where a knex query or \`db.query\` enters and ${us(sitedPg.captureUs)} at pg's \`query\`, ` +
-          `and resolving it ${us(sitedPg.resolveUs)} when the recording is read.`
-      );
+        `(${x(sitedPg.ratio)} a raw round trip, ${sitedPg.ratio <= overhead.goalRatio ? 'within' : 'above'} the goal of ${x(overhead.goalRatio)}); ` +
+        `a capture costs ${us(sitedPg.entryCaptureUs)} where a knex query or \`db.query\` enters and ${us(sitedPg.captureUs)} at pg's \`query\`, ` +
+        `and resolving it ${us(sitedPg.resolveUs)} when the recording is read.`;
     }
     said.overhead = `${parts.join('; ')}.`.replace(/^./, (c) => c.toUpperCase());
     const hop = hopBackend(overhead);

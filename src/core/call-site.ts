@@ -212,7 +212,8 @@ export function traceCallSites(client: object, enabled: () => boolean): () => vo
     if (!enabled()) return original.apply(this, args);
     const config = args[0] as { [SITE]?: PendingCallSite } | null | undefined;
     // Captured already where the call entered (knex's query, a pool's, ctxbench's db.query)?
-    const site = (typeof config === 'object' && config !== null ? config[SITE] : undefined) ?? writing ?? captureCallSite(tracedQuery);
+    const site =
+      (typeof config === 'object' && config !== null ? config[SITE] : undefined) ?? writing ?? captureCallSite(tracedQuery);
     const queue = this._queryQueue ?? this.queryQueue;
     const queued = Array.isArray(queue) ? queue.length : -1;
     const result = withSite(site, () => original.apply(this, args));
@@ -317,9 +318,13 @@ export function tracePoolCallSites(pool: object, enabled: () => boolean): () => 
  * @example
  * copyCallSites(warmUp.statements, measured.statements);
  */
-export function copyCallSites(untimed: readonly { sql: string; callSite?: string | null }[], timed: { sql: string; callSite?: string | null }[]): void {
+export function copyCallSites(
+  untimed: readonly { sql: string; callSite?: string | null }[],
+  timed: { sql: string; callSite?: string | null }[],
+): void {
   timed.forEach((s, i) => {
     const twin = untimed[i];
-    if (twin !== undefined && twin.sql === s.sql && (s.callSite === null || s.callSite === undefined)) s.callSite = twin.callSite ?? null;
+    if (twin !== undefined && twin.sql === s.sql && (s.callSite === null || s.callSite === undefined))
+      s.callSite = twin.callSite ?? null;
   });
 }

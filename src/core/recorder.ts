@@ -268,7 +268,11 @@ function toRecords(tracked: readonly TrackedStatement<Tag>[]): StatementRecord[]
   // In the order sent, not finished: on several connections a later statement can finish
   // first, and numbering by completion would split one shared wait into two round trips.
   const bySend = [...tracked].sort((a, b) => a.sentAt - b.sentAt);
-  const records = statementRecords(bySend, (s) => s.tag.section, (s) => resolveCallSite(s.tag.site));
+  const records = statementRecords(
+    bySend,
+    (s) => s.tag.section,
+    (s) => resolveCallSite(s.tag.site),
+  );
   bySend.forEach((s, i) => {
     if (s.values !== undefined) capturedValues.set(records[i]!, s.values);
   });

@@ -33,7 +33,10 @@ describe('parseSqlCommenter', () => {
   });
 
   it('reads a prepended comment (Rails can prepend its tags)', () => {
-    expect(parseSqlCommenter("/*application='Shop',controller='carts'*/ SELECT 1")).toEqual({ application: 'Shop', controller: 'carts' });
+    expect(parseSqlCommenter("/*application='Shop',controller='carts'*/ SELECT 1")).toEqual({
+      application: 'Shop',
+      controller: 'carts',
+    });
   });
 
   it('is null without a comment in that format: plain notes, unquoted values, a comment in the middle', () => {
@@ -53,7 +56,16 @@ describe('parseSqlCommenter', () => {
   });
 
   it('stableTags drops the per-request and stack ones and sorts; formatTags prints key=value', () => {
-    expect(stableTags({ traceparent: 't', route: '/x', controller: 'c', ctxbench_turn: 'a', framework: 'django:4.2', db_driver: 'psycopg2' })).toEqual({
+    expect(
+      stableTags({
+        traceparent: 't',
+        route: '/x',
+        controller: 'c',
+        ctxbench_turn: 'a',
+        framework: 'django:4.2',
+        db_driver: 'psycopg2',
+      }),
+    ).toEqual({
       controller: 'c',
       route: '/x',
     });
@@ -111,7 +123,12 @@ describe('findings and tags', () => {
     const turn1 = [1, 2, 3].map((id) => tagged(id, sql(id, `${orders},traceparent='00-${id}-01'`)));
     const turn2 = [4, 5].map((id) => tagged(id, sql(id, "controller='customers',route='%2Fcustomers'")));
     const [nPlusOne, star] = findFindings([{ statements: turn1 }, { statements: turn2 }]);
-    expect(nPlusOne).toMatchObject({ kind: 'n-plus-one', statements: 5, turns: 2, fingerprint: 'select * from "orders" where "id" = $1' });
+    expect(nPlusOne).toMatchObject({
+      kind: 'n-plus-one',
+      statements: 5,
+      turns: 2,
+      fingerprint: 'select * from "orders" where "id" = $1',
+    });
     expect(nPlusOne!.tags).toEqual([
       { controller: 'orders', route: '/orders' },
       { controller: 'customers', route: '/customers' },
@@ -128,7 +145,10 @@ describe('findings and tags', () => {
   });
 
   it('list at most five call sites and tag groups', () => {
-    const many = Array.from({ length: 8 }, (_, i) => ({ ...tagged(i + 1, sql(i, `route='r${i}'`)), callSite: `src/x.ts:${i + 1}` }));
+    const many = Array.from({ length: 8 }, (_, i) => ({
+      ...tagged(i + 1, sql(i, `route='r${i}'`)),
+      callSite: `src/x.ts:${i + 1}`,
+    }));
     const [f] = findFindings([{ statements: many }]);
     expect(f!.callSites).toEqual(['src/x.ts:1', 'src/x.ts:2', 'src/x.ts:3', 'src/x.ts:4', 'src/x.ts:5']);
     expect(f!.tags).toHaveLength(5);

@@ -41,7 +41,9 @@ const turn: Turn = { tenantId: '1', conversationId: 'c', messageId: 'm', asOf: '
 
 describe('resolveCallSite', () => {
   const cwd = '/home/me/app';
-  const stack = (...frames: string[]): { stack: string } => ({ stack: ['Error', ...frames.map((f) => `    at ${f}`)].join('\n') });
+  const stack = (...frames: string[]): { stack: string } => ({
+    stack: ['Error', ...frames.map((f) => `    at ${f}`)].join('\n'),
+  });
   const own = path.join(repoRoot, 'src', 'core', 'session.ts');
   const ownStrategy = path.join(repoRoot, 'dist', 'core', 'strategies', 'naive-strategy.js');
 
@@ -61,7 +63,7 @@ describe('resolveCallSite', () => {
     expect(resolveCallSite(site, cwd)).toBe(path.join('src', 'repo.ts') + ':12');
   });
 
-  it('keeps a path outside cwd absolute, counts the built-in strategies as call sites, and is null when every frame is a library\'s', () => {
+  it("keeps a path outside cwd absolute, counts the built-in strategies as call sites, and is null when every frame is a library's", () => {
     expect(resolveCallSite(stack('async build (/elsewhere/x.mjs:3:1)'), cwd)).toBe('/elsewhere/x.mjs:3');
     expect(resolveCallSite(stack(`build (${own}:1:1)`, `async naive (${ownStrategy}:29:9)`), cwd)).toBe(`${ownStrategy}:29`);
     expect(resolveCallSite(stack(`build (${own}:1:1)`, 'x (node:events:524:28)'), cwd)).toBeNull();
@@ -83,7 +85,9 @@ describe('resolveCallSite', () => {
   it('captures at most CALL_SITE_DEPTH frames and leaves Error.stackTraceLimit as it was', () => {
     const before = Error.stackTraceLimit;
     const deep = (n: number): { stack?: string } => (n === 0 ? captureCallSite() : deep(n - 1));
-    const frames = deep(40).stack!.split('\n').filter((l) => l.trim().startsWith('at '));
+    const frames = deep(40)
+      .stack!.split('\n')
+      .filter((l) => l.trim().startsWith('at '));
     expect(frames).toHaveLength(CALL_SITE_DEPTH);
     expect(Error.stackTraceLimit).toBe(before);
     // Here, this file is the first frame outside ctxbench.
@@ -92,7 +96,7 @@ describe('resolveCallSite', () => {
 });
 
 describe('copyCallSites', () => {
-  it('gives a timed build\'s statements the untimed build\'s call sites, position by position, where the SQL matches', () => {
+  it("gives a timed build's statements the untimed build's call sites, position by position, where the SQL matches", () => {
     const untimed = [
       { sql: 'select 1', callSite: 'a.ts:1' },
       { sql: 'select 2', callSite: 'a.ts:2' },
@@ -137,7 +141,7 @@ describe.each(backendKinds)('call sites on %s', (kind) => {
       expect(nPlusOne!.callSites).toEqual([site('n-plus-one')]);
     });
 
-    it('capture nothing when the call asks for none (a runner\'s timed builds)', async () => {
+    it("capture nothing when the call asks for none (a runner's timed builds)", async () => {
       const m = await session.measure((db) => callSitesStrategy.build(db, turn), { callSites: false });
       expect(m.statements).toHaveLength(EXPECTED.length);
       expect(m.statements.map((s) => s.callSite)).toEqual(EXPECTED.map(() => null));
@@ -156,15 +160,14 @@ describe.each(backendKinds)('call sites on %s', (kind) => {
     const client = new pg.Client({ connectionString: backend.url });
     await client.connect();
     try {
-      const { statements } = await profile(async () => {
-        await client.query('select 1'); // at:client-one
-        await Promise.all([client.query('select 2'), client.query('select 3')]); // at:client-queued
-      }, { client });
-      expect(statements.map((s) => s.callSite)).toEqual([
-        here('client-one'),
-        here('client-queued'),
-        here('client-queued'),
-      ]);
+      const { statements } = await profile(
+        async () => {
+          await client.query('select 1'); // at:client-one
+          await Promise.all([client.query('select 2'), client.query('select 3')]); // at:client-queued
+        },
+        { client },
+      );
+      expect(statements.map((s) => s.callSite)).toEqual([here('client-one'), here('client-queued'), here('client-queued')]);
       // Put back as found.
       expect(Object.prototype.hasOwnProperty.call(client, 'query')).toBe(false);
     } finally {
@@ -175,29 +178,31 @@ describe.each(backendKinds)('call sites on %s', (kind) => {
   it('name the caller through profile() on a pg.Pool (pool.query and a checked-out client) and on knex', async () => {
     const pool = new pg.Pool({ connectionString: backend.url, max: 1 });
     try {
-      const { statements } = await profile(async () => {
-        await pool.query('select 1'); // at:pool-text
-        await pool.query({ text: 'select $1::int', values: [2] }); // at:pool-config
-        const c = await pool.connect();
-        await c.query('select 3'); // at:pool-client
-        c.release();
-      }, { client: pool });
-      expect(statements.map((s) => s.callSite)).toEqual(
-        ['pool-text', 'pool-config', 'pool-client'].map((m) => here(m)),
+      const { statements } = await profile(
+        async () => {
+          await pool.query('select 1'); // at:pool-text
+          await pool.query({ text: 'select $1::int', values: [2] }); // at:pool-config
+          const c = await pool.connect();
+          await c.query('select 3'); // at:pool-client
+          c.release();
+        },
+        { client: pool },
       );
+      expect(statements.map((s) => s.callSite)).toEqual(['pool-text', 'pool-config', 'pool-client'].map((m) => here(m)));
       expect(Object.prototype.hasOwnProperty.call(pool, 'query')).toBe(false);
     } finally {
       await pool.end();
     }
     const knex = knexFactory({ client: 'pg', connection: backend.url, pool: { min: 0, max: 1 } });
     try {
-      const { statements } = await profile(async () => {
-        await knex.raw('select 1'); // at:knex-raw
-        await knex('pg_class').select('relname').limit(1); // at:knex-builder
-      }, { client: knex });
-      expect(statements.map((s) => s.callSite)).toEqual(
-        ['knex-raw', 'knex-builder'].map((m) => here(m)),
+      const { statements } = await profile(
+        async () => {
+          await knex.raw('select 1'); // at:knex-raw
+          await knex('pg_class').select('relname').limit(1); // at:knex-builder
+        },
+        { client: knex },
       );
+      expect(statements.map((s) => s.callSite)).toEqual(['knex-raw', 'knex-builder'].map((m) => here(m)));
       expect(Object.prototype.hasOwnProperty.call(knex.client, 'query')).toBe(false);
       // A transaction runs on a knex client of its own: pg's query still finds the caller.
       const inTransaction = await profile(
@@ -216,12 +221,15 @@ describe.each(backendKinds)('call sites on %s', (kind) => {
 });
 
 describe('call sites of a strategy file the CLI loads (tsx)', () => {
-  it('replay --format ndjson names each statement\'s line of the .ts file, and its table has a call-site column', async () => {
+  it("replay --format ndjson names each statement's line of the .ts file, and its table has a call-site column", async () => {
     const args = ['replay', '--strategy', `./${STRATEGY_FILE}`, '--scale', 'tiny', '--conversation', 'de-care-1'];
     const ndjson = await spawnCtxbench([...args, '--format', 'ndjson']);
     expect(ndjson.stderr.split('\n').filter((l) => /error/i.test(l))).toEqual([]);
     expect(ndjson.code).toBe(0);
-    const records = ndjson.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { turn: string; callSite: string | null });
+    const records = ndjson.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { turn: string; callSite: string | null });
     const first = records.filter((r) => r.turn === records[0]!.turn);
     expect(first.map((r) => r.callSite)).toEqual(EXPECTED.map(site));
     const table = await spawnCtxbench(args);
@@ -230,4 +238,3 @@ describe('call sites of a strategy file the CLI loads (tsx)', () => {
     expect(table.stdout).toContain(`│ ${site('knex')} │ select "relname" from "pg_class"`);
   });
 });
-

@@ -22,9 +22,13 @@ function placedReport() {
 describe('describePlaces', () => {
   it('joins call sites and tag groups, and is null without either', () => {
     const [f] = placedReport().strategies[0]!.findings;
-    expect(describePlaces(f!)).toBe('at src/build.ts:12, src/repo.ts:40 · in controller=orders route=/orders; controller=customers route=/customers');
+    expect(describePlaces(f!)).toBe(
+      'at src/build.ts:12, src/repo.ts:40 · in controller=orders route=/orders; controller=customers route=/customers',
+    );
     expect(describePlaces({ ...f!, tags: undefined })).toBe('at src/build.ts:12, src/repo.ts:40');
-    expect(describePlaces({ ...f!, callSites: undefined })).toBe('in controller=orders route=/orders; controller=customers route=/customers');
+    expect(describePlaces({ ...f!, callSites: undefined })).toBe(
+      'in controller=orders route=/orders; controller=customers route=/customers',
+    );
     expect(describePlaces({ ...f!, callSites: [], tags: undefined })).toBeNull();
   });
 });
@@ -41,14 +45,14 @@ describe('findings with their places', () => {
     expect(renderTable(twoStrategyReport(), { color: false })).not.toContain(' · in ');
   });
 
-  it('markdown: a code line continuing the finding\'s item', () => {
+  it("markdown: a code line continuing the finding's item", () => {
     const lines = renderMarkdown(placedReport()).split('\n');
     const at = lines.indexOf(`    \`${line}\``);
     expect(at).toBeGreaterThan(0);
     expect(lines[at - 1]).toMatch(/^ {2}- \*\*N\+1\*\*/);
   });
 
-  it('HTML: inside the finding\'s item, escaped', () => {
+  it("HTML: inside the finding's item, escaped", () => {
     expect(renderHtml(placedReport())).toContain(`<br><span class="muted" data-places>${line}</span></li>`);
     expect(renderHtml(twoStrategyReport())).not.toContain('data-places');
     const hostile = placedReport();
