@@ -234,18 +234,25 @@ function describeStatements(statements: readonly StatementRecord[], title: strin
     // The SQL as sent reads better than the fingerprint's `?`, when the loop sent one text.
     const sql = members.every((s) => s.sql === members[0]!.sql) ? members[0]!.sql : g.fingerprint;
     const rows = members.reduce((a, s) => a + s.rows, 0);
-    lines.push(`  ${members.length}× ${oneLine(sql)} (N+1: ${num(g.bytes)} bytes, ${num(rows)} ${plural(rows, 'row', 'rows')})`);
+    lines.push(
+      `  ${members.length}× ${oneLine(sql)} (N+1: ${num(g.bytes)} bytes, ${num(rows)} ${plural(rows, 'row', 'rows')})${at(g.callSites ?? [])}`,
+    );
   }
   for (const s of statements) {
     if (grouped.has(s.fingerprint)) continue;
     const error = s.error === null ? '' : `, error: ${oneLine(s.error)}`;
     lines.push(
-      `  #${s.seq} ${oneLine(s.sql)} (${num(s.wireBytes)} bytes, ${num(s.rows)} ${plural(s.rows, 'row', 'rows')}${error})`,
+      `  #${s.seq} ${oneLine(s.sql)} (${num(s.wireBytes)} bytes, ${num(s.rows)} ${plural(s.rows, 'row', 'rows')}${error})${at(typeof s.callSite === 'string' ? [s.callSite] : [])}`,
     );
   }
   const shown = lines.slice(0, MAX_LINES);
   if (lines.length > MAX_LINES) shown.push(`  … ${num(lines.length - MAX_LINES)} more`);
   return `${header}\n${shown.join('\n')}`;
+}
+
+/** ` at src/x.ts:12, …` naming where the user's code sent the statements, or '' when unknown. */
+function at(callSites: readonly string[]): string {
+  return callSites.length === 0 ? '' : ` at ${callSites.join(', ')}`;
 }
 
 /** Single-lined and cut at a code point boundary, so a Persian literal never splits. */

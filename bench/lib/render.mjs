@@ -96,6 +96,47 @@ function sections(results) {
         int(b.wireBytesPerStatement),
       ]),
     });
+    // Results written before call sites were measured have no such side.
+    const sited = overhead.backends.filter((b) => b.callSites !== undefined);
+    if (sited.length > 0) {
+      const c = sited[0].callSites;
+      out.push({
+        key: 'overhead-call-sites',
+        title: '2a. Call sites',
+        note:
+          `per statement, side by side with the rows above: the instrumented client capturing call sites (a stack of at most ${c.depth} frames per statement ` +
+          `at pg's \`query\` while a recording is open, as under \`profile()\` and the vitest matcher) against the same client with capturing off ` +
+          `(the instrumented rows: as \`compare\`'s timed builds run, which take their call sites from the untimed warm-up); capture = one capture without a server in a deeper stack, where a knex query or \`db.query\` enters ` +
+          `(${c.entryDepth ?? '—'} frames, what a strategy's statements pay) and at pg's \`query\` (${c.depth} frames, a pg client or pool the user profiles); ` +
+          `resolve = formatting and reading that stack to \`path:line\` when the recording is read (outside the measured time); closing records = all of closing, call sites included`,
+        head: [
+          'server',
+          'raw pg p50',
+          'instrumented p50',
+          'with call sites p50',
+          'call sites add',
+          'with call sites / raw',
+          'with call sites p95',
+          'capture (knex, db.query)',
+          'capture (pg)',
+          'resolve',
+          'closing records',
+        ],
+        rows: sited.map((b) => [
+          server(b.kind, b.serverVersion),
+          us(b.rawMedianUs),
+          us(b.instrumentedMedianUs),
+          us(b.callSites.medianUs),
+          us(b.callSites.overInstrumentedUs),
+          x(b.callSites.ratio),
+          us(b.callSites.p95Us),
+          us(b.callSites.entryCaptureUs),
+          us(b.callSites.captureUs),
+          us(b.callSites.resolveUs),
+          us(b.callSites.finaliseUsPerStatement),
+        ]),
+      });
+    }
     const hop = hopBackend(overhead);
     if (hop) {
       // Results written before the forwarder and socat sides have only the proxy's figures.
@@ -311,6 +352,15 @@ function meaning(results) {
         : `replayed without a server, the tap costs the measured code ${us(replayed.tapCpuUs)} per statement (it notes the ${int((pgb ?? lite).wireBytesPerStatement)} wire bytes), ` +
             `and framing, tracking and closing the records take ${us(replayed.parseAtStopUs)} per statement when the recording is read, outside the measured time`,
     );
+    const sitedPg = pgb?.callSites ?? lite?.callSites;
+    if (sitedPg !== undefined) {
+      const b = pgb?.callSites !== undefined ? pgb : lite;
+      said['overhead-call-sites'] =
+        `Call sites (a stack of at most ${sitedPg.depth} frames per statement) add ${us(sitedPg.overInstrumentedUs)} to the median statement on ${b.kind === 'postgres' ? 'PostgreSQL' : 'PGlite'} ` +
+        `(${x(sitedPg.ratio)} a raw round trip, ${sitedPg.ratio <= overhead.goalRatio ? 'within' : 'above'} the goal of ${x(overhead.goalRatio)}); ` +
+        `a capture costs ${us(sitedPg.entryCaptureUs)} where a knex query or \`db.query\` enters and ${us(sitedPg.captureUs)} at pg's \`query\`, ` +
+        `and resolving it ${us(sitedPg.resolveUs)} when the recording is read.`;
+    }
     said.overhead = `${parts.join('; ')}.`.replace(/^./, (c) => c.toUpperCase());
     const hop = hopBackend(overhead);
     if (hop) said.hop = hopMeaning(hop, overhead.proxyGoalUs ?? 50);

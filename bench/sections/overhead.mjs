@@ -6,12 +6,16 @@
  * forwarder that parses nothing, and socat when it is installed, so the proxy's figure can be
  * split into what any extra hop costs and what ctxbench's measuring adds to it. Every side runs
  * in rotating interleaved blocks so drift hits all alike; each side's figure is the median
- * per-statement time, with its p95.
+ * per-statement time, with its p95. Call sites are a side of their own: the instrumented client
+ * capturing them (a bounded stack per statement, as under `profile()`), block for block against
+ * the same client with capturing off (as `compare`'s timed builds run); and, without a server,
+ * the capture at both depths and the resolving.
  */
 import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { initFingerprinting } from '../../dist/core/analysis/fingerprint.js';
+import { CALL_SITE_DEPTH, ENTRY_DEPTH, captureCallSite, resolveCallSite, traceCallSites } from '../../dist/core/call-site.js';
 import { Recorder } from '../../dist/core/recorder.js';
 import { pgClientSocket } from '../../dist/core/session.js';
 import { startEmbeddedEmpty } from '../../dist/db/embedded-server.js';
@@ -151,6 +155,46 @@ function replayTapCost(bytes, { blocks, perBlock }) {
   };
 }
 
+/** Runs `fn` under `depth` frames of plain calls, as a driver's own frames sit above its caller's. */
+function nested(depth, fn) {
+  return depth === 0 ? fn() : nested(depth - 1, fn);
+}
+
+/**
+ * What a call site costs without a server, in a stack deeper than either bound: capturing one
+ * where a knex query or `db.query` enters ({@link ENTRY_DEPTH} frames) and at pg's `query`
+ * ({@link CALL_SITE_DEPTH} frames, when nothing captured it before) — what the measured code pays
+ * per statement — and resolving it to `path:line`, which reading the recording pays.
+ */
+function callSiteCost({ blocks, perBlock }) {
+  const entry = [];
+  const driver = [];
+  const resolve = [];
+  const timed = (depth, into) => {
+    const sites = new Array(perBlock);
+    const started = performance.now();
+    nested(24, () => {
+      for (let i = 0; i < perBlock; i++) sites[i] = captureCallSite(undefined, depth);
+    });
+    into.push(((performance.now() - started) * 1000) / perBlock);
+    return sites;
+  };
+  for (let b = 0; b < blocks; b++) {
+    timed(ENTRY_DEPTH, entry);
+    const sites = timed(CALL_SITE_DEPTH, driver);
+    const started = performance.now();
+    for (const site of sites) resolveCallSite(site);
+    resolve.push(((performance.now() - started) * 1000) / perBlock);
+  }
+  return {
+    entryDepth: ENTRY_DEPTH,
+    depth: CALL_SITE_DEPTH,
+    entryCaptureUs: round(median(entry), 2),
+    captureUs: round(median(driver), 2),
+    resolveUs: round(median(resolve), 2),
+  };
+}
+
 /** `url` with its host and port replaced by a loopback listener's. */
 function viaPort(url, port) {
   const via = new URL(url);
@@ -234,11 +278,21 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
   let wireBytes = 0;
   let rows = 0;
   let finaliseMs = 0;
-  // Closing a recording turns its tracked statements into records (numbering, fingerprints):
-  // done between blocks, outside the timed statements, and timed on its own.
-  const rotate = () => {
+  // The call-site side: the instrumented client, its query traced only during that side's blocks.
+  let callSitesOn = false;
+  const sited = { statements: 0, finaliseMs: 0, resolved: 0 };
+  // Closing a recording turns its tracked statements into records (numbering, fingerprints, and
+  // call sites resolved): done between blocks, outside the timed statements, and timed on its own.
+  const rotate = (side = 'instrumented') => {
     const started = performance.now();
     const records = recording.stop();
+    if (side === 'callSites') {
+      sited.finaliseMs += performance.now() - started;
+      sited.statements += records.length;
+      sited.resolved += records.filter((r) => r.callSite !== null).length;
+      recording = recorder.start();
+      return records.length;
+    }
     finaliseMs += performance.now() - started;
     recorded += records.length;
     for (const r of records) {
@@ -253,12 +307,25 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
     clients.instrumented = await connect(url);
     for (const side of ['forwarder', 'socat', 'proxied']) if (hops[side]) clients[side] = await connect(hops[side].url);
     recorder.attach(pgClientSocket(clients.instrumented));
+    traceCallSites(clients.instrumented, () => callSitesOn && recorder.recording);
     recording = recorder.start();
-    const sides = ['raw', 'instrumented', 'forwarder', 'socat', 'proxied'].filter((side) => clients[side] !== undefined);
+    const sides = ['raw', 'instrumented', 'callSites', 'forwarder', 'socat', 'proxied'].filter(
+      (side) => side === 'callSites' || clients[side] !== undefined,
+    );
+    const clientOf = (side) => (side === 'callSites' ? clients.instrumented : clients[side]);
+    const run = async (side, count, offset, into) => {
+      callSitesOn = side === 'callSites';
+      try {
+        await timedBlock(clientOf(side), count, offset, into);
+      } finally {
+        callSitesOn = false;
+      }
+      if (side === 'instrumented' || side === 'callSites') rotate(side);
+    };
 
-    for (const side of sides) await timedBlock(clients[side], warmup, 0, null);
-    rotate();
+    for (const side of sides) await run(side, warmup, 0, null);
     recorded = wireBytes = rows = finaliseMs = 0;
+    sited.statements = sited.finaliseMs = sited.resolved = 0;
 
     const times = Object.fromEntries(sides.map((side) => [side, []]));
     const blocks = Math.ceil(statements / blockSize);
@@ -267,10 +334,7 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
     const cpuBefore = { proxied: processCpuMs(hops.proxied?.pid), forwarder: processCpuMs(hops.forwarder?.pid) };
     for (let b = 0; b < blocks; b++) {
       const count = Math.min(blockSize, statements - b * blockSize);
-      for (const side of blockOrder(sides, b)) {
-        await timedBlock(clients[side], count, b * blockSize, times[side]);
-        if (side === 'instrumented') rotate();
-      }
+      for (const side of blockOrder(sides, b)) await run(side, count, b * blockSize, times[side]);
     }
     const cpuUsPerStatement = (side) => {
       const after = processCpuMs(hops[side]?.pid);
@@ -282,6 +346,7 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
 
     const rawMs = median(times.raw);
     const instrumentedMs = median(times.instrumented);
+    const callSitesMs = median(times.callSites);
     const tapReplay = replayTapCost(await captureWireBytes(clients.raw), replay);
     const hop = (side) => (times[side] ? sideFigures(times[side], rawMs) : { medianUs: null, p95Us: null, differenceUs: null });
     const proxied = hop('proxied');
@@ -298,6 +363,17 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
       instrumentedP95Us: round(percentile(times.instrumented, 95) * 1000, 1),
       differenceUs: round((instrumentedMs - rawMs) * 1000, 1),
       ratio: ratio(instrumentedMs, rawMs),
+      callSites: {
+        medianUs: round(callSitesMs * 1000, 1),
+        p95Us: round(percentile(times.callSites, 95) * 1000, 1),
+        // Against the same client untraced: what capturing the call site adds.
+        overInstrumentedUs: round((callSitesMs - instrumentedMs) * 1000, 1),
+        ratio: ratio(callSitesMs, rawMs),
+        resolvedStatements: sited.resolved,
+        statements: sited.statements,
+        finaliseUsPerStatement: round((sited.finaliseMs * 1000) / Math.max(1, sited.statements), 2),
+        ...callSiteCost(replay),
+      },
       ...(withProxy
         ? {
             proxiedMedianUs: proxied.medianUs,

@@ -6,7 +6,7 @@
  * values a run captured — and latency percentiles are taken again over every measured build.
  */
 import { UsageError } from '../core/errors.js';
-import { compareFindings } from '../core/analysis/findings.js';
+import { compareFindings, mergePlaces } from '../core/analysis/findings.js';
 import { readTextFile } from '../core/read-text.js';
 import { mean, meanFigures, sumFigures } from '../core/figures.js';
 import { percentiles, sectionFigures } from '../core/runner.js';
@@ -278,7 +278,7 @@ function mergeFindings(parts: readonly { strategy: StrategyReport; positions: re
       if (acc === undefined) {
         // A budget's silences are applied again by whatever gates the merged report.
         const { silenced: _silenced, ...finding } = f;
-        merged.set(key, { finding: { ...finding, ...(f.fix === undefined ? {} : { fix: structuredClone(f.fix) }) }, from });
+        merged.set(key, { finding: structuredClone(finding), from });
         continue;
       }
       acc.finding.turns += f.turns;
@@ -287,6 +287,18 @@ function mergeFindings(parts: readonly { strategy: StrategyReport; positions: re
       acc.finding.maxPerTurn = Math.max(acc.finding.maxPerTurn, f.maxPerTurn);
       const fix = mergeFix(acc.finding.fix, acc.from, f.fix, from);
       if (fix !== undefined) acc.finding.fix = fix;
+      // Call sites and tag groups: the earlier shard's first (exact when each shard's come
+      // after the other's in the whole run, as a strategy's fixed code lines do).
+      const places = { callSites: acc.finding.callSites, tags: acc.finding.tags };
+      if (from < acc.from) {
+        acc.finding.callSites = f.callSites === undefined ? undefined : [...f.callSites];
+        acc.finding.tags = f.tags?.map((t) => ({ ...t }));
+        mergePlaces(acc.finding, places);
+      } else {
+        mergePlaces(acc.finding, f);
+      }
+      if (acc.finding.callSites === undefined) delete acc.finding.callSites;
+      if (acc.finding.tags === undefined) delete acc.finding.tags;
       if (from < acc.from) {
         acc.finding.sql = f.sql;
         acc.from = from;

@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { Duplex } from 'node:stream';
 import { findFindings } from './analysis/findings.js';
+import { traceCallSites, traceKnexCallSites, tracePoolCallSites } from './call-site.js';
 import { Recorder } from './recorder.js';
 import { figuresOf } from './runner.js';
 import { pgClientSocket } from './session.js';
@@ -185,30 +186,36 @@ function instrument(kind: TargetKind, target: ProfileTarget, recorder: Recorder,
         throw new TypeError('profile: the pg.Client has a query in progress: profile it when it is idle');
       }
       recorder.attach(pgClientSocket(client));
-      return () => undefined;
+      return traceCallSites(client, () => recorder.recording);
     }
     case 'pg.Pool': {
       const pool = target as pg.Pool;
-      const tapClient = tapOnce(recorder, problems);
+      const untraced: (() => void)[] = [];
+      const tapClient = tapOnce(recorder, problems, untraced);
       // 'acquire' fires for new and idle clients alike, synchronously before the caller gets
       // the client: the tap is in place before the first byte is written.
       pool.on('acquire', tapClient);
+      untraced.push(tracePoolCallSites(pool, () => recorder.recording));
       return () => {
         pool.removeListener('acquire', tapClient);
+        for (const untrace of untraced.reverse()) untrace();
       };
     }
     case 'knex': {
       const knexClient = (target as Knex).client as { acquireConnection: (...args: unknown[]) => Promise<unknown> };
       const hadOwn = Object.prototype.hasOwnProperty.call(knexClient, 'acquireConnection');
       const original = knexClient.acquireConnection;
-      const tapConnection = tapOnce(recorder, problems);
+      const untraced: (() => void)[] = [];
+      const tapConnection = tapOnce(recorder, problems, untraced);
       const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
         const connection = await original.apply(this, args);
         tapConnection(connection);
         return connection;
       };
       knexClient.acquireConnection = wrapped;
+      untraced.push(traceKnexCallSites(target as Knex, () => recorder.recording));
       return () => {
+        for (const untrace of untraced.reverse()) untrace();
         // Someone who patched it after us owns it now; overwriting would drop their patch.
         if (knexClient.acquireConnection !== wrapped) return;
         if (hadOwn) knexClient.acquireConnection = original;
@@ -219,10 +226,11 @@ function instrument(kind: TargetKind, target: ProfileTarget, recorder: Recorder,
 }
 
 /**
- * A callback that taps each pg connection the first time it is handed out. It runs inside the
- * driver's own event or promise chain, so it records problems instead of throwing into it.
+ * A callback that taps each pg connection the first time it is handed out, and traces its
+ * call sites (the undo goes to `untraced`). It runs inside the driver's own event or promise
+ * chain, so it records problems instead of throwing into it.
  */
-function tapOnce(recorder: Recorder, problems: string[]): (connection: unknown) => void {
+function tapOnce(recorder: Recorder, problems: string[], untraced: (() => void)[]): (connection: unknown) => void {
   const tapped = new WeakSet<object>();
   return (connection) => {
     if (typeof connection !== 'object' || connection === null || tapped.has(connection)) return;
@@ -239,6 +247,7 @@ function tapOnce(recorder: Recorder, problems: string[]): (connection: unknown) 
       return;
     }
     recorder.attach(socket);
+    untraced.push(traceCallSites(connection, () => recorder.recording));
   };
 }
 

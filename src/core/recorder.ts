@@ -14,6 +14,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Duplex } from 'node:stream';
 import { fingerprintSql, initFingerprinting } from './analysis/fingerprint.js';
+import { parseSqlCommenter } from './analysis/sqlcommenter.js';
+import { currentCallSite, resolveCallSite, type PendingCallSite } from './call-site.js';
 import type { StatementRecord } from './types.js';
 import { StatementTracker, type CapturedValues, type TrackedStatement } from './wire/statement-tracker.js';
 import { tapSocket } from './wire/socket-tap.js';
@@ -22,6 +24,8 @@ interface Tag {
   collector: TrackedStatement<Tag>[] | null;
   section: string | null;
   capture: boolean;
+  /** Where the statements of the chunk were sent from (a traced driver's `query`), if known. */
+  site: PendingCallSite | null;
 }
 
 /** A chunk a tapped socket sent or received, waiting to be parsed. */
@@ -36,7 +40,7 @@ interface Backlogged {
 }
 
 /** A statement no recording collects (sent while none was open). */
-const NO_CONTEXT: Tag = { collector: null, section: null, capture: false };
+const NO_CONTEXT: Tag = { collector: null, section: null, capture: false, site: null };
 
 /** Past this many bytes waiting, chunks are parsed as they come: memory stays bounded whatever the result size. */
 const BACKLOG_LIMIT_BYTES = 1024 * 1024;
@@ -162,6 +166,7 @@ export class Recorder {
           section: this.sections.getStore() ?? null,
           // Nothing to keep for a statement no recording will collect.
           capture: active !== null && (captureAll || captureScope.getStore() === true),
+          site: active === null ? null : currentCallSite(),
         };
         // Copies, here and below: drivers reuse buffers (pg's parser compacts a partial message
         // into the chunk it was read in), and the chunk is parsed later.
@@ -206,6 +211,11 @@ export class Recorder {
       entry.count += 1;
       this.open.set(collector, entry);
     }
+  }
+
+  /** Whether a recording is open: only then is a call site worth capturing. */
+  get recording(): boolean {
+    return this.active !== null;
   }
 
   /** Runs `fn` with its statements labelled `name` (nested sections: the innermost wins). */
@@ -258,7 +268,11 @@ function toRecords(tracked: readonly TrackedStatement<Tag>[]): StatementRecord[]
   // In the order sent, not finished: on several connections a later statement can finish
   // first, and numbering by completion would split one shared wait into two round trips.
   const bySend = [...tracked].sort((a, b) => a.sentAt - b.sentAt);
-  const records = statementRecords(bySend, (s) => s.tag.section);
+  const records = statementRecords(
+    bySend,
+    (s) => s.tag.section,
+    (s) => resolveCallSite(s.tag.site),
+  );
   bySend.forEach((s, i) => {
     if (s.values !== undefined) capturedValues.set(records[i]!, s.values);
   });
@@ -268,7 +282,8 @@ function toRecords(tracked: readonly TrackedStatement<Tag>[]): StatementRecord[]
 /**
  * The records of statements given in the order sent, however they were tracked (in process or
  * by the recording proxy): numbered from 1, each with the round trip it travelled in — a new
- * one whenever nothing was outstanding when it was sent — and its fingerprint.
+ * one whenever nothing was outstanding when it was sent — its fingerprint, its call site
+ * (`callSite`, null when unknown) and its sqlcommenter tags (only when its SQL has them).
  *
  * @example
  * const records = statementRecords(tracked, () => null);
@@ -276,10 +291,12 @@ function toRecords(tracked: readonly TrackedStatement<Tag>[]): StatementRecord[]
 export function statementRecords<S extends Omit<TrackedStatement<unknown>, 'tag' | 'status'>>(
   statements: readonly S[],
   section: (s: S) => string | null,
+  callSite: (s: S) => string | null = () => null,
 ): StatementRecord[] {
   let roundTrip = 0;
   return statements.map((s, i) => {
     if (s.startsRoundTrip || roundTrip === 0) roundTrip += 1;
+    const tags = parseSqlCommenter(s.sql);
     return {
       seq: i + 1,
       sql: s.sql,
@@ -294,6 +311,8 @@ export function statementRecords<S extends Omit<TrackedStatement<unknown>, 'tag'
       command: s.command,
       error: s.error,
       roundTrip,
+      callSite: callSite(s),
+      ...(tags === null ? {} : { tags }),
     };
   });
 }

@@ -8,6 +8,7 @@ import { columnUsage, type CapturedStatement, type ColumnUse } from './analysis/
 import { FindingsAccumulator } from './analysis/findings.js';
 import { attachFixes, sessionCatalog, whatIfAfterTurn, type TurnFix } from './analysis/what-if.js';
 import { initFingerprinting } from './analysis/fingerprint.js';
+import { copyCallSites } from './call-site.js';
 import { CtxbenchError, DatabaseError, StrategyError, maskSecrets } from './errors.js';
 import { promptBytes, promptSha256, renderPrompt } from './render/prompt-renderer.js';
 import { statementValues, withValueCapture } from './recorder.js';
@@ -283,6 +284,7 @@ async function buildTurn(
   const limits = { signal, timeoutMs: options.turnTimeoutMs ?? DEFAULT_TURN_TIMEOUT_MS };
   let first: { prompt: string; statements: StatementRecord[] } | null = null;
   let columns: ColumnUse[] = [];
+  let warmUp: StatementRecord[] = [];
   const latencies: number[] = [];
   // What-if rewrites run after the warm-up build, in its transaction, recorded apart: the
   // turn's own figures never include them, and its captured values check their rows.
@@ -294,7 +296,8 @@ async function buildTurn(
   for (let run = 0; run <= repeat; run++) {
     // Interrupted after the first measured build: what was measured stands.
     if (signal?.aborted && first !== null) break;
-    const measureOptions = run === 0 && after !== undefined ? { ...limits, after } : limits;
+    // Call sites too are captured on the warm-up only, and given to the measured builds' statements.
+    const measureOptions = { ...limits, callSites: run === 0, ...(run === 0 && after !== undefined ? { after } : {}) };
     const measure = () => session.measure((db) => strategy.build(db, input.turn), measureOptions);
     // Values are captured on the untimed warm-up, so holding result sets never weighs on a measured latency.
     const { value: m, stray } = await catchStrayErrors(() => (run === 0 ? withValueCapture(measure) : measure()));
@@ -311,8 +314,10 @@ async function buildTurn(
     const prompt = toPrompt(strategy, input, m.value);
     if (run === 0) {
       columns = columnUsage(capturedStatements(m.statements), prompt);
+      warmUp = m.statements;
       continue;
     }
+    copyCallSites(warmUp, m.statements);
     latencies.push(round(m.latencyMs, 3));
     first ??= { prompt, statements: m.statements };
   }

@@ -8,6 +8,7 @@ import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import type { Duplex } from 'node:stream';
 import { initFingerprinting } from './analysis/fingerprint.js';
+import { ENTRY_DEPTH, captureCallSite, queryWithCallSite, traceCallSites, traceKnexCallSites } from './call-site.js';
 import { DatabaseError, maskSecrets, maskUrl } from './errors.js';
 import { Recorder } from './recorder.js';
 import { TurnStopped, formatDuration, sendCancelRequest, transactionControl } from './turn-guard.js';
@@ -39,6 +40,12 @@ export interface MeasureOptions {
    * count in the measurement. Its failures are its own: they never fail the call.
    */
   after?: (call: AfterCall) => Promise<void>;
+  /**
+   * Capture each statement's call site (default true). A capture costs the measured call a few
+   * microseconds per statement: a runner that builds a turn once untimed turns it off for the
+   * timed builds and takes the call sites from the untimed one (`copyCallSites`).
+   */
+  callSites?: boolean;
 }
 
 /** What {@link MeasureOptions.after} receives. */
@@ -189,6 +196,9 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
   const guard = new TransactionGuard();
   // The connection's pg.Client (knex holds exactly one), for cancelling and rolling back a stopped call.
   let current: pg.Client | null = null;
+  // Whether the call being measured captures call sites (MeasureOptions.callSites).
+  let sitesWanted = true;
+  const capturing = (): boolean => sitesWanted && recorder.recording;
   const knex = knexFactory({
     log: quietKnexLog,
     client: 'pg',
@@ -208,6 +218,8 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
           if (error) return done(error, connection);
           recorder.attach(pgClientSocket(connection));
           guard.watch(connection);
+          // Outermost, so the guard's own frame is not among the ones captured.
+          traceCallSites(connection, capturing);
           current = connection;
           done(null, connection);
         });
@@ -225,12 +237,18 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     throw connectionError(url, error);
   }
 
+  // Where a strategy's knex query enters the driver: fewer frames to capture than at pg's query.
+  traceKnexCallSites(knex, capturing);
+
   const db: StrategyDb = {
     knex,
     async query(sql, params) {
+      // Captured here, before the await that would leave only ctxbench's frames above pg's query.
+      const site = capturing() ? captureCallSite(db.query, ENTRY_DEPTH) : null;
       const client: pg.Client = await knex.client.acquireConnection();
       try {
-        const result = await client.query(sql, params === undefined ? undefined : [...params]);
+        const values = params === undefined ? undefined : [...params];
+        const result = await (site === null ? client.query(sql, values) : client.query(queryWithCallSite(sql, values, site) as pg.QueryConfig));
         return { rows: result.rows, rowCount: result.rowCount };
       } finally {
         await knex.client.releaseConnection(client);
@@ -245,6 +263,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     serverVersion,
     async measure<T>(fn: (db: StrategyDb) => Promise<T>, limits: MeasureOptions = {}): Promise<Measurement<T>> {
       await knex.raw('begin transaction read only');
+      sitesWanted = limits.callSites !== false;
       const recording = recorder.start();
       let value: T | undefined;
       let error: unknown;

@@ -161,4 +161,17 @@ export interface StatementRecord {
   error: string | null;
   /** Which round trip of the turn it travelled in, from 1. */
   roundTrip: number;
+  /**
+   * Where the user's code sent it: `path:line` of the first stack frame outside ctxbench, knex
+   * and pg (the path relative to the working directory when inside it); null when unknown (a
+   * recorded program, a statement pg queued before it was traced). Absent in reports written
+   * before call sites existed.
+   */
+  callSite?: string | null;
+  /**
+   * The sqlcommenter tags of its SQL (`/*controller='orders',route='%2Forders'*\/`, decoded), as
+   * Django's, Rails' query-log-tags, Spring's and Node ORMs' integrations append them. Only
+   * present when the SQL carries such a comment. Fingerprints never include the comment.
+   */
+  tags?: Record<string, string>;
 }

@@ -17,6 +17,7 @@ import {
   buildComparison,
   describeFinding,
   describeFix,
+  describePlaces,
   describeFolded,
   describeTurn,
   differenceOf,
@@ -202,9 +203,11 @@ function findingsSection(report: Report): string {
     const items = listed.map((f) => {
       const d = describeFinding(f);
       const silenced = f.silenced === undefined ? '' : ` <span class="muted">[silenced: ${esc(f.silenced)}]</span>`;
+      const places = describePlaces(f);
       return (
         `<li data-finding="${esc(f.kind)}"><span class="kind">${esc(d.label)}</span>` +
         `${d.perTurn === null ? '' : ` ${esc(d.perTurn)}`} <code>${esc(d.sql)}</code> <span class="muted">(${esc(d.extent)})</span>${silenced}` +
+        `${places === null ? '' : `<br><span class="muted" data-places>${esc(places)}</span>`}` +
         `${describeFix(f) === null ? '' : `<br><span class="fix">${esc(describeFix(f)!)}</span>`}</li>`
       );
     });

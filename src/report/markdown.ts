@@ -9,6 +9,7 @@ import {
   buildComparison,
   describeFinding,
   describeFix,
+  describePlaces,
   describeFolded,
   describeTurn,
   differenceOf,
@@ -87,6 +88,8 @@ export function renderMarkdown(report: Report): string {
       const perTurn = d.perTurn === null ? '' : ` ${d.perTurn}`;
       const silenced = f.silenced === undefined ? '' : ` — silenced: ${escape(f.silenced)}`;
       out.push(`  - **${escape(d.label)}**${perTurn} ${code(d.sql)} (${d.extent})${silenced}`);
+      const places = describePlaces(f);
+      if (places !== null) out.push(`    ${code(places)}`);
       const fix = describeFix(f);
       if (fix !== null) out.push(`    - ${escape(fix)}`);
     }

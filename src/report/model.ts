@@ -91,6 +91,17 @@ export interface Finding {
   silenced?: string;
   /** What-if only (n-plus-one, select-star): the rewrite ctxbench ran and measured, or why it did not. */
   fix?: FindingFix;
+  /**
+   * Where the user's code sent its statements (`path:line`), distinct, first seen first, at
+   * most 5; absent when none is known (recordings, unused-column findings).
+   */
+  callSites?: string[];
+  /**
+   * The sqlcommenter tag groups its statements carried (`{ controller: 'orders', route: '/orders' }`,
+   * without per-request tags such as `traceparent`), distinct, first seen first, at most 5;
+   * absent when none had tags.
+   */
+  tags?: Record<string, string>[];
 }
 
 /** Statements, round trips, rows and bytes of a set of statements, summed over turns. */

@@ -5,6 +5,7 @@
 import Table from 'cli-table3';
 import { Chalk } from 'chalk';
 import type { StatementRecord } from '../core/types.js';
+import { formatTags } from '../core/analysis/sqlcommenter.js';
 import { formatNumber, oneLine, plural, trimLines } from './table.js';
 
 /** The statements of one replayed turn. */
@@ -15,9 +16,18 @@ export interface TurnStatements {
   statements: StatementRecord[];
 }
 
+/** Where a statement came from: its call site and its sqlcommenter tags, or '' when neither is known. */
+function placeOf(s: StatementRecord): string {
+  const parts: string[] = [];
+  if (typeof s.callSite === 'string') parts.push(s.callSite);
+  if (s.tags !== undefined) parts.push(formatTags(s.tags));
+  return parts.join(' · ');
+}
+
 /**
  * Per turn a heading, a table of its statements (#, round trip, rows, wire bytes, payload
- * bytes, ms, SQL on one line) and a total line. Ends with a newline.
+ * bytes, ms, the call site when any is known, SQL on one line) and a total line. Ends with a
+ * newline.
  *
  * @example
  * process.stdout.write(renderStatementsTable(turns, { color: false }));
@@ -35,10 +45,12 @@ export function renderStatementsTable(turns: TurnStatements[], options: { color:
       out.push('no statements');
       return;
     }
-    const head = ['#', 'round trip', 'rows', 'wire bytes', 'payload bytes', 'ms', 'SQL'];
+    // The column only when some statement has a place to show: recordings of other programs have none.
+    const places = s.some((st) => placeOf(st) !== '');
+    const head = ['#', 'round trip', 'rows', 'wire bytes', 'payload bytes', 'ms', ...(places ? ['call site'] : []), 'SQL'];
     const table = new Table({
       head: head.map((h) => chalk.bold(h)),
-      colAligns: ['right', 'right', 'right', 'right', 'right', 'right', 'left'],
+      colAligns: ['right', 'right', 'right', 'right', 'right', 'right', ...(places ? (['left'] as const) : []), 'left'],
       style: { head: [], border: [], compact: true },
     });
     for (const st of s) {
@@ -50,6 +62,7 @@ export function renderStatementsTable(turns: TurnStatements[], options: { color:
         formatNumber(st.wireBytes),
         formatNumber(st.payloadBytes),
         st.durationMs.toFixed(2),
+        ...(places ? [placeOf(st)] : []),
         sql,
       ]);
     }
@@ -70,7 +83,8 @@ export function renderStatementsTable(turns: TurnStatements[], options: { color:
 /**
  * One JSON object per statement per line, in turn and statement order: `{ conversationId,
  * messageId, seq, roundTrip, sql, params, fingerprint, durationMs, rows, wireBytes,
- * payloadBytes, command, error }`. Empty for no statements, else ends with a newline.
+ * payloadBytes, command, error, callSite }` and `tags` when the SQL has sqlcommenter tags.
+ * Empty for no statements, else ends with a newline.
  *
  * @example
  * process.stdout.write(renderStatementsNdjson(turns));
@@ -97,6 +111,8 @@ export function renderStatementsNdjson(turns: TurnStatements[]): string {
           payloadBytes: s.payloadBytes,
           command: s.command,
           error: s.error,
+          callSite: s.callSite ?? null,
+          ...(s.tags === undefined ? {} : { tags: s.tags }),
         }),
       );
     }

@@ -11,6 +11,7 @@ import { gateLines } from './gate.js';
 import type { ContextDifference, Finding, Report, StrategyReport } from './model.js';
 
 import { MINUS, formatBytes, formatMs, formatNumber, oneLine, plural, trimLines } from './format.js';
+import { formatTags } from '../core/analysis/sqlcommenter.js';
 
 export { formatBytes, formatMs, formatNumber, oneLine, plural, trimLines } from './format.js';
 
@@ -355,6 +356,21 @@ export function describeFix(f: Finding): string | null {
   );
 }
 
+/**
+ * Where a finding's statements came from, as one short line: its call sites and its
+ * sqlcommenter tag groups (`at src/build.ts:12, src/build.ts:30 · in controller=orders route=/orders`);
+ * null when neither is known.
+ *
+ * @example
+ * describePlaces({ ...finding, callSites: ['src/x.ts:12'] }); // => 'at src/x.ts:12'
+ */
+export function describePlaces(f: Finding): string | null {
+  const parts: string[] = [];
+  if (f.callSites !== undefined && f.callSites.length > 0) parts.push(`at ${f.callSites.join(', ')}`);
+  if (f.tags !== undefined && f.tags.length > 0) parts.push(`in ${f.tags.map((t) => formatTags(t)).join('; ')}`);
+  return parts.length === 0 ? null : parts.join(' · ');
+}
+
 /** Unused-column findings listed one by one; the rest are summed in one line. */
 export const UNUSED_COLUMNS_LISTED = 5;
 
@@ -479,6 +495,8 @@ export function renderTable(report: Report, options: { color: boolean }): string
       const what = d.perTurn === null ? d.sql : `${d.perTurn}  ${d.sql}`;
       const silenced = f.silenced === undefined ? '' : chalk.dim(`  [silenced: ${f.silenced}]`);
       out.push(`    ${chalk.yellow(`${d.label}:`)} ${what}  (${d.extent})${silenced}`);
+      const places = describePlaces(f);
+      if (places !== null) out.push(`      ${chalk.dim(places)}`);
       const fix = describeFix(f);
       if (fix !== null) out.push(`      ${fix}`);
     }

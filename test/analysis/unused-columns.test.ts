@@ -409,6 +409,7 @@ describe.each(backendKinds)('unused columns of naive and optimized on tiny (%s)'
               'command',
               'error',
               'roundTrip',
+              'callSite',
             ].sort(),
           );
         }

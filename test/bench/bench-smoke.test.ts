@@ -127,12 +127,17 @@ describe('bench/bench.mjs --smoke', () => {
       positive(b.ratio);
       expect(b.tapReplay.statements).toBe(1000);
       positive(b.tapReplay.tappedUs);
+      // Call sites, side by side: every timed statement of that side resolved to the bench's own line.
+      expect(b.callSites).toMatchObject({ statements: 300, resolvedStatements: 300, depth: 16, entryDepth: 8 });
+      for (const key of ['medianUs', 'p95Us', 'ratio', 'entryCaptureUs', 'captureUs', 'resolveUs', 'finaliseUsPerStatement']) positive(b.callSites[key]);
+      expect(b.callSites.overInstrumentedUs).toEqual(expect.any(Number));
     }
+    expect(run.stdout).toContain('2a. Call sites');
   });
 
   itIf(serverUrl, NEEDS_SERVER)('overhead on PostgreSQL: the same statements through the proxy, a bare forwarder and socat', () => {
     const b = results.overhead.backends.find((x: { kind: string }) => x.kind === 'postgres');
-    expect(b.sides).toEqual(['raw', 'instrumented', 'forwarder', ...(b.socatSkipped ? [] : ['socat']), 'proxied']);
+    expect(b.sides).toEqual(['raw', 'instrumented', 'callSites', 'forwarder', ...(b.socatSkipped ? [] : ['socat']), 'proxied']);
     for (const side of ['raw', 'instrumented', 'forwarder', 'proxied']) {
       positive(b[side === 'proxied' ? 'proxiedMedianUs' : `${side}MedianUs`]);
       positive(b[`${side}P95Us`]);
@@ -155,7 +160,7 @@ describe('bench/bench.mjs --smoke', () => {
 
   it('overhead on PGlite: no hop sides (the embedded server takes two connections)', () => {
     const b = results.overhead.backends.find((x: { kind: string }) => x.kind === 'pglite');
-    expect(b.sides).toEqual(['raw', 'instrumented']);
+    expect(b.sides).toEqual(['raw', 'instrumented', 'callSites']);
     expect(b.proxiedMedianUs).toBeUndefined();
     expect(b.forwarderMedianUs).toBeUndefined();
   });

@@ -64,9 +64,48 @@ describe('renderStatementsNdjson', () => {
       'payloadBytes',
       'command',
       'error',
+      'callSite',
     ]);
     expect(first).toMatchObject({ conversationId: 'c1', messageId: 'm1', seq: 1, params: ['7'], wireBytes: 1234 });
     expect(JSON.parse(lines[1])).toMatchObject({ seq: 2, command: null, error: 'relation "t" does not exist' });
     expect(renderStatementsNdjson([])).toBe('');
+  });
+
+  it('carries each statement\'s call site, and its sqlcommenter tags when it has them', () => {
+    const tagged = {
+      turn: 't',
+      conversationId: null,
+      messageId: null,
+      statements: [
+        { ...statement(1, "select 1 /*route='%2Fx'*/", []), callSite: 'src/build.ts:12', tags: { route: '/x' } },
+        { ...statement(2, 'select 2', []), callSite: null },
+      ],
+    };
+    const [first, second] = renderStatementsNdjson([tagged]).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(first).toMatchObject({ callSite: 'src/build.ts:12', tags: { route: '/x' } });
+    expect(Object.keys(first!).at(-1)).toBe('tags');
+    expect(second!.callSite).toBeNull();
+    expect('tags' in second!).toBe(false);
+  });
+});
+
+describe('renderStatementsTable call sites', () => {
+  it('adds a call-site column only when some statement has a call site or tags', () => {
+    const withSites = [
+      {
+        turn: 't',
+        conversationId: null,
+        messageId: null,
+        statements: [
+          { ...statement(1, 'select 1', []), callSite: 'src/build.ts:12' },
+          { ...statement(2, "select 2 /*controller='c',route='%2Fx'*/", []), callSite: null, tags: { controller: 'c', route: '/x' } },
+        ],
+      },
+    ];
+    const lines = renderStatementsTable(withSites, { color: false }).split('\n');
+    expect(lines[2]).toMatch(/│ +ms │ call site +│ SQL +│$/);
+    expect(lines[4]).toMatch(/│ src\/build\.ts:12 +│ select 1 +│$/);
+    expect(lines[5]).toMatch(/│ controller=c route=\/x +│ select 2 /);
+    expect(renderStatementsTable(turns, { color: false })).not.toContain('call site');
   });
 });

@@ -1,8 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryBudget } from '../../src/vitest.js';
 import { backendKinds, emptyBackend, type TestBackend } from '../support/backends.js';
+
+/** `test/vitest/query-budget.test.ts:N`, N the line of this file that holds `text`: a call site the matcher must name. */
+function siteOf(text: string): string {
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  const index = lines.findIndex((l) => l.includes(text));
+  if (index < 0) throw new Error(`no line holds ${text}`);
+  return `test/vitest/query-budget.test.ts:${index + 1}`;
+}
 
 /** The assertion's error, or null when it passed. */
 async function failureOf(assertion: Promise<void>): Promise<Error | null> {
@@ -49,6 +59,10 @@ describe.each(backendKinds)('toStayWithinQueryBudget on %s', (kind) => {
     expect(message).toMatch(/\(within: roundTrips 5 ≤ 10\)/);
     expect(message).toMatch(/statements \(5 queries, 5 round trips, [\d,]+ bytes, 13 payload bytes, 5 rows\):/);
     const group = message.indexOf('  4× select $1::int as id (N+1: ');
+    // The group names the loop's line; the unrelated statement its own.
+    expect(message).toMatch(/ {2}4× select \$1::int as id \(N\+1: [\d,]+ bytes, 4 rows\) at (\S+)\n/);
+    expect(message).toContain(`rows) at ${siteOf("for (const id of [1, 2, 3, 4]) await pool.query('select $1::int as id', [id]);")}\n`);
+    expect(message).toContain(`row) at ${siteOf("await pool.query(`select 'unrelated' as label`);")}`);
     const unrelated = message.indexOf(`  #1 select 'unrelated' as label (`);
     expect(group).toBeGreaterThan(0);
     expect(unrelated).toBeGreaterThan(group);
@@ -67,10 +81,16 @@ describe.each(backendKinds)('toStayWithinQueryBudget on %s', (kind) => {
     const message = (await failureOf(expect(many).toStayWithinQueryBudget({ queries: 1 })))!.message;
     const lines = message.split('\n');
     const first = lines.find((l) => l.startsWith('  #1 '))!;
-    expect(first).toMatch(/^ {2}#1 select 0 as column_0, 1 as column_1, .*… \([\d,]+ bytes, 1 row\)$/);
-    expect(first.length).toBeLessThan(170);
+    // Each statement names the line of this file that sent it.
+    const longAt = ` at ${siteOf('await pool.query(long);')}`;
+    const loopAt = ` at ${siteOf('await pool.query(`select ${i} as n_${i}`)')}`;
+    expect(first).toMatch(/^ {2}#1 select 0 as column_0, 1 as column_1, .*… \([\d,]+ bytes, 1 row\) at /);
+    expect(first.endsWith(longAt)).toBe(true);
+    expect(first.length).toBeLessThan(170 + longAt.length);
     expect(lines.filter((l) => /^ {2}#\d+ /.test(l))).toHaveLength(30);
-    expect(message).toMatch(/\n {2}#30 select 28 as n_28 \([\d,]+ bytes, 1 row\)\n {2}… 5 more$/);
+    expect(message).toMatch(/\n {2}#30 select 28 as n_28 \([\d,]+ bytes, 1 row\) at [^\n]+\n {2}… 5 more$/);
+    expect(message).toContain(`#30 select 28 as n_28 (`);
+    expect(lines.find((l) => l.startsWith('  #30 '))!.endsWith(loopAt)).toBe(true);
   });
 
   it('with .not, passes over budget and fails within it', async () => {

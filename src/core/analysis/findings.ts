@@ -7,6 +7,7 @@ import type { StatementRecord } from '../types.js';
 import type { Finding } from '../../report/model.js';
 import type { ColumnUse } from './column-usage.js';
 import { fingerprint, fingerprintSql } from './fingerprint.js';
+import { formatTags, stableTags, stripSqlCommenter } from './sqlcommenter.js';
 
 const KIND_ORDER: Record<Finding['kind'], number> = { 'n-plus-one': 0, duplicate: 1, 'select-star': 2, 'unused-column': 3 };
 
@@ -17,9 +18,48 @@ export interface FindingsTurn {
   columns?: readonly ColumnUse[];
 }
 
-/** Exact identity of a statement as sent: its SQL and its parameters. */
+/** Exact identity of a statement as sent: its SQL (without a sqlcommenter comment, which says who sent it) and its parameters. */
 function callKey(s: StatementRecord): string {
-  return JSON.stringify([s.sql, s.params]);
+  return JSON.stringify([s.tags === undefined ? s.sql : stripSqlCommenter(s.sql), s.params]);
+}
+
+/** Most call sites and tag groups a finding lists: enough to find the code, short enough to read. */
+const MAX_PLACES = 5;
+
+/** Notes where the group's statements came from on the finding: call sites and sqlcommenter tag groups, distinct, first seen first. */
+/**
+ * Adds `later`'s call sites and tag groups to `finding`'s, after its own, distinct, keeping at
+ * most as many as one run keeps (for `merge`: `later` is the finding of a shard whose turns
+ * came after).
+ *
+ * @example
+ * mergePlaces(earlierShardFinding, laterShardFinding);
+ */
+export function mergePlaces(finding: Finding, later: Pick<Finding, 'callSites' | 'tags'>): void {
+  for (const site of later.callSites ?? []) {
+    const sites = (finding.callSites ??= []);
+    if (sites.length < MAX_PLACES && !sites.includes(site)) sites.push(site);
+  }
+  for (const tags of later.tags ?? []) {
+    const groups = (finding.tags ??= []);
+    if (groups.length < MAX_PLACES && !groups.some((g) => formatTags(g) === formatTags(tags))) groups.push({ ...tags });
+  }
+}
+
+function notePlaces(finding: Finding, group: readonly StatementRecord[]): void {
+  for (const s of group) {
+    const site = s.callSite;
+    if (typeof site === 'string') {
+      const sites = (finding.callSites ??= []);
+      if (sites.length < MAX_PLACES && !sites.includes(site)) sites.push(site);
+    }
+    const tags = stableTags(s.tags);
+    if (tags !== null) {
+      const groups = (finding.tags ??= []);
+      const key = formatTags(tags);
+      if (groups.length < MAX_PLACES && !groups.some((g) => formatTags(g) === key)) groups.push(tags);
+    }
+  }
 }
 
 interface Lexeme {
@@ -208,6 +248,7 @@ export class FindingsAccumulator {
     finding.statements += group.length;
     finding.maxPerTurn = Math.max(finding.maxPerTurn, size);
     for (const s of group) finding.bytes += s.wireBytes;
+    notePlaces(finding, group);
   }
 
   private addUnused(turn: number, use: ColumnUse): void {

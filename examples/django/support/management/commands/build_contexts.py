@@ -7,8 +7,10 @@ logged (``ctxbench_record``; both inert outside a recording).
 
     python3 manage.py build_contexts --version before
     CONTEXT_VERSION=after python3 manage.py build_contexts --conversation fa-shop-1
+    python3 manage.py build_contexts --version before --sqlcommenter   # statements tagged (support/sqlcommenter.py)
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -21,6 +23,7 @@ from django.db import DatabaseError, connection
 from support.contexts import VERSIONS, build_context
 from support.models import Conversation, Message
 from support.prompt import render_prompt
+from support.sqlcommenter import tag_queries
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[3]
 REPO_ROOT = EXAMPLE_DIR.parents[1]
@@ -99,6 +102,11 @@ class Command(BaseCommand):
             help="directory whose *.json conversation fixtures name the default conversations",
         )
         parser.add_argument("--print", action="store_true", dest="print_prompts", help="also print each prompt on stdout")
+        parser.add_argument(
+            "--sqlcommenter",
+            action="store_true",
+            help="tag each turn's statements with sqlcommenter comments (controller, action = the context section)",
+        )
 
     def handle(self, *args, **options):
         version = options["context_version"]
@@ -114,8 +122,11 @@ class Command(BaseCommand):
             for conversation_id, message_id in turns:
                 label = "%s/%s" % (conversation_id, message_id)
                 with ctxbench_record.turn(connection, label) as turn:
+                    # Inside the turn: the marker itself must stay untagged for ctxbench to read it.
+                    tagging = tag_queries("build_contexts") if options["sqlcommenter"] else contextlib.nullcontext()
                     try:
-                        context = build_context(message_id, version)
+                        with tagging:
+                            context = build_context(message_id, version)
                     except FieldError as error:
                         raise CommandError(
                             "version %s, turn %s: Django refuses the query: FieldError: %s" % (version, label, error),
