@@ -126,7 +126,7 @@ export async function processSection({ scale, warmSamples, coldSamples, postgres
         const order = i % 2 === 0 ? ['warm', 'db'] : ['db', 'warm'];
         for (const side of order) {
           if (side === 'warm') warm.push(await runOnce(compareArgs, { CTXBENCH_CACHE_DIR: cacheDir }));
-          else if (dbUrl) db.push(await runOnce([...compareArgs, '--db', dbUrl], {}));
+          else if (dbUrl) db.push(await runOnce(['compare', '--db', dbUrl], {}));
         }
       }
       return { warm, db };
