@@ -60,19 +60,7 @@ export function registerCheck(program: Command, io: CliIo): void {
       const options = await parseRunOptions(flags, io, problems);
       if (flags.shard !== undefined) shardGateProblems(problems, flags, options.budget);
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
-      let tolerance: Tolerance = {};
-      if (flags.tolerance !== undefined) {
-        try {
-          tolerance = parseTolerance(flags.tolerance);
-        } catch (error) {
-          problems.collect(error);
-        }
-      }
-      if (flags.updateBaseline && flags.baseline === undefined) problems.add('--update-baseline: needs --baseline FILE');
-      if (flags.updateBaseline) await checkOutput(problems, '--baseline', flags.baseline);
-      if (options.budget === null && flags.baseline === undefined) {
-        problems.add('check: nothing to check against: give --max-queries/--max-bytes/…, --budget FILE, or --baseline FILE');
-      }
+      const tolerance = await gateProblems(problems, flags, options.budget !== null);
       problems.done();
       const progress = createProgress(io);
       const interruption = catchInterrupts(io, STOPPING);
@@ -117,15 +105,8 @@ function shardGateProblems(problems: Problems, flags: CheckFlags, budget: Budget
 }
 
 /** `check --report FILE`: the same budgets and baseline, on a saved (merged) report. */
-async function checkSavedReport(flags: CheckFlags, io: CliIo): Promise<void> {
-  const { checkReport } = await import('../commands/check.js');
-  const { readReportFile } = await import('../commands/merge.js');
-  const problems = new Problems();
-  for (const [key, flag] of RUN_FLAGS) {
-    if (flags[key] !== undefined) problems.add(`${flag}: chooses what to run; --report gates a saved report (give one or the other)`);
-  }
-  const budget = await parseBudgetFlags(flags, problems);
-  const format = parseChoice(problems, '--format', flags.format, FORMATS);
+/** The gate's own flags, checked alike for a run and a saved report: the tolerance they give. */
+async function gateProblems(problems: Problems, flags: CheckFlags, hasBudget: boolean): Promise<Tolerance> {
   let tolerance: Tolerance = {};
   if (flags.tolerance !== undefined) {
     try {
@@ -136,9 +117,22 @@ async function checkSavedReport(flags: CheckFlags, io: CliIo): Promise<void> {
   }
   if (flags.updateBaseline && flags.baseline === undefined) problems.add('--update-baseline: needs --baseline FILE');
   if (flags.updateBaseline) await checkOutput(problems, '--baseline', flags.baseline);
-  if (budget === null && flags.baseline === undefined) {
+  if (!hasBudget && flags.baseline === undefined) {
     problems.add('check: nothing to check against: give --max-queries/--max-bytes/…, --budget FILE, or --baseline FILE');
   }
+  return tolerance;
+}
+
+async function checkSavedReport(flags: CheckFlags, io: CliIo): Promise<void> {
+  const { checkReport } = await import('../commands/check.js');
+  const { readReportFile } = await import('../commands/merge.js');
+  const problems = new Problems();
+  for (const [key, flag] of RUN_FLAGS) {
+    if (flags[key] !== undefined) problems.add(`${flag}: chooses what to run; --report gates a saved report (give one or the other)`);
+  }
+  const budget = await parseBudgetFlags(flags, problems);
+  const format = parseChoice(problems, '--format', flags.format, FORMATS);
+  const tolerance = await gateProblems(problems, flags, budget !== null);
   await checkOutput(problems, '--output', flags.output);
   let saved: Report | undefined;
   try {

@@ -124,6 +124,19 @@ class Source {
 }
 
 /** The one SELECT of a statement when it is a plain single-table read; else why not. */
+/** The statement's parse tree and its one plain SELECT, or why it has none (the parser rejects it, or {@link plainSelect}'s reason). */
+async function parsePlainSelect(sql: string): Promise<{ tree: Node; plain: { select: Node; table: Node } } | string> {
+  const pg = await libpgQuery();
+  let tree: Node;
+  try {
+    tree = pg.parseSync(sql) as Node;
+  } catch {
+    return 'the parser rejects it';
+  }
+  const plain = plainSelect(tree);
+  return typeof plain === 'string' ? plain : { tree, plain };
+}
+
 function plainSelect(tree: Node): { select: Node; table: Node } | string {
   if (tree.stmts?.length !== 1) return 'it is not exactly one statement';
   const select = tree.stmts[0].stmt?.SelectStmt as Node | undefined;
@@ -215,15 +228,9 @@ export async function planBatchedRewrite(group: readonly SentStatement[], catalo
   if (varying.length !== 1) return no(`${varying.length === 0 ? 'no' : 'more than one'} parameter varies across the group`);
   const n = varying[0]! + 1;
 
-  const pg = await libpgQuery();
-  let tree: Node;
-  try {
-    tree = pg.parseSync(first.sql) as Node;
-  } catch {
-    return no('the parser rejects it');
-  }
-  const plain = plainSelect(tree);
-  if (typeof plain === 'string') return no(plain);
+  const parsed = await parsePlainSelect(first.sql);
+  if (typeof parsed === 'string') return no(parsed);
+  const { tree, plain } = parsed;
   const { select, table } = plain;
   const refs = paramRefs(tree);
   if (refs.filter((r) => r.number === n).length !== 1) return no(`$${n} appears more than once`);
@@ -236,7 +243,7 @@ export async function planBatchedRewrite(group: readonly SentStatement[], catalo
   const info = await catalog(table.schemaname ?? null, table.relname);
   if (info === null) return no(`the catalog has no table ${table.relname}`);
 
-  const source = new Source(first.sql, pg.scanSync);
+  const source = new Source(first.sql, (await libpgQuery()).scanSync);
   const limit = select.limitCount as Node | undefined;
   const limitParam = limit?.ParamRef?.number as number | undefined;
   const limitValue =
@@ -316,20 +323,14 @@ export async function planColumnsRewrite(statements: readonly SentStatement[], c
   if (first === undefined) return no('no statement');
   if (statements.some((s) => s.sql !== first.sql)) return no('its statements differ in their SQL text');
   if (columns.length === 0) return no('the prompt uses none of its columns (it may only feed another statement)');
-  const pg = await libpgQuery();
-  let tree: Node;
-  try {
-    tree = pg.parseSync(first.sql) as Node;
-  } catch {
-    return no('the parser rejects it');
-  }
-  const plain = plainSelect(tree);
-  if (typeof plain === 'string') return no(plain);
+  const parsed = await parsePlainSelect(first.sql);
+  if (typeof parsed === 'string') return no(parsed);
+  const { plain } = parsed;
   const targets = plain.select.targetList as Node[];
   const star = targets.length === 1 ? (targets[0]!.ResTarget?.val?.ColumnRef as Node | undefined) : undefined;
   if (star === undefined || (star.fields as Node[]).at(-1)?.A_Star === undefined)
     return no('its select list is not a lone * or t.*');
-  const source = new Source(first.sql, pg.scanSync);
+  const source = new Source(first.sql, (await libpgQuery()).scanSync);
   const starToken = source.tokens.find((t) => t.start >= star.location && t.text === '*');
   if (starToken === undefined) return no('the scanner and the parser disagree on the select list');
   source.replace(star.location, starToken.end, columns.map(quoteIdent).join(', '));
