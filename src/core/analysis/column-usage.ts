@@ -229,6 +229,26 @@ export function valueUsed(value: string | null, typeOid: number, prompt: string)
   return textUsed(value, prompt);
 }
 
+/** Bytes of a long text value decoded to judge it: its first {@link PREFIX_CODE_POINTS} code points fit with room to spare. */
+const PREFIX_BYTES = 1024;
+
+/**
+ * A field's text as {@link valueUsed} needs it. A long plain-text value (a 60 KB page) is only
+ * ever searched by its first {@link PREFIX_CODE_POINTS} code points after leading whitespace
+ * (see textUsed), so only its first {@link PREFIX_BYTES} bytes are decoded when they hold more
+ * than that: the same verdict, without decoding the rest. Any other type is decoded whole.
+ */
+function textOf(field: Buffer, typeOid: number): string {
+  const plain = !NUMERIC_TYPES.has(typeOid) && typeOid !== BOOL_TYPE && !JSON_TYPES.has(typeOid) && !DATE_TYPES.has(typeOid) && !ARRAY_ELEMENT.has(typeOid);
+  if (!plain || field.length <= PREFIX_BYTES) return field.toString('utf8');
+  const prefix = field.toString('utf8', 0, PREFIX_BYTES).trimStart();
+  // More code points than the head needs before any trailing whitespace (which textUsed would
+  // trim as the value's end), plus one that a cut multi-byte character may have spoilt.
+  let count = 0;
+  for (const _ of prefix.trimEnd()) if (++count > PREFIX_CODE_POINTS + 1) return prefix;
+  return field.toString('utf8');
+}
+
 /**
  * Per (statement shape, column), whether the turn's prompt uses the column's values, and
  * what the values cost in payload bytes. Duplicate column names within a statement are
@@ -240,6 +260,18 @@ export function valueUsed(value: string | null, typeOid: number, prompt: string)
  */
 export function columnUsage(statements: readonly CapturedStatement[], prompt: string): ColumnUse[] {
   const byKey = new Map<string, ColumnUse & { verdicts: (boolean | null)[]; truncated: boolean }>();
+  // The same value recurs (an id on every row, a status): judged once per prompt.
+  const verdicts = new Map<string, boolean | null>();
+  const judge = (field: Buffer, typeOid: number): boolean | null => {
+    const text = textOf(field, typeOid);
+    const key = `${typeOid}\u0000${text}`;
+    let verdict = verdicts.get(key);
+    if (verdict === undefined) {
+      verdict = valueUsed(text, typeOid, prompt);
+      verdicts.set(key, verdict);
+    }
+    return verdict;
+  };
   for (const s of statements) {
     const shape = fingerprint(s.sql);
     const seenHere = new Set<string>();
@@ -258,7 +290,7 @@ export function columnUsage(statements: readonly CapturedStatement[], prompt: st
           // One value in the prompt settles the column: the rest cannot change anyUsed's verdict.
           if (settled[i]) return;
           // Binary values have no text to look for.
-          const verdict = columns[i]!.format === 0 ? valueUsed(field.toString('utf8'), columns[i]!.typeOid, prompt) : null;
+          const verdict = columns[i]!.format === 0 ? judge(field, columns[i]!.typeOid) : null;
           verdictsByColumn[i]!.push(verdict);
           if (verdict === true) settled[i] = true;
         });
