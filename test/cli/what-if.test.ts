@@ -99,30 +99,10 @@ describe.each(backendKinds)('what-if from the CLI on %s', (kind) => {
   }, 120_000);
 
   it('compare measures fixes by default; --no-what-if turns it off', async () => {
-    const on = await ctxbench([
-      'compare',
-      '--db',
-      backend.url,
-      '--strategies',
-      'naive',
-      '--format',
-      'json',
-      '--tokenizer',
-      'none',
-    ]);
+    const args = ['compare', '--db', backend.url, '--strategies', 'naive', '--format', 'json', '--tokenizer', 'none'];
+    const on = await ctxbench(args);
     expect(on.code).toBe(0);
-    const off = await ctxbench([
-      'compare',
-      '--db',
-      backend.url,
-      '--strategies',
-      'naive',
-      '--format',
-      'json',
-      '--tokenizer',
-      'none',
-      '--no-what-if',
-    ]);
+    const off = await ctxbench([...args, '--no-what-if']);
     expect(off.code).toBe(0);
     const fixes = (r: { stdout: string }) =>
       (JSON.parse(r.stdout).strategies[0].findings as JsonFinding[])
