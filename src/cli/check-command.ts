@@ -5,11 +5,10 @@ import type { Command } from 'commander';
 import { parseTolerance, renderBaseline, snapshot, type Tolerance } from '../core/baseline.js';
 import type { Report } from '../report/model.js';
 import { FORMATS, STOPPING, emitFailure, renderReport, reportFailures } from './compare-command.js';
-import { catchInterrupts, reportInterrupted } from './interrupt.js';
+import { reportInterrupted, withRunHooks } from './interrupt.js';
 import type { CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
-import { createProgress } from './progress.js';
-import { addRunOptions, budgetCounts, checkOutput, emit, parseBudgetFlags, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
+import { addRunOptions, budgetCounts, checkOutput, emit, parseBudgetFlags, parseRunOptions, type RunFlags } from './run-options.js';
 import type { Budget } from '../core/budget.js';
 import { reportShard } from './merge-command.js';
 
@@ -62,28 +61,21 @@ export function registerCheck(program: Command, io: CliIo): void {
       const format = parseChoice(problems, '--format', flags.format, FORMATS);
       const tolerance = await gateProblems(problems, flags, options.budget !== null);
       problems.done();
-      const progress = createProgress(io);
-      const interruption = catchInterrupts(io, STOPPING);
-      let report: Report;
-      try {
-        report = await check({
-          ...options.compare,
-          ...progressHandlers(progress),
-          signal: interruption.signal,
-          budget: options.budget,
-          baselineFile: flags.baseline,
-          tolerance,
-          updateBaseline: flags.updateBaseline,
-          strict: flags.strict === true,
-        });
-      } catch (error) {
-        progress.stop();
-        await emitFailure(error, format, flags.output, io);
-        throw error;
-      } finally {
-        progress.stop();
-        interruption.dispose();
-      }
+      const report = await withRunHooks(
+        io,
+        STOPPING,
+        (hooks) =>
+          check({
+            ...options.compare,
+            ...hooks,
+            budget: options.budget,
+            baselineFile: flags.baseline,
+            tolerance,
+            updateBaseline: flags.updateBaseline,
+            strict: flags.strict === true,
+          }),
+        (error) => emitFailure(error, format, flags.output, io),
+      );
       await emit(await renderReport(report, format, io, flags.output !== undefined), flags.output, io);
       reportShard(report, io);
       reportFailures(report, io);
@@ -211,15 +203,9 @@ export function registerSnapshot(program: Command, io: CliIo): void {
       );
     }
     problems.done();
-    const progress = createProgress(io);
-    const interruption = catchInterrupts(io, 'cancelling the statement in flight and rolling back; no baseline is written');
-    let result;
-    try {
-      result = await snapshotBaseline({ ...options.compare, ...progressHandlers(progress), signal: interruption.signal });
-    } finally {
-      progress.stop();
-      interruption.dispose();
-    }
+    const result = await withRunHooks(io, 'cancelling the statement in flight and rolling back; no baseline is written', (hooks) =>
+      snapshotBaseline({ ...options.compare, ...hooks }),
+    );
     // A baseline of some of the turns would fail every later check: write none.
     if (reportInterrupted(result.report, io)) return;
     const text = renderBaseline(result.baseline);

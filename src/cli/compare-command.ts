@@ -12,10 +12,9 @@ import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
 import { useColor, type CliIo } from './io.js';
 import { Problems, parseChoice } from './options.js';
-import { createProgress } from './progress.js';
-import { catchInterrupts, reportInterrupted } from './interrupt.js';
+import { reportInterrupted, withRunHooks } from './interrupt.js';
 import { reportShard } from './merge-command.js';
-import { addRunOptions, emit, emitChunks, parseConcurrency, parseRunOptions, progressHandlers, type RunFlags } from './run-options.js';
+import { addRunOptions, emit, emitChunks, parseConcurrency, parseRunOptions, type RunFlags } from './run-options.js';
 import type { TurnDetailSpill } from '../core/detail-spill.js';
 
 /** What the first Ctrl-C does to a measuring run. */
@@ -111,28 +110,21 @@ export function registerCompare(program: Command, io: CliIo): void {
             })
           : null;
       try {
-        const progress = createProgress(io);
-        const interruption = catchInterrupts(io, STOPPING);
-        let report: Report;
-        try {
-          report = saved
-            ? await (await import('../commands/compare-recordings.js')).compareRecordings(flags.before!, flags.after!)
-            : await compare({
-                ...options.compare,
-                concurrency,
-                whatIf: flags.whatIf,
-                ...(keep ? {} : { onTurnDetail: spill === null ? () => undefined : (s, d) => spill.add(s, d) }),
-                ...progressHandlers(progress),
-                signal: interruption.signal,
-              });
-        } catch (error) {
-          progress.stop();
-          await emitFailure(error, format, flags.output, io);
-          throw error;
-        } finally {
-          progress.stop();
-          interruption.dispose();
-        }
+        const report: Report = await withRunHooks(
+          io,
+          STOPPING,
+          async (hooks) =>
+            saved
+              ? (await import('../commands/compare-recordings.js')).compareRecordings(flags.before!, flags.after!)
+              : compare({
+                  ...options.compare,
+                  concurrency,
+                  whatIf: flags.whatIf,
+                  ...(keep ? {} : { onTurnDetail: spill === null ? () => undefined : (s, d) => spill.add(s, d) }),
+                  ...hooks,
+                }),
+          (error) => emitFailure(error, format, flags.output, io),
+        );
         if (options.budget !== null) {
           applySilence(report, options.budget);
           report.budget = checkBudget(report, options.budget);

@@ -4,6 +4,8 @@
  * one quits at once.
  */
 import type { CliIo } from './io.js';
+import { createProgress } from './progress.js';
+import { progressHandlers } from './run-options.js';
 
 /** Exit code of an interrupted run (128 + SIGINT), as shells report it. */
 export const INTERRUPTED = 130;
@@ -42,6 +44,37 @@ export function catchInterrupts(io: CliIo, doing: string): Interruption {
       process.off('SIGTERM', onTerm);
     },
   };
+}
+
+/** What a measured run gets from the terminal: progress callbacks and the Ctrl-C/SIGTERM signal. */
+export type RunHooks = ReturnType<typeof progressHandlers> & { signal: AbortSignal };
+
+/**
+ * Runs a measuring command with a progress line on stderr and Ctrl-C/SIGTERM caught (`doing`
+ * says what happens on one), both taken down whatever the run does. `onFailure` runs once the
+ * progress line is gone, before the failure propagates (to write it as a JUnit failure, say).
+ *
+ * @example
+ * const report = await withRunHooks(io, STOPPING, (hooks) => compare({ ...options, ...hooks }));
+ */
+export async function withRunHooks<T>(
+  io: CliIo,
+  doing: string,
+  run: (hooks: RunHooks) => Promise<T>,
+  onFailure?: (error: unknown) => Promise<void>,
+): Promise<T> {
+  const progress = createProgress(io);
+  const interruption = catchInterrupts(io, doing);
+  try {
+    return await run({ ...progressHandlers(progress), signal: interruption.signal });
+  } catch (error) {
+    progress.stop();
+    await onFailure?.(error);
+    throw error;
+  } finally {
+    progress.stop();
+    interruption.dispose();
+  }
 }
 
 /** Says how much an interrupted run covers and sets exit code 130; false when it was not interrupted. */
