@@ -100,7 +100,17 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
     if (rtts === null || rtts.length !== 1) problems.add(`--rtt: expected one round-trip time in milliseconds (e.g. 25 or 25ms), got "${flags.rtt}"`);
     else rttMs = rtts[0];
   }
-  return { upstreamUrl: upstreamUrl ?? '', format, budget, maxMessageBytes, tokenizer, rttMs };
+  // What record and proxy both hand to the recording.
+  const recording = {
+    upstreamUrl: upstreamUrl ?? '',
+    name: flags.name,
+    budget,
+    showContent: flags.showContent === true,
+    maxMessageBytes,
+    tokenizer,
+    rttMs,
+  };
+  return { format, recording };
 }
 
 const BYTE_SUFFIXES: Record<string, number> = { '': 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
@@ -201,20 +211,14 @@ export function registerProxy(program: Command, io: CliIo): void {
       process.once('SIGTERM', onSignal);
       try {
         const report = await serveProxy({
-          upstreamUrl: options.upstreamUrl,
+          ...options.recording,
           listenHost: listen![1]!.replace(/^\[(.*)\]$/, '$1'),
           listenPort: Number(listen![2]),
-          name: flags.name,
-          budget: options.budget,
-          showContent: flags.showContent === true,
-          maxMessageBytes: options.maxMessageBytes,
-          tokenizer: options.tokenizer,
-          rttMs: options.rttMs,
           promptLogFile: flags.promptLog,
           signal: stop.signal,
           onListening: (proxy) => {
             io.stderr(
-              `ctxbench: proxying ${proxy.host}:${proxy.port} → ${maskUrl(options.upstreamUrl)}; Ctrl-C to stop and report\n`,
+              `ctxbench: proxying ${proxy.host}:${proxy.port} → ${maskUrl(options.recording.upstreamUrl)}; Ctrl-C to stop and report\n`,
             );
             if (flags.promptLog !== undefined)
               io.stderr(`ctxbench: run the program with CTXBENCH_RECORDING=1 CTXBENCH_PROMPT_LOG=${flags.promptLog}\n`);
@@ -257,15 +261,9 @@ export function registerRecord(program: Command, io: CliIo): void {
     let result;
     try {
       result = await record({
-        upstreamUrl: options.upstreamUrl,
+        ...options.recording,
         command,
         env: { ...process.env, ...io.env },
-        name: flags.name,
-        budget: options.budget,
-        showContent: flags.showContent === true,
-        maxMessageBytes: options.maxMessageBytes,
-        tokenizer: options.tokenizer,
-        rttMs: options.rttMs,
         signal: interruption.signal,
       });
     } finally {
