@@ -1,9 +1,9 @@
 /**
- * Preloaded into a measured child (`node --import bench/lib/max-rss.mjs …`): on exit, writes the
- * process's peak resident set size in bytes to the file CTXBENCH_BENCH_MAX_RSS_FILE names, and,
- * to the file CTXBENCH_BENCH_USAGE_FILE names, a JSON object with that peak, the process's CPU
- * time and the largest memory it held outside the JavaScript heap (sampled every 100 ms: WASM
- * memory, ArrayBuffers). Nothing else in the process changes.
+ * Preloaded into a measured child (`node --import bench/lib/max-rss.mjs …`, see runCtxbench in
+ * processes.mjs): on exit, writes to the file CTXBENCH_BENCH_USAGE_FILE names a JSON object with
+ * the process's peak resident set size in bytes, its CPU time and the largest memory it held
+ * outside the JavaScript heap (sampled every 100 ms: WASM memory, ArrayBuffers). Nothing else
+ * in the process changes.
  *
  * On Linux the peak is VmHWM from /proc/self/status, the peak of this program's own memory. Not
  * getrusage's maxRSS: Linux carries that across fork and exec, so a child spawned by a large
@@ -21,9 +21,6 @@ function peakBytes() {
   }
   return process.resourceUsage().maxRSS * 1024;
 }
-
-const file = process.env.CTXBENCH_BENCH_MAX_RSS_FILE;
-if (file) process.on('exit', () => writeFileSync(file, String(peakBytes())));
 
 const usageFile = process.env.CTXBENCH_BENCH_USAGE_FILE;
 if (usageFile) {

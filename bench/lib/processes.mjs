@@ -1,11 +1,15 @@
 /**
- * Helper processes of the overhead section: a loopback listener started as a child process
- * (`ctxbench proxy`, the bare forwarder, socat), and the CPU time such a process has used.
+ * Helper processes of the benchmarks: a loopback listener started as a child process
+ * (`ctxbench proxy`, the bare forwarder, socat), the CPU time such a process has used, and a
+ * measured run of the ctxbench bin.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** A free loopback port (briefly bound, then released). */
 export function freePort() {
@@ -124,5 +128,39 @@ export function processCpuMs(pid) {
     return used === null ? null : (used * 1000) / ticks;
   } catch {
     return null;
+  }
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PRELOAD = pathToFileURL(path.join(ROOT, 'bench', 'lib', 'max-rss.mjs')).href;
+
+/**
+ * Runs `ctxbench …args` (the real bin) in a process of its own, with bench/lib/max-rss.mjs
+ * preloaded; resolves, once it exited 0, to its wall time (spawn to exit) and what the preload
+ * wrote: its peak RSS (`peakRssBytes`, VmHWM), CPU time (`userUs`, `systemUs`) and the sampled
+ * peaks of memory outside the JS heap (`peakBytes`). Rejects with the last line of its stderr.
+ */
+export async function runCtxbench(args, { env = {}, nodeFlags = [] } = {}) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-bench-run-'));
+  const usageFile = path.join(dir, 'usage.json');
+  try {
+    const started = performance.now();
+    await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', PRELOAD, ...nodeFlags, path.join(ROOT, 'bin', 'ctxbench.js'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, ...env, CTXBENCH_BENCH_USAGE_FILE: usageFile, NO_COLOR: '1' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`ctxbench ${args.join(' ')} exited ${code}: ${stderr.trim().split('\n').at(-1)}`)),
+      );
+    });
+    const wallMs = performance.now() - started;
+    return { wallMs, usage: JSON.parse(await readFile(usageFile, 'utf8')) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

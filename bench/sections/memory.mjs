@@ -9,15 +9,13 @@
  * `select $1` from); else on the embedded database, whose WASM heap (hundreds of MB) is in the
  * same process and dwarfs ctxbench's own memory — the figures then say less.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { withTempDatabase } from '../lib/postgres.mjs';
+import { runCtxbench } from '../lib/processes.mjs';
 import { ratio, round } from '../lib/stats.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Peak RSS at the most turns, as a multiple of the peak at the fewest: the goal stays under it. */
 const GOAL = 2;
 
@@ -31,16 +29,6 @@ export default {
 };
 `;
 
-function run(args, env) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    execFile(process.execPath, args, { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`ctxbench ${args.slice(3).join(' ')} failed (${error.code}): ${stderr.trim().split('\n').at(-1)}`));
-      else resolve({ wallMs: performance.now() - started, stderr });
-    });
-  });
-}
-
 async function measure({ dir, turns, url, log }) {
   const turnsFile = path.join(dir, `turns-${turns}.ndjson`);
   let text = '';
@@ -48,12 +36,8 @@ async function measure({ dir, turns, url, log }) {
   await writeFile(turnsFile, text);
   text = '';
   const output = path.join(dir, `report-${turns}.json`);
-  const rssFile = path.join(dir, `rss-${turns}`);
   log(`  ${turns.toLocaleString('en-US')} turns…`);
   const args = [
-    '--import',
-    path.join(ROOT, 'bench/lib/max-rss.mjs'),
-    path.join(ROOT, 'bin/ctxbench.js'),
     'compare',
     ...(url ? ['--db', url] : ['--scale', 'tiny']),
     '--turns',
@@ -67,8 +51,8 @@ async function measure({ dir, turns, url, log }) {
     '--output',
     output,
   ];
-  const { wallMs } = await run(args, { ...process.env, CTXBENCH_BENCH_MAX_RSS_FILE: rssFile, NO_COLOR: '1', DATABASE_URL: '' });
-  const peakRssBytes = Number(await readFile(rssFile, 'utf8'));
+  const { wallMs, usage } = await runCtxbench(args, { env: { DATABASE_URL: '' } });
+  const peakRssBytes = usage.peakRssBytes;
   const outputBytes = (await stat(output)).size;
   // The report's head holds the strategy's turn count: read only that much of a file that may be 100 MB.
   const file = await open(output);

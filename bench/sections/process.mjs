@@ -6,43 +6,25 @@
  * Warm and --db runs are interleaved. One more warm run is CPU-profiled, and its samples are
  * grouped by where the time went: that is the floor a faster warm run would have to cut.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { withTempDatabase } from '../lib/postgres.mjs';
+import { runCtxbench } from '../lib/processes.mjs';
 import { median, round } from '../lib/stats.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(ROOT, 'bin', 'ctxbench.js');
-const PRELOAD = path.join(ROOT, 'bench', 'lib', 'max-rss.mjs');
 
 /** The goals of issue #17, shown beside the figures. */
 export const PROCESS_GOALS = { warmMs: 2500, warmRssMiB: 400, coldMs: 6000, dbMs: 1500 };
 
-/** Runs `ctxbench …args` once; resolves to its wall time, peak RSS and CPU time. */
+/** Runs `ctxbench …args` once (a compare writing its JSON report to a file); its wall time, peak RSS, CPU time and memory outside the JS heap. */
 async function runOnce(args, env, nodeFlags = []) {
-  const report = args[0] === 'compare';
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-bench-proc-'));
-  const usageFile = path.join(dir, 'usage.json');
+  const dir = args[0] === 'compare' ? await mkdtemp(path.join(os.tmpdir(), 'ctxbench-bench-proc-')) : null;
   try {
-    const started = performance.now();
-    const code = await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', pathToFileURL(PRELOAD).href, ...nodeFlags, BIN, ...args, ...(report ? ['--format', 'json', '--output', path.join(dir, 'report.json')] : [])], {
-        env: { ...process.env, ...env, CTXBENCH_BENCH_USAGE_FILE: usageFile, NO_COLOR: '1' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('exit', (c) => (c === 0 ? resolve(c) : reject(new Error(`ctxbench ${args.join(' ')} exited ${c}: ${stderr.trim().split('\n').at(-1)}`))));
-    });
-    const wallMs = performance.now() - started;
-    const usage = JSON.parse(await readFile(usageFile, 'utf8'));
+    const output = dir === null ? [] : ['--format', 'json', '--output', path.join(dir, 'report.json')];
+    const { wallMs, usage } = await runCtxbench([...args, ...output], { env, nodeFlags });
     const mib = (bytes) => round(bytes / 1048576, 0);
     return {
-      code,
       wallMs: round(wallMs, 1),
       rssMiB: round(usage.peakRssBytes / 1048576, 1),
       cpuMs: round((usage.userUs + usage.systemUs) / 1000, 1),
@@ -52,7 +34,7 @@ async function runOnce(args, env, nodeFlags = []) {
       arrayBuffersMiB: mib(usage.peakBytes.arrayBuffers),
     };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -135,12 +117,7 @@ export async function processSection({ scale, warmSamples, coldSamples, postgres
     if (postgres.url) {
       measured = await withTempDatabase(postgres.url, async (url) => {
         log('  seeding a PostgreSQL database for --db…');
-        await new Promise((resolve, reject) => {
-          const child = spawn(process.execPath, [BIN, 'seed', '--db', url, '--scale', scale], { stdio: ['ignore', 'ignore', 'pipe'] });
-          let stderr = '';
-          child.stderr.on('data', (d) => (stderr += d));
-          child.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`ctxbench seed --db exited ${c}: ${stderr.trim()}`))));
-        });
+        await runCtxbench(['seed', '--db', url, '--scale', scale]);
         return measureAll(url);
       });
     } else {
