@@ -252,7 +252,7 @@ export const MAX_CONCURRENCY = 64;
 /**
  * `--concurrency N` (1 to {@link MAX_CONCURRENCY}), the turns measured at once; 1 when not given.
  * On the embedded database (no `url`) it says on stderr that one is used: PGlite runs one
- * statement at a time on this process's own thread, so parallel connections would only queue.
+ * statement at a time, so parallel connections would only queue.
  */
 export function parseConcurrency(problems: Problems, raw: string | undefined, url: string | undefined, io: CliIo): number {
   const n = parseWholeNumber(problems, '--concurrency', raw, 1);
@@ -263,7 +263,7 @@ export function parseConcurrency(problems: Problems, raw: string | undefined, ur
   }
   if (n > 1 && url === undefined) {
     io.stderr(
-      `ctxbench: --concurrency ${n}: the embedded database measures one turn at a time (PGlite runs one statement at a time on this process's thread); using 1\n`,
+      `ctxbench: --concurrency ${n}: the embedded database measures one turn at a time (PGlite runs one statement at a time); using 1\n`,
     );
     return 1;
   }

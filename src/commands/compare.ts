@@ -71,7 +71,7 @@ export interface CompareOptions extends OpenDatabaseOptions {
 
 /**
  * How many turns a run measures at once: `concurrency` on a real server, 1 on the embedded
- * database — PGlite runs one statement at a time on the event loop's own thread, so parallel
+ * database — PGlite runs one statement at a time, so parallel
  * connections would only queue behind each other (and its socket takes one connection).
  *
  * @example

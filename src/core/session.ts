@@ -77,13 +77,31 @@ export interface SessionOptions {
    * not only the measured ones (default true). Only ctxbench's own tests turn it off.
    */
   readOnly?: boolean;
+  /**
+   * The server, when it cannot cancel a statement itself (the embedded database): a statement
+   * that must stop is stopped through it instead of by a CancelRequest. Set by openDatabase.
+   */
+  uncancellable?: UncancellableServer;
 }
+
+/** A server that cannot cancel a running statement, so ctxbench stops it from outside (see EmbeddedServer). */
+export interface UncancellableServer {
+  /** Stops the statement running now, if any (restarting the server with `restart`); true if one was. */
+  stopStatement(restart: boolean): Promise<boolean>;
+  /** Resolves once the server takes connections again after a restart. */
+  ready(): Promise<void>;
+  /** How many statements it stopped so far, including those its own statement timeout stopped. */
+  readonly stops: number;
+}
+
+/** The statement timeout of a session, milliseconds, when none is given. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 
 /** The session settings, as one statement run on every new connection before it is tapped. */
 function sessionSettings(options: SessionOptions): string {
   const ms = (value: number | undefined, fallback: number) => Math.max(0, Math.floor(value ?? fallback));
   const settings = [
-    `set statement_timeout = ${ms(options.statementTimeoutMs, 5_000)}`,
+    `set statement_timeout = ${ms(options.statementTimeoutMs, DEFAULT_STATEMENT_TIMEOUT_MS)}`,
     `set lock_timeout = ${ms(options.lockTimeoutMs, 1_000)}`,
     // Also sent at startup; set again because not every server applies startup parameters.
     `set application_name = 'ctxbench'`,
@@ -130,8 +148,9 @@ function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
 
 /** Whether pg has a statement of this client sent or queued and not yet answered (pg keeps no public flag). */
 function busy(client: pg.Client): boolean {
-  const c = client as unknown as { _activeQuery?: unknown; queryQueue?: unknown[] };
-  return Boolean(c._activeQuery) || (c.queryQueue?.length ?? 0) > 0;
+  // `_queryQueue`: pg 8.23 deprecates the `queryQueue` getter, and warns on stderr when it is read.
+  const c = client as unknown as { _activeQuery?: unknown; _queryQueue?: unknown[] };
+  return Boolean(c._activeQuery) || (c._queryQueue?.length ?? 0) > 0;
 }
 
 /**
@@ -262,6 +281,9 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     control: knex,
     serverVersion,
     async measure<T>(fn: (db: StrategyDb) => Promise<T>, limits: MeasureOptions = {}): Promise<Measurement<T>> {
+      const server = options.uncancellable;
+      if (server !== undefined) await server.ready();
+      const stopsBefore = server?.stops ?? 0;
       await knex.raw('begin transaction read only');
       sitesWanted = limits.callSites !== false;
       const recording = recorder.start();
@@ -286,14 +308,23 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       if (outcome instanceof TurnStopped) stopped = outcome;
       else if ('error' in outcome) error = outcome.error;
       else value = outcome.value;
+      if (stopped === null && server !== undefined && server.stops > stopsBefore) {
+        const limit = formatDuration(options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
+        stopped = new TurnStopped(
+          'timeout',
+          `ran a statement past the statement timeout (${limit})`,
+          'the embedded database cannot cancel a statement, so ctxbench restarted it',
+        );
+      }
       if (guard.escape !== null) {
         error = guard.escape;
         value = undefined;
       }
       if (stopped !== null) {
         // The function may never return: cancel what it has in flight and end the transaction ourselves.
-        await cancelInFlight();
-        await recording.settle(2_000);
+        const dropped = await cancelInFlight(stopped.reason);
+        // A dropped connection answers nothing more: no waiting for it.
+        await recording.settle(dropped ? 0 : 2_000);
         const statements = recording.stop();
         await rollBackHard();
         return { value: undefined, error: stopped, statements, latencyMs };
@@ -333,16 +364,33 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
     return { value, error, statements, latencyMs };
   }
 
-  /** Cancels the statement in flight, if any, and waits (bounded) for its answer. */
-  async function cancelInFlight(): Promise<void> {
+  /**
+   * Cancels the statement in flight, if any, and waits (bounded) for its answer; true when the
+   * connection had to be dropped instead.
+   */
+  async function cancelInFlight(reason: TurnStopped['reason']): Promise<boolean> {
     const client = current;
-    if (client === null || !busy(client)) return;
+    if (client === null || !busy(client)) return false;
+    const server = options.uncancellable;
+    if (server !== undefined) {
+      // It cannot cancel: give the statement a moment to end on its own, then stop it from
+      // outside. Its connection is gone then (the server restarted): drop ours.
+      const until = performance.now() + 2_000;
+      for (let waited = 0; busy(client) && performance.now() < until; waited += 1) {
+        if (waited >= 10 && (await server.stopStatement(reason === 'timeout'))) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      if (!busy(client)) return false;
+      pgClientSocket(client).destroy();
+      return true;
+    }
     const c = client as unknown as { host?: string; port?: number; processID?: number | null; secretKey?: number | null };
     if (c.processID != null && c.secretKey != null && c.host !== undefined && c.port !== undefined) {
       await sendCancelRequest({ host: c.host, port: Number(c.port), processId: c.processID, secretKey: c.secretKey });
     }
     const until = performance.now() + 2_000;
     while (busy(client) && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    return false;
   }
 
   /** Rolls back on the connection itself (a stopped strategy may hold knex's); bounded. */

@@ -6,7 +6,9 @@
  * Seeding costs seconds, so the seeded data directory is cached as one tarball, keyed by
  * everything that determines its bytes (PGlite version, schema version, generator code, scale,
  * seed, fixtures). Each run loads it into a private in-memory database: concurrent runs never
- * share a data directory, and the cache is only ever written by an atomic rename.
+ * share a data directory, and the cache is only ever written by an atomic rename. That database
+ * runs on a thread of its own (embedded-worker.ts): a statement PGlite cannot cancel then blocks
+ * only that thread, and ctxbench stops it by restarting the database.
  *
  * The cache is never trusted blindly: a truncated or damaged tarball would make PGlite fail, or
  * print an error and hang. The tarball ends with its own SHA-256 (a trailer written in the same
@@ -18,6 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +30,10 @@ import type { ConversationFixture } from './fixtures.js';
 import { SCHEMA_VERSION } from './migrate.js';
 import { seedEmbedded } from './dataset.js';
 import type { ScaleSpec } from './seed/scales.js';
+import { CACHE_FORMAT, withTrailer } from './cache-file.js';
+import type { EmbeddedSource, EmbeddedWorkerData, EmbeddedWorkerReply } from './embedded-worker.js';
+
+export { checkCacheFile } from './cache-file.js';
 
 /** What a caller learns while the embedded database starts (for a progress line or bar). */
 export type EmbeddedEvent =
@@ -57,6 +64,21 @@ export interface EmbeddedServer {
   readonly url: string;
   /** Whether this start seeded the data (a cache miss). */
   readonly seededNow: boolean;
+  /** How many overrunning statements were stopped (each by restarting the database). */
+  readonly stops: number;
+  /**
+   * Stops the statement running now, if any: PGlite cannot cancel one, so its thread is
+   * terminated and, with `restart`, started again from the same data on the same port
+   * (connections are lost; new ones work once this resolves). Resolves true if one was stopped.
+   */
+  stopStatement(restart: boolean): Promise<boolean>;
+  /**
+   * Enforces a statement timeout PGlite cannot (it has no timers inside a statement): one
+   * protocol exchange running past `ms` is stopped as by `stopStatement(true)`. 0 turns it off.
+   */
+  limitStatements(ms: number): void;
+  /** Resolves once the server takes connections (at once, unless it is restarting). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,40 +134,6 @@ export async function embeddedCacheKey(options: Pick<EmbeddedOptions, 'scale' | 
   return `pglite-${pgliteVersion()}-cache${CACHE_FORMAT}-schema${SCHEMA_VERSION}-${safeScale}-seed${options.seed}-fx${fixtures}-code${await datasetCodeHash()}`;
 }
 
-/**
- * The cache file's format: 2 is the tarball followed by its checksum trailer. In the key, so a
- * version that writes plain tarballs and this one never read each other's files.
- */
-const CACHE_FORMAT = 2;
-const TRAILER_PREFIX = '\nctxbench-sha256:';
-/** The trailer: prefix, 64 hex digits, newline. */
-const TRAILER_LENGTH = TRAILER_PREFIX.length + 64 + 1;
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** The tarball as the cache stores it: its bytes, then its SHA-256. */
-function withTrailer(tarball: Uint8Array): Buffer[] {
-  return [Buffer.from(tarball.buffer, tarball.byteOffset, tarball.byteLength), Buffer.from(`${TRAILER_PREFIX}${sha256(tarball)}\n`)];
-}
-
-/**
- * The tarball inside a cache file, or why the file cannot be trusted.
- *
- * @example
- * const checked = verifyCacheFile(await readFile(cached));
- * if ('problem' in checked) console.error(`${cached}: ${checked.problem}`);
- */
-export function verifyCacheFile(bytes: Buffer): { tarball: Buffer } | { problem: string } {
-  const trailer = bytes.length >= TRAILER_LENGTH ? bytes.subarray(bytes.length - TRAILER_LENGTH).toString('latin1') : '';
-  const match = /^\nctxbench-sha256:([0-9a-f]{64})\n$/.exec(trailer);
-  if (!match) return { problem: 'no checksum at its end: truncated, or not written by ctxbench' };
-  const tarball = bytes.subarray(0, bytes.length - TRAILER_LENGTH);
-  if (sha256(tarball) !== match[1]) return { problem: 'its checksum does not match: the file is damaged' };
-  return { tarball };
-}
-
 function reasonOf(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
   return e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : String(e.message ?? e);
@@ -194,45 +182,24 @@ export async function removeStalePartials(cacheRoot: string): Promise<void> {
   }
 }
 
-/** The cached tarball, or null on a miss; a file that fails its check is reported as one. */
-async function loadCache(cached: string, onEvent: EmbeddedOptions['onEvent']): Promise<Blob | null> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(cached);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') onEvent?.({ kind: 'cache-invalid', file: cached, reason: `cannot read it (${reasonOf(error)})` });
-    return null;
-  }
-  const verified = verifyCacheFile(bytes);
-  if ('problem' in verified) {
-    onEvent?.({ kind: 'cache-invalid', file: cached, reason: verified.problem });
-    return null;
-  }
-  onEvent?.({ kind: 'cache-hit', dir: cached });
-  // Its modification time is its last use (see pruneStale); a read-only cache is still usable.
-  const now = new Date();
-  await utimes(cached, now, now).catch(() => undefined);
-  return new Blob([verified.tarball]);
-}
-
 /**
  * Writes the tarball and its checksum aside, then renames them over the cache file in one step:
  * a reader never sees half a file, and concurrent runs that seed the same key each rename a
  * complete copy over the other. A cache that cannot be written is reported, not fatal.
  */
-async function storeCache(cacheRoot: string, cached: string, tarball: Blob, options: EmbeddedOptions): Promise<void> {
+async function storeCache(cacheRoot: string, cached: string, tarball: Uint8Array, options: EmbeddedOptions): Promise<boolean> {
   const partial = `${cached}.${hostTag()}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
   try {
     await mkdir(cacheRoot, { recursive: true });
-    await writeFile(partial, withTrailer(new Uint8Array(await tarball.arrayBuffer())));
+    await writeFile(partial, withTrailer(tarball));
     await rename(partial, cached);
   } catch (error) {
     await rm(partial, { force: true }).catch(() => undefined);
     options.onEvent?.({ kind: 'cache-unwritable', dir: cacheRoot, reason: reasonOf(error) });
-    return;
+    return false;
   }
   await pruneStale(cacheRoot, path.basename(cached), options).catch(() => undefined);
+  return true;
 }
 
 /** How long a cached tarball of another code version is kept after its last use. */
@@ -272,7 +239,7 @@ async function serve(db: PGlite): Promise<{ url: string; stop: () => Promise<voi
 }
 
 /** Seeds a new in-memory database and returns its data directory as an uncompressed tarball. */
-async function seedToTarball(options: EmbeddedOptions): Promise<Blob> {
+async function seedToTarball(options: EmbeddedOptions): Promise<Uint8Array> {
   const db = await PGlite.create();
   try {
     const { url, stop } = await serve(db);
@@ -292,10 +259,126 @@ async function seedToTarball(options: EmbeddedOptions): Promise<Blob> {
       await stop();
     }
     // Uncompressed: loading it is what every later run pays (≈0.7 s for the default scale).
-    return await db.dumpDataDir('none');
+    return new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
   } finally {
     await db.close();
   }
+}
+
+/** How the database's thread is started: the built file, or the TypeScript source through tsx. */
+function spawnDatabaseThread(data: EmbeddedWorkerData): Worker {
+  const built = new URL('./embedded-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return new Worker(built, { workerData: data });
+  // Running from the sources (tests): the worker loads its TypeScript the way strategies do.
+  const source = new URL('./embedded-worker.ts', import.meta.url).href;
+  const api = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(api)}).then((tsx) => tsx.tsImport(${JSON.stringify(source)}, ${JSON.stringify(source)}))`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+}
+
+/** A running database thread. */
+interface DatabaseThread {
+  worker: Worker;
+  url: string;
+  busySince: Float64Array;
+}
+
+/** Starts a database thread and waits for its answer: running, or why the source is unusable. */
+async function startThread(
+  source: EmbeddedSource,
+  port: number,
+): Promise<DatabaseThread | Extract<EmbeddedWorkerReply, { kind: 'unusable' }>> {
+  const busySince = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
+  const worker = spawnDatabaseThread({ source, port, busySince });
+  const reply = await new Promise<EmbeddedWorkerReply>((resolve) => {
+    worker.once('message', resolve);
+    worker.once('error', (error) => resolve({ kind: 'failed', message: reasonOf(error) }));
+    worker.once('exit', (code) => resolve({ kind: 'failed', message: `its thread exited (code ${code})` }));
+  });
+  worker.removeAllListeners('message').removeAllListeners('exit');
+  // A thread that fails after its answer already shows as refused connections.
+  worker.removeAllListeners('error').on('error', () => undefined);
+  if (reply.kind === 'ready') return { worker, url: reply.url, busySince: new Float64Array(busySince) };
+  await worker.terminate();
+  if (reply.kind === 'unusable') return reply;
+  throw new Error(`the embedded database failed to start: ${reply.message}`);
+}
+
+/** Ends a database thread: gracefully when it answers within a second, else terminated. */
+async function endThread(thread: DatabaseThread): Promise<void> {
+  const exited = new Promise<void>((resolve) => thread.worker.once('exit', () => resolve()));
+  if (thread.busySince[0] === 0) thread.worker.postMessage({ kind: 'close' });
+  const timer = setTimeout(() => void thread.worker.terminate(), thread.busySince[0] === 0 ? 1_000 : 0);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The embedded server: a database thread, restarted on the same port from the same data when a
+ * statement overran and had to be stopped (the only way to stop a PGlite statement).
+ */
+class ThreadedServer implements EmbeddedServer {
+  readonly url: string;
+  readonly seededNow: boolean;
+  stops = 0;
+  private thread: DatabaseThread | null;
+  private restarting: Promise<void> = Promise.resolve();
+  private watchdog: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    thread: DatabaseThread,
+    seededNow: boolean,
+    private readonly restart: (port: number) => Promise<DatabaseThread>,
+  ) {
+    this.thread = thread;
+    this.url = thread.url;
+    this.seededNow = seededNow;
+  }
+
+  ready(): Promise<void> {
+    return this.restarting;
+  }
+
+  limitStatements(ms: number): void {
+    clearInterval(this.watchdog);
+    if (!(ms > 0)) return;
+    this.watchdog = setInterval(() => {
+      const since = this.thread?.busySince[0] ?? 0;
+      if (since !== 0 && Date.now() - since > ms) void this.stopStatement(true);
+    }, Math.min(250, Math.max(10, ms / 4)));
+    this.watchdog.unref();
+  }
+
+  async stopStatement(restart: boolean): Promise<boolean> {
+    const thread = this.thread;
+    if (thread === null || thread.busySince[0] === 0) return false;
+    this.stops += 1;
+    this.thread = null;
+    const port = Number(new URL(this.url).port);
+    this.restarting = (async () => {
+      await thread.worker.terminate();
+      if (restart && !this.closed) this.thread = await this.restart(port);
+    })();
+    await this.restarting.catch(() => undefined);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watchdog);
+    await this.restarting.catch(() => undefined);
+    if (this.thread !== null) await endThread(this.thread);
+    this.thread = null;
+  }
+}
+
+/** A thread that must start: an unusable source here is a bug, not a cache miss. */
+async function mustStart(source: EmbeddedSource, port: number): Promise<DatabaseThread> {
+  const thread = await startThread(source, port);
+  if ('reason' in thread) throw new Error(`the embedded database failed to start: ${thread.reason}`);
+  return thread;
 }
 
 /**
@@ -310,72 +393,45 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
   const cacheRoot = options.cacheDir ?? defaultCacheDir();
   const cached = path.join(cacheRoot, `${await embeddedCacheKey(options)}.tar`);
   await removeStalePartials(cacheRoot);
-  // In memory: nothing to clean up, and no two runs ever share a data directory.
-  let db: PGlite | null = null;
-  const fromCache = options.force ? null : await loadCache(cached, options.onEvent);
-  if (fromCache !== null) {
-    try {
-      db = await PGlite.create({ loadDataDir: fromCache });
-    } catch (error) {
-      // Its checksum held, yet PGlite cannot load it (written by a broken build?): seed again.
-      options.onEvent?.({ kind: 'cache-invalid', file: cached, reason: `PGlite cannot load it (${reasonOf(error)})` });
+  const fromFile: EmbeddedSource = { kind: 'file', file: cached };
+  if (!options.force) {
+    // The thread reads and checks the file itself: 70 MB hashed off ctxbench's own thread.
+    const thread = await startThread(fromFile, 0);
+    if (!('reason' in thread)) {
+      options.onEvent?.({ kind: 'cache-hit', dir: cached });
+      // Its modification time is its last use (see pruneStale); a read-only cache is still usable.
+      const now = new Date();
+      await utimes(cached, now, now).catch(() => undefined);
+      return new ThreadedServer(thread, false, (port) => mustStart(fromFile, port));
     }
+    if (!thread.missing) options.onEvent?.({ kind: 'cache-invalid', file: cached, reason: thread.reason });
   }
-  const seededNow = db === null;
-  if (db === null) {
-    const dataDir = await seedToTarball(options);
-    await storeCache(cacheRoot, cached, dataDir, options);
-    db = await PGlite.create({ loadDataDir: dataDir });
-  }
-  const running = db;
-  let server: Awaited<ReturnType<typeof serve>>;
-  try {
-    server = await serve(db);
-  } catch (error) {
-    await running.close();
-    throw error;
-  }
-  let closed = false;
-  return {
-    url: server.url,
-    seededNow,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await server.stop();
-      await running.close();
-    },
-  };
+  const tarball = await seedToTarball(options);
+  const stored = await storeCache(cacheRoot, cached, tarball, options);
+  // Restarts read the cache file; when it could not be written, this run keeps the bytes.
+  const restartFrom: EmbeddedSource = stored ? fromFile : { kind: 'bytes', bytes: tarball };
+  const thread = await mustStart({ kind: 'bytes', bytes: tarball }, 0);
+  return new ThreadedServer(thread, true, (port) => mustStart(restartFrom, port));
 }
 
 /**
  * Starts an empty embedded database (no reference dataset) and runs `setup` on it through
- * pg, e.g. a user's own schema and rows. Never cached: it is rebuilt every run.
+ * pg, e.g. a user's own schema and rows. Never cached: it is rebuilt every run (and `setup`
+ * runs again if the database is restarted after a statement overran).
  *
  * @example
  * const server = await startEmbeddedEmpty(async (url) => { ... create tables ... });
  */
 export async function startEmbeddedEmpty(setup: (url: string) => Promise<void>): Promise<EmbeddedServer> {
-  const db = await PGlite.create();
-  let server: Awaited<ReturnType<typeof serve>> | undefined;
-  try {
-    server = await serve(db);
-    await setup(server.url);
-  } catch (error) {
-    await server?.stop().catch(() => undefined);
-    await db.close();
-    throw error;
-  }
-  const running = server;
-  let closed = false;
-  return {
-    url: running.url,
-    seededNow: true,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await running.stop();
-      await db.close();
-    },
+  const boot = async (port: number): Promise<DatabaseThread> => {
+    const thread = await mustStart({ kind: 'empty' }, port);
+    try {
+      await setup(thread.url);
+    } catch (error) {
+      await endThread(thread);
+      throw error;
+    }
+    return thread;
   };
+  return new ThreadedServer(await boot(0), true, boot);
 }

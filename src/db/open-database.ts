@@ -3,7 +3,7 @@
  * a real PostgreSQL given by URL, which is only ever read.
  */
 import { UsageError, maskUrl } from '../core/errors.js';
-import { openSession, type ProfilingSession, type SessionOptions } from '../core/session.js';
+import { DEFAULT_STATEMENT_TIMEOUT_MS, openSession, type ProfilingSession, type SessionOptions } from '../core/session.js';
 import type { DatabaseInfo } from '../report/model.js';
 import { loadFixtures, type ConversationFixture } from './fixtures.js';
 import { startEmbedded, startEmbeddedEmpty, type EmbeddedEvent, type EmbeddedServer } from './embedded-server.js';
@@ -91,8 +91,10 @@ async function onEmbedded(
   dataset: OpenDatabase['dataset'],
 ): Promise<OpenDatabase> {
   let session: ProfilingSession;
+  // PGlite enforces no statement timeout (no timers inside a statement): the server does it.
+  server.limitStatements(options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
   try {
-    session = await openSession(server.url, options);
+    session = await openSession(server.url, { ...options, uncancellable: server });
   } catch (error) {
     await server.close();
     throw error;

@@ -65,6 +65,26 @@ describe('bin/ctxbench.js', () => {
     expect(report.strategies.map((s: { name: string; turns: number }) => [s.name, s.turns])).toEqual([['hangs', 1]]);
   });
 
+  it('SIGTERM while the embedded database runs a ten-minute statement: it is stopped, and compare exits 130 with what was measured', async () => {
+    // PGlite cannot cancel pg_sleep(600); it runs on its own thread, so the signal is still handled.
+    const r = await interruptAt(
+      ['compare', '--scale', 'tiny', '--strategies', 'test/cli/strategies/sleeps.ts', '--format', 'json'],
+      'sleeps: sleeping',
+      'SIGTERM',
+    );
+    expect(r.sent).toBe(true);
+    expect(r.code).toBe(130);
+    const report = JSON.parse(r.stdout);
+    expect(report.interrupted).toBe(true);
+    expect(report.strategies.map((s: { name: string }) => s.name)).toEqual(['sleeps']);
+  });
+
+  it('a --turn-timeout stops a statement the embedded database cannot cancel, and names the strategy', async () => {
+    const r = await ctxbench(['compare', '--scale', 'tiny', '--conversation', 'en-first-1', '--strategies', 'test/cli/strategies/sleeps.ts', '--turn-timeout', '1s']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ctxbench: strategy "sleeps" \(test\/cli\/strategies\/sleeps\.ts\) timed out after 1 s on turn en-first-1\//);
+  });
+
   it('Ctrl-C during check: exit 130 with the partial report, not a budget verdict', async () => {
     const r = await interruptAt(
       ['check', '--scale', 'tiny', '--strategies', 'test/cli/strategies/hangs.ts', '--max-queries', '100', '--format', 'json'],

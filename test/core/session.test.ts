@@ -96,7 +96,7 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
     expect(after.error).toBeUndefined();
   });
 
-  itIf(kind === 'postgres', 'cancelling a statement in flight needs a real PostgreSQL: PGlite blocks the event loop while a statement runs and ignores CancelRequest')('cancels the statement in flight when the limit passes (a CancelRequest, not the server timeout)', async () => {
+  itIf(kind === 'postgres', 'a CancelRequest needs a real PostgreSQL: PGlite in this thread blocks it while a statement runs (the embedded server stops one by restarting: test/db/embedded-thread.test.ts)')('cancels the statement in flight when the limit passes (a CancelRequest, not the server timeout)', async () => {
     const m = await session.measure((db) => db.query('select pg_sleep(30)'), { timeoutMs: 300 });
     expect((m.error as TurnStopped).reason).toBe('timeout');
     expect(m.statements).toHaveLength(1);

@@ -1,0 +1,109 @@
+/**
+ * The embedded database's thread: PGlite and its loopback server run here, in a worker, not on
+ * ctxbench's own thread. PGlite runs a statement synchronously and cannot cancel it (no signals
+ * in WASM, so no statement_timeout either): on ctxbench's thread a `select pg_sleep(600)` would
+ * block every timer, Ctrl-C and time limit with it. Here it blocks only this thread, which the
+ * main thread watches through a shared clock and terminates when a statement overruns.
+ *
+ * Started by embedded-server.ts with {@link EmbeddedWorkerData}; answers one
+ * {@link EmbeddedWorkerReply}, then serves until it is told to close (or is terminated).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { checkCacheFile } from './cache-file.js';
+
+/** What the worker starts from. */
+export type EmbeddedSource =
+  /** A cache file (verified here, off the main thread). */
+  | { kind: 'file'; file: string }
+  /** A data directory tarball. */
+  | { kind: 'bytes'; bytes: Uint8Array }
+  /** A fresh empty database. */
+  | { kind: 'empty' };
+
+/** The worker's input. */
+export interface EmbeddedWorkerData {
+  source: EmbeddedSource;
+  /** 0 for any free port; a restart asks for the port its clients already know. */
+  port: number;
+  /**
+   * One Float64: `Date.now()` when PGlite began the protocol exchange it is running, 0 while
+   * idle. Written here, read by the main thread's watchdog.
+   */
+  busySince: SharedArrayBuffer;
+}
+
+/** The worker's one answer. */
+export type EmbeddedWorkerReply =
+  | { kind: 'ready'; url: string }
+  /** The cache file cannot be used (missing, damaged, or PGlite cannot load it). */
+  | { kind: 'unusable'; reason: string; missing: boolean }
+  | { kind: 'failed'; message: string };
+
+function reasonOf(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : String(e.message ?? e);
+}
+
+/** The data directory to load, or why there is none. */
+async function dataDir(source: EmbeddedSource): Promise<Blob | undefined | EmbeddedWorkerReply> {
+  if (source.kind === 'empty') return undefined;
+  if (source.kind === 'bytes') return new Blob([source.bytes]);
+  let checked: Awaited<ReturnType<typeof checkCacheFile>>;
+  try {
+    checked = await checkCacheFile(source.file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const missing = code === 'ENOENT' || code === 'ENOTDIR';
+    return { kind: 'unusable', missing, reason: `cannot read it (${reasonOf(error)})` };
+  }
+  if ('problem' in checked) return { kind: 'unusable', missing: false, reason: checked.problem };
+  return checked.tarball;
+}
+
+async function start(data: EmbeddedWorkerData): Promise<EmbeddedWorkerReply> {
+  const loaded = await dataDir(data.source);
+  if (loaded !== undefined && !(loaded instanceof Blob)) return loaded;
+  let db: PGlite;
+  try {
+    db = await PGlite.create(loaded === undefined ? {} : { loadDataDir: loaded });
+  } catch (error) {
+    // Its checksum held, yet PGlite cannot load it (written by a broken build?): seed again.
+    if (data.source.kind === 'file') return { kind: 'unusable', missing: false, reason: `PGlite cannot load it (${reasonOf(error)})` };
+    throw error;
+  }
+  watchExchanges(db, new Float64Array(data.busySince));
+  // Two connections: ctxbench's own session, and one more through the --rtt delay proxy.
+  // PGlite still runs one statement at a time; the second connection only waits while the
+  // first is idle.
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: data.port, maxConnections: 2 });
+  await server.start();
+  parentPort!.on('message', (message: { kind?: string }) => {
+    if (message?.kind !== 'close') return;
+    void (async () => {
+      await server.stop().catch(() => undefined);
+      await db.close().catch(() => undefined);
+      parentPort!.close();
+    })();
+  });
+  return { kind: 'ready', url: `postgres://postgres@${server.getServerConn()}/postgres` };
+}
+
+/** Notes on the shared clock when each protocol exchange starts and ends (pglite-socket runs every one through this method). */
+function watchExchanges(db: PGlite, busySince: Float64Array): void {
+  const exchange = db.execProtocolRawStream.bind(db);
+  db.execProtocolRawStream = async (...args: Parameters<PGlite['execProtocolRawStream']>) => {
+    busySince[0] = Date.now();
+    try {
+      return await exchange(...args);
+    } finally {
+      busySince[0] = 0;
+    }
+  };
+}
+
+start(workerData as EmbeddedWorkerData).then(
+  (reply) => parentPort!.postMessage(reply),
+  (error: unknown) => parentPort!.postMessage({ kind: 'failed', message: reasonOf(error) } satisfies EmbeddedWorkerReply),
+);
