@@ -8,6 +8,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { initFingerprinting, redactLiterals } from './analysis/fingerprint.js';
+import { isLiteralToken, redactErrorMessage } from './analysis/error-redaction.js';
 import { findFindings } from './analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from './budget.js';
 import { UsageError, maskUrl } from './errors.js';
@@ -137,31 +138,48 @@ function unitsOf(statements: readonly ProxiedStatement[]): { mode: UnitMode; uni
   return { mode: 'transactions', units };
 }
 
+/** Hides a recording's content: its statements' literals, and the values its errors quote. */
+export interface LiteralHasher {
+  (sql: string): string;
+  /** An error message with the values it quotes hashed as the same literal in SQL would be. */
+  error(message: string): string;
+}
+
 /**
  * A function that replaces every literal of a statement by `'<lit:` + 12 hex digits of an
  * HMAC-SHA256 of it + `>'`, with a key of its own: within one report, equal literals hash
  * equal (so duplicates are still found, and the fingerprint is unchanged), and nothing can be
  * recovered from a hash. The label of a marker (`'ctxbench:turn …'`) is not a secret: it stays.
+ * Its `error` hides what a server error message quotes of the data with the same key, so the
+ * value a failed statement was refused for matches that statement's literal.
  *
  * @example
  * literalHasher()("select * from users where email = 'alice@example.com'")
  * // => "select * from users where email = '<lit:3f9a0c7be21d>'"
  */
-export function literalHasher(): (sql: string) => string {
+export function literalHasher(): LiteralHasher {
   const key = randomBytes(32);
   const hashed = (literal: string): string =>
     /^'ctxbench:turn\s/i.test(literal) ? literal : `'<lit:${createHmac('sha256', key).update(literal).digest('hex').slice(0, 12)}>'`;
-  return (sql) => redactLiterals(sql, hashed);
+  const quotedValue = (value: string): string => {
+    // A value from a data error was written in SQL as the literal '…'; a token is one already.
+    const literal = isLiteralToken(value) ? value : `'${value.replace(/'/g, "''")}'`;
+    return hashed(literal).replace(/^'|'$/g, '');
+  };
+  return Object.assign((sql: string) => redactLiterals(sql, hashed), {
+    error: (message: string) => redactErrorMessage(message, quotedValue),
+  });
 }
 
 /**
  * A unit's statements as records, numbered as the in-process recorder numbers them, with their
  * connection; fingerprinted before `hide` replaces their literals.
  */
-function toRecords(statements: readonly ProxiedStatement[], hide: ((sql: string) => string) | null): RecordedStatement[] {
+function toRecords(statements: readonly ProxiedStatement[], hide: LiteralHasher | null): RecordedStatement[] {
   return statementRecords(statements, () => null).map((r, i) => ({
     ...r,
     sql: hide === null ? r.sql : hide(r.sql),
+    error: hide === null || r.error === null ? r.error : hide.error(r.error),
     durationMs: round(r.durationMs, 3),
     connectionId: statements[i]!.connectionId,
   }));
@@ -256,7 +274,7 @@ export async function recordingReport(
         statements: c.statements,
         abandoned: c.abandoned,
         upstreamError: c.upstreamError,
-        terminated: c.terminated,
+        terminated: hide === null || c.terminated === null ? c.terminated : hide.error(c.terminated),
         trackingError: c.trackingError,
         untrackedBytes: c.untrackedBytes,
         refusedMessageBytes: c.refusedMessageBytes,

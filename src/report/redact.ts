@@ -1,15 +1,22 @@
 /**
  * A report fit to share from a production database: no parameter values and no SQL
- * literals (statements show their fingerprint), no prompt text. Figures are untouched.
+ * literals (statements show their fingerprint), no value quoted in an error message, no prompt
+ * text. Figures are untouched.
  */
 import type { StatementRecord } from '../core/types.js';
 import { fingerprintSql } from '../core/analysis/fingerprint.js';
+import { redactErrorMessage } from '../core/analysis/error-redaction.js';
 import type { Report } from './model.js';
 
 const REDACTED = '<redacted>';
 
 function redactStatement(s: StatementRecord): StatementRecord {
-  return { ...s, sql: s.fingerprint || s.sql, params: s.params.map((p) => (p === null ? null : REDACTED)) };
+  return {
+    ...s,
+    sql: s.fingerprint || s.sql,
+    params: s.params.map((p) => (p === null ? null : REDACTED)),
+    error: s.error === null ? null : redactErrorMessage(s.error, () => REDACTED),
+  };
 }
 
 /**

@@ -379,6 +379,20 @@ describeIf(serverUrl, NEEDS_SERVER)('wire proxy on a real PostgreSQL server', ()
     expect(shown.strategies[0]!.turnDetails[0]!.statements[0]!.sql).toBe("select 'alice@example.com' as email, 4242 as n");
   });
 
+  it('record: a server error quoting a value holds the same keyed hash as the literal it came from (unless --show-content)', async () => {
+    const script = `psql -X -At -c "select 'bob@example.com'::int" "$DATABASE_URL" >/dev/null 2>&1; true`;
+    const hidden = await recordCli(['--format', 'json'], script);
+    expect(hidden.code).toBe(0);
+    const [failed] = (JSON.parse(hidden.stdout) as Report).strategies[0]!.turnDetails[0]!.statements;
+    const literal = /'(<lit:[0-9a-f]{12}>)'/.exec(failed!.sql)![1];
+    expect(failed!.error).toBe(`invalid input syntax for type integer: "${literal}" (SQLSTATE 22P02)`);
+    expect(hidden.stdout).not.toContain('bob@example.com');
+    const shown = await recordCli(['--format', 'json', '--show-content'], script);
+    expect((JSON.parse(shown.stdout) as Report).strategies[0]!.turnDetails[0]!.statements[0]!.error).toBe(
+      'invalid input syntax for type integer: "bob@example.com" (SQLSTATE 22P02)',
+    );
+  });
+
   /** `ctxbench record …flags -- sh -c script` in process: exit code, stdout, stderr. */
   async function recordCli(flags: string[], script: string) {
     let stdout = '';

@@ -28,6 +28,17 @@ describe('redactReport', () => {
     expect(safe.strategies[1]).toEqual({ ...report.strategies[1], findings: report.strategies[1]!.findings.map((f) => ({ ...f, sql: f.fingerprint })) });
   });
 
+  it('hides the value a statement was refused for, and keeps the rest of the error', () => {
+    const report = twoStrategyReport();
+    const failed = statement(1, `select $1::int`, ['alice@example.com'], { error: 'invalid input syntax for type integer: "alice@example.com" (SQLSTATE 22P02)' });
+    report.strategies[0]!.turnDetails = [
+      { turn: 'c/m', conversationId: 'c', messageId: 'm', queries: 1, roundTrips: 1, bytes: 100, payloadBytes: 60, rows: 0, promptBytes: 5, promptSha256: 'h', latencyMs: [1], contextIdentical: true, statements: [failed] },
+    ];
+    const safe = redactReport(report);
+    expect(safe.strategies[0]!.turnDetails[0]!.statements[0]!.error).toBe('invalid input syntax for type integer: "<redacted>" (SQLSTATE 22P02)');
+    expect(JSON.stringify(safe)).not.toContain('alice@example.com');
+  });
+
   it('keeps a finding’s SQL when it has no fingerprint', () => {
     const report = twoStrategyReport();
     report.strategies[0]!.findings = [{ ...report.strategies[0]!.findings[0]!, fingerprint: '', sql: 'select 2' }];
