@@ -142,6 +142,7 @@ export class StatementLog implements StatementSource {
   private connections = new Uint32Array(1024);
   private statuses = new Uint8Array(1024);
   private readonly markers = new Map<number, { label: string; only: boolean }>();
+  private disposed = false;
 
   private constructor(dir: string | undefined) {
     this.spill = RecordSpill.create<ProxiedStatement>({ dir });
@@ -162,6 +163,8 @@ export class StatementLog implements StatementSource {
 
   /** Appends statements, in the order the proxy handed them over. */
   add(batch: readonly ProxiedStatement[]): void {
+    // A closing proxy may still hand over what it abandoned after the report was built.
+    if (this.disposed) return;
     for (const s of batch) {
       const i = this.spill.add(s);
       if (i === this.sent.length) this.grow();
@@ -206,8 +209,9 @@ export class StatementLog implements StatementSource {
     return this.spill.get(i);
   }
 
-  /** Removes the file. */
+  /** Removes the file; statements added after are ignored. */
   dispose(): void {
+    this.disposed = true;
     this.spill.dispose();
   }
 }

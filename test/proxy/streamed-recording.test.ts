@@ -3,6 +3,10 @@
  * report folds one unit at a time and spills the units' details, and the JSON streams them back.
  * The reports must be the ones built in memory, byte for byte, in every format that reads them.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { StatementLog, recordingReport, startWireProxy, upstreamOf, proxiedUrl, type RecordedTurn } from '../../src/commands/record.js';
@@ -12,7 +16,18 @@ import { parsePromptLog } from '../../src/core/prompt-log.js';
 import { DETAIL_LEVELS, renderJson, renderJsonChunks } from '../../src/report/json.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import { renderTable } from '../../src/report/table.js';
-import { emptyBackend } from '../support/backends.js';
+import { backendKinds, emptyBackend } from '../support/backends.js';
+import { runInProcess } from '../support/cli.js';
+import { describeIf } from '../support/skip.js';
+
+const hasPsql = (() => {
+  try {
+    execFileSync('psql', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /**
  * Three connections, transactions interleaved, a lone statement sent before another's
@@ -196,4 +211,46 @@ describe('the proxy with onStatements', () => {
       await backend.close();
     }
   });
+});
+
+describeIf(hasPsql, 'needs psql on PATH (apt install postgresql-client)').each(backendKinds)('record --details (%s)', (kind) => {
+  it('all, summary and none: the same report, with every statement, without them, without turnDetails', async () => {
+    const backend = await emptyBackend(kind);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-record-details-'));
+    try {
+      const program = `psql -X -q -c "select 1" -c "select 2" -c "select nope" >/dev/null 2>&1; exit 0`;
+      const reports: Record<string, { strategies: { totals: unknown; turnDetails?: { statements?: { sql: string }[] }[] }[] }> = {};
+      for (const level of ['all', 'summary', 'none']) {
+        const output = path.join(dir, `${level}.json`);
+        const r = await runInProcess(
+          ['record', '--show-content', '--upstream', backend.url, '--details', level, '--format', 'json', '--output', output, '--', 'sh', '-c', program],
+          { ...process.env, NO_COLOR: '1' },
+        );
+        expect(r.code).toBe(0);
+        const written = await readFile(output, 'utf8');
+        // stdout holds the program's output (none) and then the same report.
+        expect(r.stdout).toBe(written);
+        reports[level] = JSON.parse(written);
+      }
+      const [all, summary, none] = [reports.all!, reports.summary!, reports.none!].map((r) => r.strategies[0]!);
+      expect(all.turnDetails!.flatMap((t) => t.statements!.map((s) => s.sql))).toEqual(['select 1', 'select 2', 'select nope']);
+      expect(summary.turnDetails).toHaveLength(3);
+      expect(summary.turnDetails!.every((t) => t.statements === undefined)).toBe(true);
+      expect(none.turnDetails).toBeUndefined();
+      // Three runs of the program: the same statements (a first error on a fresh server may differ in bytes).
+      const counts = (t: unknown) => ({ queries: (t as { queries: number }).queries, rows: (t as { rows: number }).rows });
+      expect([summary.totals, none.totals].map(counts)).toEqual([counts(all.totals), counts(all.totals)]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await backend.close();
+    }
+  });
+});
+
+it('record and proxy reject an unknown --details level with exit 2 naming it', async () => {
+  for (const command of [['record'], ['proxy']]) {
+    const r = await runInProcess([...command, '--upstream', 'postgres://u@127.0.0.1:1/db', '--details', 'some', ...(command[0] === 'record' ? ['--', 'true'] : [])], { NO_COLOR: '1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--details: expected one of all, summary, none, got "some"');
+  }
 });
