@@ -222,9 +222,9 @@ function sections(results) {
     if (!record) return '';
     if (record.skipped) return `; \`ctxbench record\` not measured: ${record.skipped}`;
     return (
-      `; and \`ctxbench record --format json --output FILE -- pgbench …\` (${record.tool}) on a database of its own: ` +
-      `statements kept on disk as they complete, the report folded one unit at a time, growth at the most statements ÷ at the fewest ` +
-      `${record.goalMet ? 'met' : 'NOT met'} the same goal (${x(record.growth)})`
+      `; and of \`ctxbench record --format json --output FILE -- pgbench …\` (${record.tool}) on a database of its own, ` +
+      `its statements kept on disk as they complete and the report folded one unit at a time: ` +
+      `growth at the most statements ÷ at the fewest ${x(record.growth)}, goal ${record.goalMet ? 'met' : 'NOT met'}`
     );
   };
   if (concurrency) {

@@ -127,7 +127,7 @@ async function recordSection({ recordSizes, postgres, dir, log }) {
     return out;
   });
   const growth = ratio(runs.at(-1).peakRssMiB, runs[0].peakRssMiB, 2);
-  return { tool: `pgbench (TPC-B-like, pipelined, ${PGBENCH_CLIENTS} clients)`, runs, growth, goalMet: growth !== null && growth < GOAL };
+  return { tool: `its TPC-B-like transaction, pipelined, ${PGBENCH_CLIENTS} clients`, runs, growth, goalMet: growth !== null && growth < GOAL };
 }
 
 export async function memorySection({ sizes, recordSizes, postgres, log }) {
