@@ -4,6 +4,7 @@
  * The reports must be the ones built in memory, byte for byte, in every format that reads them.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,6 +180,25 @@ describe('RecordSpill', () => {
       expect(() => spill.get(n + 1)).toThrow(RangeError);
     } finally {
       spill.dispose();
+    }
+  });
+
+  it('leaves nothing in the temporary directory once disposed, nor does a StatementLog', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-spill-'));
+    try {
+      const spill = RecordSpill.create<number>({ dir: tmp });
+      const log = StatementLog.create({ dir: tmp });
+      spill.add(1);
+      log.add(fixture(false).statements.slice(0, 3));
+      expect(readdirSync(tmp)).toHaveLength(2);
+      spill.dispose();
+      log.dispose();
+      expect(readdirSync(tmp)).toEqual([]);
+      // A closing proxy may hand over more after: ignored.
+      log.add(fixture(false).statements.slice(0, 3));
+      expect(log.count).toBe(3);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
   });
 });
