@@ -64,7 +64,7 @@ function planFor(smoke, repeatOverride) {
         startup: { scale: 'tiny', warmSamples: 1 },
         seeding: { scale: 'tiny' },
         concurrency: { levels: [1, 2], rounds: 1, repeat: 1, rttMs: null },
-        memory: { sizes: [100, 500] },
+        memory: { sizes: [100, 500], recordSizes: [1000, 4000] },
         process: { scale: 'tiny', warmSamples: 1, coldSamples: 1 },
       }
     : {
@@ -74,7 +74,7 @@ function planFor(smoke, repeatOverride) {
         startup: { scale: 'default', warmSamples: 3 },
         seeding: { scale: 'large' },
         concurrency: { levels: [1, 2, 4], rounds: 3, repeat: 3, rttMs: 2 },
-        memory: { sizes: [1000, 10_000, 100_000] },
+        memory: { sizes: [1000, 10_000, 100_000], recordSizes: [10_000, 40_000, 160_000] },
         process: { scale: 'default', warmSamples: 5, coldSamples: 3 },
       };
 }
@@ -247,7 +247,7 @@ async function main() {
   await section(results, options.only, 'concurrency', `5/7 parallel sessions (K ${c.levels.join('/')}, PostgreSQL, RTT 0${c.rttMs ? ` and ${c.rttMs} ms` : ''})`, () =>
     concurrencySection({ ...c, postgres, log }),
   );
-  await section(results, options.only, 'memory', `6/7 peak RSS of compare (${mem.sizes.map((n) => n.toLocaleString('en-US')).join(' / ')} turns)`, () =>
+  await section(results, options.only, 'memory', `6/7 peak RSS of compare (${mem.sizes.map((n) => n.toLocaleString('en-US')).join(' / ')} turns) and record (${mem.recordSizes.map((n) => n.toLocaleString('en-US')).join(' / ')} statements)`, () =>
     memorySection({ ...mem, postgres, log }),
   );
   await section(results, options.only, 'process', `7/7 whole-process compare (${p.scale}: ${p.coldSamples} cold, ${p.warmSamples} warm and --db)`, () =>

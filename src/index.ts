@@ -26,6 +26,6 @@ export { check, checkReport, snapshotBaseline, type CheckOptions, type GateOptio
 export { merge, mergeFiles, mergeReports, mergeSweeps, readShardReports, readReportFile, type ShardReport, type SweepShard } from './commands/merge.js';
 export { parseShard, partitionTurns, selectShard, turnSetSha256, type ShardSpec, type ShardTurn } from './core/shard.js';
 export { sweep, type SweepOptions, type SweepResult } from './commands/sweep.js';
-export { record, serveProxy, recordingReport, startWireProxy, markerOf, type RecordOptions, type RecordResult, type ServeProxyOptions, type RecordingReportOptions, type RecordedTurn, type RecordedStatement, type RecordingInfo, type ProxyRecording, type ProxiedStatement, type ProxiedConnection, type UpstreamSslMode, type UpstreamTls, type WireProxy, type WireProxyOptions } from './commands/record.js';
+export { record, serveProxy, recordingReport, StatementLog, startWireProxy, markerOf, type RecordOptions, type RecordResult, type ServeProxyOptions, type RecordingReportOptions, type RecordedTurn, type RecordedStatement, type RecordingInfo, type ProxyRecording, type ProxiedStatement, type ProxiedConnection, type UpstreamSslMode, type UpstreamTls, type WireProxy, type WireProxyOptions } from './commands/record.js';
 export { TurnDetailSpill } from './core/detail-spill.js';
 export { renderJson, renderJsonChunks, DETAIL_LEVELS, type DetailLevel, type JsonOptions } from './report/json.js';

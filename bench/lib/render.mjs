@@ -217,6 +217,16 @@ function sections(results) {
     });
   }
   const { concurrency, memory } = results;
+  /** What the record rows are, or why there are none (results from before they existed have no `record`). */
+  const recordNote = (record, goal) => {
+    if (!record) return '';
+    if (record.skipped) return `; \`ctxbench record\` not measured: ${record.skipped}`;
+    return (
+      `; and of \`ctxbench record --format json --output FILE -- pgbench …\` (${record.tool}) on a database of its own, ` +
+      `its statements kept on disk as they complete and the report folded one unit at a time: ` +
+      `growth at the most statements ÷ at the fewest ${x(record.growth)}, goal ${record.goalMet ? 'met' : 'NOT met'}`
+    );
+  };
   if (concurrency) {
     if (concurrency.skipped) {
       out.push({
@@ -252,9 +262,19 @@ function sections(results) {
         `peak RSS of a whole \`ctxbench compare\` process (the bin, spawned; its VmHWM on Linux) replaying generated turns with a one-statement strategy on ` +
         `${memory.database.kind === 'postgres' ? server('postgres', memory.database.serverVersion) : `the embedded database (scale ${memory.database.scale}; its WASM heap is in the process)`}, ` +
         `\`--format json --output FILE\` with every turn's statements (\`--details all\`: spilled to disk, streamed into the report); ` +
-        `growth = peak at the most turns ÷ at the fewest, goal under ${x(memory.goal)}: ${memory.goalMet ? 'met' : 'NOT met'} (${x(memory.growth)})`,
-      head: ['turns', 'peak RSS', 'wall', 'report'],
-      rows: memory.runs.map((r) => [int(r.turns), `${r.peakRssMiB.toFixed(1)} MiB`, secs(r.wallSeconds), `${r.reportMiB.toFixed(1)} MiB`]),
+        `growth = peak at the most turns ÷ at the fewest, goal under ${x(memory.goal)}: ${memory.goalMet ? 'met' : 'NOT met'} (${x(memory.growth)})` +
+        recordNote(memory.record, memory.goal),
+      head: ['run', 'size', 'peak RSS', 'wall', 'report'],
+      rows: [
+        ...memory.runs.map((r) => ['compare', `${int(r.turns)} turns`, `${r.peakRssMiB.toFixed(1)} MiB`, secs(r.wallSeconds), `${r.reportMiB.toFixed(1)} MiB`]),
+        ...(memory.record?.runs ?? []).map((r) => [
+          'record',
+          `${int(r.statements)} statements`,
+          `${r.peakRssMiB.toFixed(1)} MiB`,
+          secs(r.wallSeconds),
+          `${r.reportMiB.toFixed(1)} MiB`,
+        ]),
+      ],
     });
   }
   if (proc) {

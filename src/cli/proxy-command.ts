@@ -8,7 +8,9 @@ import { connectTimeoutOf, record, serveProxy, sslModeOf, type RecordingInfo } f
 import { budgetFromLimits, METRIC_FLAGS, METRICS, type Budget, type Limits } from '../core/budget.js';
 import { ExitCode, maskSecrets, maskUrl } from '../core/errors.js';
 import type { Report } from '../report/model.js';
-import { renderJsonChunks } from '../report/json.js';
+import { DETAILS_HELP, DETAIL_LEVELS, renderJsonChunks, type DetailLevel } from '../report/json.js';
+import { TurnDetailSpill } from '../core/detail-spill.js';
+import type { RecordedTurn } from '../core/recording-report.js';
 import { FORMATS, renderReport, reportFailures } from './compare-command.js';
 import type { CliIo } from './io.js';
 import { Problems, parseChoice, parseTokenizer, parseWholeNumber, postgresUrlProblem } from './options.js';
@@ -31,6 +33,7 @@ interface RecordingFlags {
   maxMessageBytes?: string;
   tokenizer?: string;
   rtt?: string;
+  details: string;
 }
 
 interface ProxyFlags extends RecordingFlags {
@@ -63,7 +66,8 @@ function addRecordingOptions(command: Command): Command {
       "keep SQL literals, parameter values and logged prompt text in the report (by default literals and values are keyed hashes and prompts only their hash: it is the program's data)",
     )
     .option('--tokenizer <name>', TOKENIZER_HELP)
-    .option('--rtt <ms>', 'add this round-trip time between the proxy and the database: the program runs, and is measured, at that distance');
+    .option('--rtt <ms>', 'add this round-trip time between the proxy and the database: the program runs, and is measured, at that distance')
+    .option('--details <level>', DETAILS_HELP, 'all');
 }
 
 function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problems) {
@@ -83,6 +87,7 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
     }
   }
   const format = parseChoice(problems, '--format', flags.format, FORMATS);
+  const details = parseChoice(problems, '--details', flags.details ?? 'all', DETAIL_LEVELS);
   const per = parseChoice(problems, '--per', flags.per, ['turn', 'total'] as const);
   const limits: Limits = {};
   for (const metric of METRICS) {
@@ -110,7 +115,28 @@ function parseRecordingFlags(flags: RecordingFlags, io: CliIo, problems: Problem
     tokenizer,
     rttMs,
   };
-  return { format, recording };
+  return { format, details, recording };
+}
+
+/**
+ * Where the units' details go while the report is built. Kept in the report where something
+ * reads them all (a budget names the statements of any unit, the HTML charts every unit);
+ * otherwise each goes to a spill on disk when a JSON report will list it, else nowhere: the
+ * report keeps only what its table shows, so a long recording's memory stays flat.
+ *
+ * @example
+ * const sink = detailSink(options, flags.output);
+ * try { … record({ ...options.recording, onTurnDetail: sink.onTurnDetail }) … } finally { sink.dispose(); }
+ */
+function detailSink(
+  options: { format: (typeof FORMATS)[number]; details: DetailLevel; recording: { budget: Budget | null } },
+  output: string | undefined,
+): { onTurnDetail?: (detail: RecordedTurn) => void; spill: TurnDetailSpill | null; dispose(): void } {
+  if (options.recording.budget !== null || options.format === 'html') return { spill: null, dispose: () => undefined };
+  const json = options.format === 'json' || output !== undefined;
+  if (!json || options.details === 'none') return { onTurnDetail: () => undefined, spill: null, dispose: () => undefined };
+  const spill = TurnDetailSpill.create(1, { statements: options.details === 'all' });
+  return { onTurnDetail: (d) => spill.add(0, d), spill, dispose: () => spill.dispose() };
 }
 
 const BYTE_SUFFIXES: Record<string, number> = { '': 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
@@ -139,16 +165,20 @@ function connectionsWord(n: number): string {
 async function finish(
   report: Report & { recording: RecordingInfo },
   flags: RecordingFlags,
-  format: (typeof FORMATS)[number],
+  options: { format: (typeof FORMATS)[number]; details: DetailLevel },
+  spill: TurnDetailSpill | null,
   io: CliIo,
 ): Promise<void> {
-  // JSON in pieces: a long recording's text would otherwise be one string of hundreds of MB.
+  // JSON in pieces, the details read back from disk when they were spilled: a long recording's
+  // text would otherwise be one string of hundreds of MB.
+  const json = (): AsyncGenerator<string> =>
+    renderJsonChunks(report, spill === null ? undefined : () => spill.read(0), { details: options.details });
   if (flags.output !== undefined) {
-    await emitChunks(renderJsonChunks(report), flags.output, io);
+    await emitChunks(json(), flags.output, io);
     io.stderr(`ctxbench: wrote the recording to ${flags.output}\n`);
   }
-  if (format === 'json') await emitChunks(renderJsonChunks(report), undefined, io);
-  else io.stdout(await renderReport(report, format, io, false));
+  if (options.format === 'json') await emitChunks(json(), undefined, io);
+  else io.stdout(await renderReport(report, options.format, io, false));
   const connections = report.recording.connections;
   const failed = connections.filter((c) => c.upstreamError !== null);
   if (failed.length > 0) {
@@ -209,9 +239,11 @@ export function registerProxy(program: Command, io: CliIo): void {
       const onSignal = (): void => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      const sink = detailSink(options, flags.output);
       try {
         const report = await serveProxy({
           ...options.recording,
+          onTurnDetail: sink.onTurnDetail,
           listenHost: listen![1]!.replace(/^\[(.*)\]$/, '$1'),
           listenPort: Number(listen![2]),
           promptLogFile: flags.promptLog,
@@ -224,12 +256,13 @@ export function registerProxy(program: Command, io: CliIo): void {
               io.stderr(`ctxbench: run the program with CTXBENCH_RECORDING=1 CTXBENCH_PROMPT_LOG=${flags.promptLog}\n`);
           },
         });
-        await finish(report, flags, options.format, io);
+        await finish(report, flags, options, sink.spill, io);
         if (promptLogProblems(report.recording.promptLog?.problems, io) && process.exitCode === undefined)
           process.exitCode = ExitCode.usage;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        sink.dispose();
       }
     });
 }
@@ -258,18 +291,24 @@ export function registerRecord(program: Command, io: CliIo): void {
       io,
       'passing the signal to the program, waiting for it to exit (up to 10 s), then reporting what was recorded',
     );
+    const sink = detailSink(options, flags.output);
     let result;
     try {
-      result = await record({
-        ...options.recording,
-        command,
-        env: { ...process.env, ...io.env },
-        signal: interruption.signal,
-      });
+      try {
+        result = await record({
+          ...options.recording,
+          onTurnDetail: sink.onTurnDetail,
+          command,
+          env: { ...process.env, ...io.env },
+          signal: interruption.signal,
+        });
+      } finally {
+        interruption.dispose();
+      }
+      await finish(result.report, flags, options, sink.spill, io);
     } finally {
-      interruption.dispose();
+      sink.dispose();
     }
-    await finish(result.report, flags, options.format, io);
     const badLog = promptLogProblems(result.promptLogProblems, io);
     if (result.interrupted) {
       io.stderr('ctxbench: interrupted: the report covers what the program sent until it exited\n');

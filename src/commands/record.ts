@@ -11,7 +11,7 @@ import { DatabaseError, UsageError } from '../core/errors.js';
 import { startDelayProxy, type DelayProxy } from '../core/net/delay-proxy.js';
 import { startWireProxy, type WireProxy } from '../core/net/wire-proxy.js';
 import { connectTimeoutOf, libpqIdentity, proxiedUrl, upstreamOf, upstreamTlsOf } from '../core/net/upstream-url.js';
-import { readPromptLog, recordingReport, type RecordingInfo, type RecordingReportOptions } from '../core/recording-report.js';
+import { StatementLog, readPromptLog, recordingReport, type RecordingInfo, type RecordingReportOptions } from '../core/recording-report.js';
 import { runProgram } from '../core/run-program.js';
 import type { Report } from '../report/model.js';
 
@@ -82,7 +82,10 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
   const upstream = delay?.target ?? upstreamOf(options.upstreamUrl);
   let tempDir: string | null = null;
   let proxy: WireProxy | null = null;
+  let log: StatementLog | null = null;
   try {
+    // Statements go to disk as they complete: memory stays flat however long the program runs.
+    log = StatementLog.create();
     tempDir = options.promptLogFile === undefined ? await mkdtemp(path.join(os.tmpdir(), 'ctxbench-record-')) : null;
     const logFile = options.promptLogFile ?? path.join(tempDir!, 'prompts.ndjson');
     // Created empty, so the program only ever appends (and a stale file never counts).
@@ -94,6 +97,7 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
       upstreamConnectTimeoutMs: connectTimeoutOf(options.upstreamUrl),
       showContent: options.showContent,
       maxMessageBytes: options.maxMessageBytes,
+      onStatements: (batch) => log!.add(batch),
     });
     const base = options.env ?? process.env;
     const env: NodeJS.ProcessEnv = {
@@ -115,7 +119,7 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
     if (file === undefined) throw new UsageError('record: give the command to run after --, e.g. ctxbench record -- node app.js');
     const { exitCode, stdout, stderr } = await runProgram(file, args, env, options.stdio ?? 'inherit', options);
     await settle(proxy);
-    const recording = proxy.recording();
+    const recording = { ...proxy.recording(), statements: log };
     const report = await recordingReport(recording, { ...options, promptLog: await readPromptLog(logFile, 'prompt log') });
     if (delay !== null) report.recording.rttMs = options.rttMs!;
     const interrupted = options.signal?.aborted ?? false;
@@ -124,6 +128,7 @@ export async function record(options: RecordOptions): Promise<RecordResult> {
   } finally {
     await proxy?.close();
     await delay?.proxy.close();
+    log?.dispose();
     if (tempDir !== null) await rm(tempDir, { recursive: true, force: true });
   }
 }
@@ -182,6 +187,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
   }
   const upstreamTls = await upstreamTlsOf(options.upstreamUrl);
   let proxy: WireProxy;
+  const log = StatementLog.create();
   try {
     proxy = await startWireProxy({
       upstreamHost: upstream.host,
@@ -192,8 +198,10 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
       listenPort: options.listenPort,
       showContent: options.showContent,
       maxMessageBytes: options.maxMessageBytes,
+      onStatements: (batch) => log.add(batch),
     });
   } catch (error) {
+    log.dispose();
     await delay?.proxy.close();
     const where = `${options.listenHost ?? '127.0.0.1'}:${options.listenPort ?? 0}`;
     const code = (error as { code?: string }).code;
@@ -208,7 +216,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
     if (!options.signal.aborted) {
       await new Promise<void>((resolve) => options.signal.addEventListener('abort', () => resolve(), { once: true }));
     }
-    const recording = proxy.recording();
+    const recording = { ...proxy.recording(), statements: log };
     const promptLog = options.promptLogFile === undefined ? null : await readPromptLog(options.promptLogFile);
     const report = await recordingReport(recording, { ...options, promptLog });
     if (delay !== null) report.recording.rttMs = options.rttMs!;
@@ -216,5 +224,6 @@ export async function serveProxy(options: ServeProxyOptions): Promise<Report & {
   } finally {
     await proxy.close();
     await delay?.proxy.close();
+    log.dispose();
   }
 }

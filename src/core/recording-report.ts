@@ -9,11 +9,12 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { initFingerprinting, redactLiterals } from './analysis/fingerprint.js';
 import { isLiteralToken, redactErrorMessage } from './analysis/error-redaction.js';
-import { findFindings } from './analysis/findings.js';
 import { checkBudget, hasLimits, type Budget } from './budget.js';
 import { UsageError, maskUrl } from './errors.js';
-import type { ProxiedStatement, ProxyRecording } from './net/wire-proxy.js';
+import type { ProxiedStatement, ProxyRecording, TransactionStatus } from './net/wire-proxy.js';
 import { figuresOf, mean, meanFigures, round, sumFigures } from './figures.js';
+import { RecordSpill } from './detail-spill.js';
+import { FindingsAccumulator } from './analysis/findings.js';
 import { parsePromptLog, promptFigures, unmatchedPrompts, type PromptLog } from './prompt-log.js';
 import { loadTokenizer, type TokenizerName } from './tokens.js';
 import { percentiles } from './runner.js';
@@ -59,6 +60,15 @@ export interface RecordingReportOptions {
   promptLog?: PromptLog | null;
   /** Counts the logged prompts' tokens (default `o200k` when prompts were logged; `none` to skip). */
   tokenizer?: TokenizerName;
+  /**
+   * Where each unit's detail goes as soon as it is built, in report order (a
+   * `TurnDetailSpill`'s `add`, for a long recording): the report's `turnDetails` then keep only
+   * what its table shows — the units with a logged prompt or a failed statement, each with only
+   * its failed statements — and a JSON report reads the rest back from where they went
+   * (`renderJsonChunks`). With a budget every unit is still kept whole: its violations name the
+   * statements of any unit.
+   */
+  onTurnDetail?: (detail: RecordedTurn) => void;
 }
 
 const MARKER_SELECT = /^\s*select\s+'ctxbench:turn\s+((?:[^']|'')*)'\s*;?\s*$/i;
@@ -87,11 +97,132 @@ export function markerOf(sql: string): { label: string; only: boolean } | null {
   return { label, only: rest.length === 0 };
 }
 
+/** How a report reads a recording's statements: what cuts units, per statement, and each whole statement when its unit is built. */
+interface StatementSource {
+  readonly count: number;
+  readonly hasMarkers: boolean;
+  sentAt(i: number): number;
+  connectionId(i: number): number;
+  status(i: number): TransactionStatus | null;
+  marker(i: number): { label: string; only: boolean } | null;
+  statement(i: number): ProxiedStatement;
+}
+
+function arraySource(statements: readonly ProxiedStatement[]): StatementSource {
+  const markers = statements.map((s) => markerOf(s.sql));
+  return {
+    count: statements.length,
+    hasMarkers: markers.some((m) => m !== null),
+    sentAt: (i) => statements[i]!.sentAt,
+    connectionId: (i) => statements[i]!.connectionId,
+    status: (i) => statements[i]!.status,
+    marker: (i) => markers[i]!,
+    statement: (i) => statements[i]!,
+  };
+}
+
+const STATUS_CODES: readonly (TransactionStatus | null)[] = [null, 'I', 'T', 'E'];
+
+/**
+ * The statements of a recording in progress, kept on disk as the proxy hands them over (pass
+ * `add` as its `onStatements`) with, in memory, only what cuts them into units: 17 bytes a
+ * statement (when it was sent, its connection, the transaction status after it, where it is on
+ * disk), plus the labels of turn markers. {@link recordingReport} reads it like the statements
+ * of a {@link ProxyRecording}, one unit at a time; `dispose` removes the file.
+ *
+ * @example
+ * const log = StatementLog.create();
+ * const proxy = await startWireProxy({ upstreamHost, upstreamPort, onStatements: (b) => log.add(b) });
+ * // … the program runs …
+ * const report = await recordingReport({ ...proxy.recording(), statements: log });
+ * log.dispose();
+ */
+export class StatementLog implements StatementSource {
+  private readonly spill: RecordSpill<ProxiedStatement>;
+  private sent = new Float64Array(1024);
+  private connections = new Uint32Array(1024);
+  private statuses = new Uint8Array(1024);
+  private readonly markers = new Map<number, { label: string; only: boolean }>();
+  private disposed = false;
+
+  private constructor(dir: string | undefined) {
+    this.spill = RecordSpill.create<ProxiedStatement>({ dir });
+  }
+
+  /** An empty log in a new directory under the system's temporary one (`dir`, if given). */
+  static create(options: { dir?: string } = {}): StatementLog {
+    return new StatementLog(options.dir);
+  }
+
+  get count(): number {
+    return this.spill.size;
+  }
+
+  get hasMarkers(): boolean {
+    return this.markers.size > 0;
+  }
+
+  /** Appends statements, in the order the proxy handed them over. */
+  add(batch: readonly ProxiedStatement[]): void {
+    // A closing proxy may still hand over what it abandoned after the report was built.
+    if (this.disposed) return;
+    for (const s of batch) {
+      const i = this.spill.add(s);
+      if (i === this.sent.length) this.grow();
+      this.sent[i] = s.sentAt;
+      this.connections[i] = s.connectionId;
+      this.statuses[i] = STATUS_CODES.indexOf(s.status);
+      const m = markerOf(s.sql);
+      if (m !== null) this.markers.set(i, m);
+    }
+  }
+
+  private grow(): void {
+    const n = this.sent.length * 2;
+    const sent = new Float64Array(n);
+    sent.set(this.sent);
+    this.sent = sent;
+    const connections = new Uint32Array(n);
+    connections.set(this.connections);
+    this.connections = connections;
+    const statuses = new Uint8Array(n);
+    statuses.set(this.statuses);
+    this.statuses = statuses;
+  }
+
+  sentAt(i: number): number {
+    return this.sent[i]!;
+  }
+
+  connectionId(i: number): number {
+    return this.connections[i]!;
+  }
+
+  status(i: number): TransactionStatus | null {
+    return STATUS_CODES[this.statuses[i]!]!;
+  }
+
+  marker(i: number): { label: string; only: boolean } | null {
+    return this.markers.get(i) ?? null;
+  }
+
+  statement(i: number): ProxiedStatement {
+    return this.spill.get(i);
+  }
+
+  /** Removes the file; statements added after are ignored. */
+  dispose(): void {
+    this.disposed = true;
+    this.spill.dispose();
+  }
+}
+
 interface Unit {
   label: string | null;
   connectionId: number;
-  statements: ProxiedStatement[];
-  marker: ProxiedStatement | null;
+  /** Indexes into the source, in the order sent. */
+  statements: number[];
+  marker: number | null;
 }
 
 /**
@@ -101,39 +232,41 @@ interface Unit {
  * statements before the first marker form a unit `(before first marker)`. Without markers:
  * each transaction (per connection, from the ReadyForQuery status) or lone statement is a unit.
  */
-function unitsOf(statements: readonly ProxiedStatement[]): { mode: UnitMode; units: Unit[] } {
-  const bySend = [...statements].sort((a, b) => a.sentAt - b.sentAt);
-  const markers = bySend.map((s) => markerOf(s.sql));
-  if (markers.some((m) => m !== null)) {
+function unitsOf(source: StatementSource): { mode: UnitMode; units: Unit[] } {
+  // In the order sent; the index breaks ties, so equal times keep the order handed over.
+  const bySend = Array.from({ length: source.count }, (_, i) => i).sort((a, b) => source.sentAt(a) - source.sentAt(b) || a - b);
+  if (source.hasMarkers) {
     const units: Unit[] = [];
     let current: Unit | null = null;
-    bySend.forEach((s, i) => {
-      const m = markers[i];
+    for (const i of bySend) {
+      const m = source.marker(i);
       if (m && (m.only || current === null || current.label !== m.label)) {
-        current = { label: m.label, connectionId: s.connectionId, statements: [], marker: null };
+        current = { label: m.label, connectionId: source.connectionId(i), statements: [], marker: null };
         units.push(current);
       }
       if (current === null) {
-        current = { label: null, connectionId: s.connectionId, statements: [], marker: null };
+        current = { label: null, connectionId: source.connectionId(i), statements: [], marker: null };
         units.push(current);
       }
-      if (m?.only) current.marker ??= s;
-      else current.statements.push(s);
-    });
+      if (m?.only) current.marker ??= i;
+      else current.statements.push(i);
+    }
     return { mode: 'markers', units: units.filter((u) => u.statements.length > 0 || u.marker !== null) };
   }
   const units: Unit[] = [];
   const openUnits = new Map<number, Unit>();
-  for (const s of bySend) {
-    let unit = openUnits.get(s.connectionId);
+  for (const i of bySend) {
+    const connectionId = source.connectionId(i);
+    let unit = openUnits.get(connectionId);
     if (unit === undefined) {
-      unit = { label: null, connectionId: s.connectionId, statements: [], marker: null };
+      unit = { label: null, connectionId, statements: [], marker: null };
       units.push(unit);
-      openUnits.set(s.connectionId, unit);
+      openUnits.set(connectionId, unit);
     }
-    unit.statements.push(s);
+    unit.statements.push(i);
     // Idle after it (or unknown): the transaction, or the lone statement, is over.
-    if (s.status === 'I' || s.status === null) openUnits.delete(s.connectionId);
+    const status = source.status(i);
+    if (status === 'I' || status === null) openUnits.delete(connectionId);
   }
   return { mode: 'transactions', units };
 }
@@ -187,27 +320,40 @@ function toRecords(statements: readonly ProxiedStatement[], hide: LiteralHasher 
 
 /**
  * Turns a proxy recording into a ctxbench Report with one strategy (`recording`), one
- * TurnDetail per unit of work. Prompt fields are empty: a recording has no prompt.
+ * TurnDetail per unit of work. Prompt fields are empty: a recording has no prompt. Its
+ * statements may be a {@link StatementLog} (a long recording, kept on disk): units are then
+ * built, folded into the figures and findings, and handed to `onTurnDetail` one at a time.
  *
  * @example
  * const report = await recordingReport(proxy.recording(), { budget: budgetFromLimits({ queries: 10 }) });
  * process.stdout.write(renderTable(report, { color: false }));
  */
 export async function recordingReport(
-  recording: ProxyRecording,
+  recording: Omit<ProxyRecording, 'statements'> & { statements: readonly ProxiedStatement[] | StatementLog },
   options: RecordingReportOptions = {},
 ): Promise<Report & { recording: RecordingInfo }> {
   await initFingerprinting();
+  const source = recording.statements instanceof StatementLog ? recording.statements : arraySource(recording.statements);
   // Markers are read from the SQL as sent, before its literals are hidden.
-  const { mode, units } = unitsOf(recording.statements);
+  const { mode, units } = unitsOf(source);
   const hide = options.showContent === true ? null : literalHasher();
-  const turnDetails: RecordedTurn[] = units.map((u, i) => {
-    const statements = toRecords(u.statements, hide);
-    const all = u.marker ? [u.marker, ...u.statements] : u.statements;
+  const budgeted = options.budget != null && hasLimits(options.budget);
+  const keepAll = options.onTurnDetail === undefined || budgeted;
+  const prompts = await promptAttacher(options);
+  const findings = new FindingsAccumulator();
+  const latencies: number[] = [];
+  let totals: TotalFigures = sumFigures([]);
+  let promptBytes = 0;
+  const turnDetails: RecordedTurn[] = [];
+  units.forEach((u, i) => {
+    const sent = u.statements.map((j) => source.statement(j));
+    const marker = u.marker === null ? null : source.statement(u.marker);
+    const statements = toRecords(sent, hide);
+    const all = marker ? [marker, ...sent] : sent;
     // reduce, not Math.min(...): a long unit would overflow the argument list.
     const start = all.reduce((a, s) => Math.min(a, s.sentAt), Infinity);
     const end = all.reduce((a, s) => Math.max(a, s.doneAt), -Infinity);
-    return {
+    const turn: RecordedTurn = {
       turn: u.label ?? (mode === 'markers' ? '(before first marker)' : `#${i + 1} (connection ${u.connectionId})`),
       conversationId: null,
       messageId: null,
@@ -218,32 +364,39 @@ export async function recordingReport(
       contextIdentical: null,
       statements,
       // The marker is not counted: it has no place among the unit's statements or round trips.
-      marker: u.marker ? { ...toRecords([u.marker], hide)[0]!, seq: 0, roundTrip: 0 } : null,
+      marker: marker ? { ...toRecords([marker], hide)[0]!, seq: 0, roundTrip: 0 } : null,
     };
+    prompts.attach(turn);
+    totals = sumFigures([totals, turn]);
+    promptBytes += turn.promptBytes;
+    latencies.push(...turn.latencyMs);
+    findings.addTurn(turn);
+    options.onTurnDetail?.(turn);
+    if (keepAll) turnDetails.push(turn);
+    else {
+      // What the table reads of a unit: whether a prompt was logged for it, and its failed statements.
+      const failed = statements.filter((s) => s.error !== null);
+      if (failed.length > 0 || turn.promptSha256 !== '') turnDetails.push({ ...turn, statements: failed });
+    }
   });
   const name = options.name ?? 'recording';
-  const n = Math.max(1, turnDetails.length);
-  const totals: TotalFigures = sumFigures(turnDetails);
-  const prompts = await attachPrompts(turnDetails, options);
+  const n = Math.max(1, units.length);
   if (prompts.tokens !== null) totals.promptTokens = prompts.tokens;
   const strategy: StrategyReport = {
     name,
     source: null,
-    turns: turnDetails.length,
+    turns: units.length,
     perTurn: {
       ...meanFigures(totals, n),
-      promptBytes: mean(
-        turnDetails.reduce((a, t) => a + t.promptBytes, 0),
-        n,
-      ),
+      promptBytes: mean(promptBytes, n),
       ...(prompts.tokens === null ? {} : { promptTokens: mean(prompts.tokens, n) }),
-      latencyMs: percentiles(turnDetails.flatMap((t) => t.latencyMs)),
+      latencyMs: percentiles(latencies),
     },
     totals,
     // One recording compares its prompts with nothing: only compare --before/--after checks them.
     contextIdentical: null,
     difference: null,
-    findings: findFindings(turnDetails),
+    findings: findings.result(),
     sections: [],
     turnDetails,
   };
@@ -287,33 +440,42 @@ export async function recordingReport(
     const log = options.promptLog;
     report.recording.promptLog = { prompts: log.prompts.size, problems: [...log.problems, ...unmatchedPrompts(log, labels)] };
   }
-  if (options.budget && hasLimits(options.budget)) report.budget = checkBudget(report, options.budget);
+  if (budgeted) report.budget = checkBudget(report, options.budget!);
   return report;
 }
 
 /**
- * Puts each logged prompt on the turn with its label: its bytes, sha256 and tokens, and its text
- * only when content is shown. Returns the token total (null when nothing was counted).
+ * Puts each logged prompt on the turns with its label, as they are built: its bytes, sha256
+ * and tokens, and its text only when content is shown. `tokens` is the running total (null
+ * when nothing is counted).
  */
-async function attachPrompts(
-  turns: RecordedTurn[],
+async function promptAttacher(
   options: RecordingReportOptions,
-): Promise<{ tokens: number | null; encoding: string | null }> {
+): Promise<{ attach: (turn: RecordedTurn) => void; readonly tokens: number | null; encoding: string | null }> {
   const log = options.promptLog;
-  if (!log || log.prompts.size === 0) return { tokens: null, encoding: null };
+  if (!log || log.prompts.size === 0) return { attach: () => undefined, tokens: null, encoding: null };
   const tokenizer = await loadTokenizer(options.tokenizer);
+  // A label may open many units: its prompt is counted once.
+  const counted = new Map<string, number>();
   let tokens = 0;
-  for (const t of turns) {
-    const p = log.prompts.get(t.turn);
-    if (p === undefined) continue;
-    Object.assign(t, promptFigures(p.text));
-    if (tokenizer !== null) {
-      t.promptTokens = tokenizer.count(p.text);
-      tokens += t.promptTokens;
-    }
-    if (options.showContent === true) t.prompt = p.text;
-  }
-  return tokenizer === null ? { tokens: null, encoding: null } : { tokens, encoding: tokenizer.encoding };
+  return {
+    attach(t) {
+      const p = log.prompts.get(t.turn);
+      if (p === undefined) return;
+      Object.assign(t, promptFigures(p.text));
+      if (tokenizer !== null) {
+        let n = counted.get(p.label);
+        if (n === undefined) counted.set(p.label, (n = tokenizer.count(p.text)));
+        t.promptTokens = n;
+        tokens += n;
+      }
+      if (options.showContent === true) t.prompt = p.text;
+    },
+    get tokens() {
+      return tokenizer === null ? null : tokens;
+    },
+    encoding: tokenizer?.encoding ?? null,
+  };
 }
 
 /** What a recording report carries beyond a Report: how units were formed and the connections seen. */

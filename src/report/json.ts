@@ -16,6 +16,9 @@ export type DetailLevel = 'all' | 'summary' | 'none';
 /** The values of `--details`, the default first. */
 export const DETAIL_LEVELS: readonly DetailLevel[] = ['all', 'summary', 'none'];
 
+/** The help text of `--details`, the same for every command that has it. */
+export const DETAILS_HELP = `turn details in a JSON report: ${DETAIL_LEVELS.join(', ')} (summary: without statements)`;
+
 /** Options of {@link renderJson} and {@link renderJsonChunks}. */
 export interface JsonOptions {
   /** Default `all`: the report as it is. */

@@ -211,7 +211,7 @@ describe('bench/bench.mjs --smoke', () => {
     expect(run.stdout).toContain('7. Whole-process compare');
   });
 
-  it('memory: the peak RSS of a compare process at 100 and 500 turns', () => {
+  it('memory: the peak RSS of a compare process at 100 and 500 turns, and of record around pgbench', () => {
     const { memory } = results;
     expect(memory.runs.map((r: { turns: number }) => r.turns)).toEqual([100, 500]);
     for (const r of memory.runs) {
@@ -220,6 +220,16 @@ describe('bench/bench.mjs --smoke', () => {
     }
     positive(memory.growth);
     expect(run.stdout).toContain('6. Flat memory');
+    // record around pgbench: on a real server with pgbench, else skipped saying why.
+    if (memory.record.skipped === undefined) {
+      expect(memory.record.runs.map((r: { statements: number }) => r.statements >= 1000)).toEqual([true, true]);
+      expect(memory.record.runs[1].statements).toBeGreaterThanOrEqual(4000);
+      for (const r of memory.record.runs) positive(r.peakRssMiB);
+      positive(memory.record.growth);
+      expect(run.stdout).toMatch(/│ record +│ 4,0\d\d statements/);
+    } else {
+      expect(memory.record.skipped).toMatch(serverUrl ? /pgbench/ : /PostgreSQL/);
+    }
   });
 
   it('seeding: rows and rows/s per target, the same rows everywhere', () => {

@@ -2,7 +2,7 @@
  * Flat memory (issue #16 item 5): the runner folds each turn as it comes, a spill keeps turn
  * details on disk, and the streamed JSON is the in-memory report's text, byte for byte.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -220,10 +220,14 @@ async function* timeless(details: AsyncIterable<TurnDetail>): AsyncGenerator<Tur
   for await (const d of details) yield withoutTimes(d);
 }
 
-it('a spill leaves nothing in the temporary directory once disposed', () => {
-  const spill = TurnDetailSpill.create(1);
-  const dir = path.dirname((spill as unknown as { files: string[] }).files[0]!);
-  expect(existsSync(dir)).toBe(true);
-  spill.dispose();
-  expect(existsSync(dir)).toBe(false);
+it('a spill leaves nothing in the temporary directory once disposed', async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'ctxbench-spill-'));
+  try {
+    const spill = TurnDetailSpill.create(1, { dir: tmp });
+    expect(readdirSync(tmp)).toHaveLength(1);
+    spill.dispose();
+    expect(readdirSync(tmp)).toEqual([]);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 });

@@ -126,6 +126,12 @@ export interface WireProxyOptions {
   listenPort?: number;
   /** Called for every statement as its ReadyForQuery passes through. */
   onStatement?: (statement: ProxiedStatement) => void;
+  /**
+   * Given, statements are handed here in batches (parameter values already hashed, off the
+   * forwarding path) instead of being kept: `recording()` then hands over those still waiting
+   * and lists none, so a long session's memory does not grow with its statements.
+   */
+  onStatements?: (batch: ProxiedStatement[]) => void;
   /** Keep parameter values in clear instead of keyed hashes (they are customer data: off by default). */
   showContent?: boolean;
   /**
@@ -148,7 +154,7 @@ export interface WireProxy {
   readonly openConnections: number;
   /** Stops listening and destroys every proxied connection. */
   close(): Promise<void>;
-  /** A snapshot of what was recorded so far (copies: later traffic does not change it). */
+  /** A snapshot of what was recorded so far (copies: later traffic does not change it; no statements with `onStatements`). */
   recording(): ProxyRecording;
 }
 
@@ -202,6 +208,22 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     setImmediate(() => {
       sealing = false;
       for (const s of unsealed) seal(s);
+    });
+  };
+  // With onStatements, `statements` only holds those not yet handed over (at most about a batch).
+  const handOver = (): void => {
+    if (statements.length === 0) return;
+    const batch = statements.splice(0);
+    for (const s of batch) seal(s);
+    options.onStatements!(batch);
+  };
+  let handing = false;
+  const handOverLater = (): void => {
+    if (handing || statements.length < SEAL_BATCH) return;
+    handing = true;
+    setImmediate(() => {
+      handing = false;
+      handOver();
     });
   };
   let open = 0;
@@ -271,6 +293,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
         sealLater();
       }
       if (options.onStatement) options.onStatement(seal(s));
+      if (options.onStatements) handOverLater();
     }, () => (clientLeaving = true));
     /** The TLS socket over `upstream`, once the server accepted TLS. */
     let secure: tls.TLSSocket | null = null;
@@ -558,12 +581,15 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
         sockets.clear();
         server.close(() => resolve());
       }),
-    recording: () => ({
-      upstream: { host: options.upstreamHost, port: options.upstreamPort },
-      serverVersion: state.serverVersion,
-      statements: statements.map((s) => ({ ...seal(s), params: [...s.params] })),
-      connections: connections.map((c) => ({ ...c })),
-    }),
+    recording: () => {
+      if (options.onStatements) handOver();
+      return {
+        upstream: { host: options.upstreamHost, port: options.upstreamPort },
+        serverVersion: state.serverVersion,
+        statements: statements.map((s) => ({ ...seal(s), params: [...s.params] })),
+        connections: connections.map((c) => ({ ...c })),
+      };
+    },
   };
 }
 
