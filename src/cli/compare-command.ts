@@ -6,7 +6,7 @@ import { checkBudget } from '../core/budget.js';
 import { ExitCode, StrategyError, maskSecrets } from '../core/errors.js';
 import { DEFAULT_STRATEGIES } from '../core/strategies/index.js';
 import type { Report } from '../report/model.js';
-import { DETAIL_LEVELS, renderJson, renderJsonChunks, type DetailLevel } from '../report/json.js';
+import { DETAILS_HELP, DETAIL_LEVELS, renderJson, renderJsonChunks, type DetailLevel } from '../report/json.js';
 import { renderJunit, renderJunitFailure } from '../report/junit.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
@@ -86,7 +86,7 @@ export function registerCompare(program: Command, io: CliIo): void {
     .option('--after <file>', 'the report or recording after the change')
     .option('--no-what-if', 'do not measure the fix of each N+1 group and SELECT * (extra read-only statements, never counted)')
     .option('--concurrency <n>', 'with --db: turns measured at once, each on its own connection (same exact figures)', '1')
-    .option('--details <level>', `turn details in a JSON report: ${DETAIL_LEVELS.join(', ')} (summary: without statements)`, 'all')
+    .option('--details <level>', DETAILS_HELP, 'all')
     .action(async (flags: RunFlags & { format: string; before?: string; after?: string; whatIf: boolean; concurrency?: string; details: string }) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { compare } = await import('../commands/compare.js');

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { Diagnosis } from '../commands/diagnose.js';
 import { ExitCode } from '../core/errors.js';
 import { loadStrategies } from '../core/strategies/load-strategy.js';
-import { DETAIL_LEVELS, renderJson } from '../report/json.js';
+import { DETAILS_HELP, DETAIL_LEVELS, renderJson } from '../report/json.js';
 import { renderDiagnosisText } from '../report/diagnosis.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderTable } from '../report/table.js';
@@ -76,7 +76,7 @@ export function registerDiagnose(program: Command, io: CliIo): void {
     .option('--output <file>', 'write the report to this file instead of stdout')
     .option('--shard <i/n>', 'replay only part i of n of the turns (whole conversations, balanced); join the parts with "ctxbench merge"')
     .option('--concurrency <n>', 'turns measured at once, each on its own connection (same exact figures)', '1')
-    .option('--details <level>', `turn details in a JSON report: ${DETAIL_LEVELS.join(', ')} (summary: without statements)`, 'all')
+    .option('--details <level>', DETAILS_HELP, 'all')
     .action(async (flags: DiagnoseFlags) => {
       // Loaded on use: the database stack is heavy, and --help should be instant.
       const { diagnose } = await import('../commands/diagnose.js');
