@@ -2,6 +2,7 @@
  * Opens the database a command measures: the embedded PGlite (seeded on first use, cached) or
  * a real PostgreSQL given by URL, which is only ever read.
  */
+import { initFingerprinting } from '../core/analysis/fingerprint.js';
 import { UsageError, maskUrl } from '../core/errors.js';
 import { DEFAULT_STATEMENT_TIMEOUT_MS, openSession, type ProfilingSession, type SessionOptions } from '../core/session.js';
 import type { DatabaseInfo } from '../report/model.js';
@@ -51,6 +52,8 @@ import { DEFAULT_SCALE, DEFAULT_SEED } from './defaults.js';
  * try { ... db.session ... } finally { await db.close(); }
  */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<OpenDatabase> {
+  // The SQL parser (WASM) loads while the database starts: the embedded one on its own thread.
+  void initFingerprinting();
   const fixtures = options.fixtures ?? (await loadFixtures());
   if (options.url !== undefined && options.setup !== undefined) {
     throw new UsageError('--setup: only for the embedded database; ctxbench never writes to a --db database it profiles');
