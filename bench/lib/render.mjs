@@ -105,8 +105,9 @@ function sections(results) {
         title: '2a. Call sites',
         note:
           `per statement, side by side with the rows above: the instrumented client capturing call sites (a stack of at most ${c.depth} frames per statement ` +
-          `at pg's \`query\` while a recording is open, as under \`profile()\` and the vitest matcher) against the same client with capturing off ` +
-          `(the instrumented rows: as \`compare\`'s timed builds run, which take their call sites from the untimed warm-up); capture = one capture without a server in a deeper stack, where a knex query or \`db.query\` enters ` +
+          `at pg's \`query\`, once pg has written the statement, while a recording is open, as under \`profile()\` and the vitest matcher) against the same client with capturing off ` +
+          `(the instrumented rows: as \`compare\`'s timed builds run, which take their call sites from the untimed warm-up); CPU added = the same difference in this process's CPU time; ` +
+          `capture = one capture without a server in a deeper stack, where a knex query or \`db.query\` enters ` +
           `(${c.entryDepth ?? '—'} frames, what a strategy's statements pay) and at pg's \`query\` (${c.depth} frames, a pg client or pool the user profiles); ` +
           `resolve = formatting and reading that stack to \`path:line\` when the recording is read (outside the measured time); closing records = all of closing, call sites included`,
         head: [
@@ -115,6 +116,7 @@ function sections(results) {
           'instrumented p50',
           'with call sites p50',
           'call sites add',
+          'CPU added',
           'with call sites / raw',
           'with call sites p95',
           'capture (knex, db.query)',
@@ -128,6 +130,7 @@ function sections(results) {
           us(b.instrumentedMedianUs),
           us(b.callSites.medianUs),
           us(b.callSites.overInstrumentedUs),
+          us(b.callSites.cpuOverInstrumentedUs),
           x(b.callSites.ratio),
           us(b.callSites.p95Us),
           us(b.callSites.entryCaptureUs),
@@ -376,8 +379,9 @@ function meaning(results) {
     if (sitedPg !== undefined) {
       const b = pgb?.callSites !== undefined ? pgb : lite;
       said['overhead-call-sites'] =
-        `Call sites (a stack of at most ${sitedPg.depth} frames per statement) add ${us(sitedPg.overInstrumentedUs)} to the median statement on ${b.kind === 'postgres' ? 'PostgreSQL' : 'PGlite'} ` +
-        `(${x(sitedPg.ratio)} a raw round trip, ${sitedPg.ratio <= overhead.goalRatio ? 'within' : 'above'} the goal of ${x(overhead.goalRatio)}); ` +
+        `Call sites (a stack of at most ${sitedPg.depth} frames per statement, captured once pg has written the statement) add ${us(sitedPg.overInstrumentedUs)} to the median statement on ${b.kind === 'postgres' ? 'PostgreSQL' : 'PGlite'} ` +
+        `(${x(sitedPg.ratio)} a raw round trip, ${sitedPg.ratio <= overhead.goalRatio ? 'within' : 'above'} the goal of ${x(overhead.goalRatio)})` +
+        (sitedPg.cpuOverInstrumentedUs == null ? '; ' : ` and ${us(sitedPg.cpuOverInstrumentedUs)} of CPU time, which runs while the server works; `) +
         `a capture costs ${us(sitedPg.entryCaptureUs)} where a knex query or \`db.query\` enters and ${us(sitedPg.captureUs)} at pg's \`query\`, ` +
         `and resolving it ${us(sitedPg.resolveUs)} when the recording is read.`;
     }

@@ -8,8 +8,8 @@
  * in rotating interleaved blocks so drift hits all alike; each side's figure is the median
  * per-statement time, with its p95. Call sites are a side of their own: the instrumented client
  * capturing them (a bounded stack per statement, as under `profile()`), block for block against
- * the same client with capturing off (as `compare`'s timed builds run); and, without a server,
- * the capture at both depths and the resolving.
+ * the same client with capturing off (as `compare`'s timed builds run), in wall and CPU time; and,
+ * without a server, the capture at both depths and the resolving.
  */
 import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -313,12 +313,21 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
       (side) => side === 'callSites' || clients[side] !== undefined,
     );
     const clientOf = (side) => (side === 'callSites' ? clients.instrumented : clients[side]);
+    // This process's CPU time per statement, block by block, on the two sides that differ only in
+    // capturing: the capture runs once pg has written the statement, while the server works, so
+    // what it costs shows in the CPU time even when the wall time hides it.
+    const cpu = { instrumented: [], callSites: [] };
     const run = async (side, count, offset, into) => {
       callSitesOn = side === 'callSites';
+      const cpuBefore = process.cpuUsage();
       try {
         await timedBlock(clientOf(side), count, offset, into);
       } finally {
         callSitesOn = false;
+      }
+      if (into && cpu[side]) {
+        const used = process.cpuUsage(cpuBefore);
+        cpu[side].push((used.user + used.system) / count);
       }
       if (side === 'instrumented' || side === 'callSites') rotate(side);
     };
@@ -368,6 +377,8 @@ export async function measureOverhead(url, { statements, blockSize, warmup, repl
         p95Us: round(percentile(times.callSites, 95) * 1000, 1),
         // Against the same client untraced: what capturing the call site adds.
         overInstrumentedUs: round((callSitesMs - instrumentedMs) * 1000, 1),
+        // The same, in this process's CPU time (medians of the blocks'): what capturing costs the machine.
+        cpuOverInstrumentedUs: round(median(cpu.callSites) - median(cpu.instrumented), 1),
         ratio: ratio(callSitesMs, rawMs),
         resolvedStatements: sited.resolved,
         statements: sited.statements,

@@ -4,9 +4,13 @@
  *
  * Capture is the only part on the measured path, so it does as little as it can: one
  * `Error.captureStackTrace` into a plain object, with the depth bounded ({@link CALL_SITE_DEPTH}
- * frames), at the moment the driver's `query` is called (V8's async stack traces carry the
- * user's `await`s through knex's runner to there). V8 formats that stack only when it is first
- * read, which {@link resolveCallSite} does once the recording is read, not while the code runs.
+ * frames), inside the driver's `query` (V8's async stack traces carry the user's `await`s through
+ * knex's runner to there), and once the driver has written the statement. A capture there walks
+ * a stack whose code and data the wait for the previous answer has left cold, which makes it
+ * several times dearer than in a loop (≈ 10–20 µs per statement on a busy 2-core machine, most of
+ * it fixed, whatever the depth): before the write it would delay the statement by as much; after
+ * it, it runs while the server works. V8 formats the stack only when it is first read, which
+ * {@link resolveCallSite} does once the recording is read, not while the code runs.
  * Reading the formatted text rather than structured CallSite objects keeps source maps: under
  * tsx or Vitest the lines are those of the `.ts` file the user wrote.
  */
@@ -61,11 +65,18 @@ const LIBRARY = /[\\/]node_modules[\\/](?:knex|tarn|pg|pg-[^\\/]+)[\\/]/;
  * resolveCallSite(site); // => 'src/build.ts:12'
  */
 export function captureCallSite(below?: (...args: never[]) => unknown, depth: number = CALL_SITE_DEPTH): PendingCallSite {
-  const holder: { stack?: string } = {};
+  return fillCallSite({}, below ?? captureCallSite, depth);
+}
+
+/**
+ * Captures the current stack below `below` into `holder` (at most `depth` frames): a holder the
+ * socket tap took while the driver wrote, filled now that the statement is on its way.
+ */
+function fillCallSite(holder: object, below: (...args: never[]) => unknown, depth: number): PendingCallSite {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = depth;
   try {
-    Error.captureStackTrace(holder, below ?? captureCallSite);
+    Error.captureStackTrace(holder, below);
   } finally {
     Error.stackTraceLimit = limit;
   }
@@ -196,8 +207,10 @@ interface Queryable {
  * Makes `client.query` (a pg.Client's) capture its caller's stack while `enabled()` (a recording
  * is open), for a socket tap to read as {@link currentCallSite}. pg writes a statement inside
  * `query` when the connection is idle; a statement it queues behind another is written later by
- * `submit`, which gets the same call site. Returns the function that puts `query` back (unless
- * someone replaced it after us).
+ * `submit`, which gets the same call site. The tap takes the call site's holder as pg writes; the
+ * stack goes into it as soon as `query` has returned from pg, so the statement is already on its way
+ * (see the module's note). Returns the function that puts `query` back (unless someone replaced it
+ * after us).
  *
  * @example
  * const untrace = traceCallSites(client, () => recorder.recording);
@@ -212,11 +225,17 @@ export function traceCallSites(client: object, enabled: () => boolean): () => vo
     if (!enabled()) return original.apply(this, args);
     const config = args[0] as { [SITE]?: PendingCallSite } | null | undefined;
     // Captured already where the call entered (knex's query, a pool's, ctxbench's db.query)?
-    const site =
-      (typeof config === 'object' && config !== null ? config[SITE] : undefined) ?? writing ?? captureCallSite(tracedQuery);
+    const given = (typeof config === 'object' && config !== null ? config[SITE] : undefined) ?? writing;
+    const site: PendingCallSite = given ?? {};
     const queue = this._queryQueue ?? this.queryQueue;
     const queued = Array.isArray(queue) ? queue.length : -1;
-    const result = withSite(site, () => original.apply(this, args));
+    let result: unknown;
+    try {
+      result = withSite(site, () => original.apply(this, args));
+    } finally {
+      // Not before: the capture would delay the statement; now it overlaps the server's work.
+      if (given === null || given === undefined) fillCallSite(site, tracedQuery, CALL_SITE_DEPTH);
+    }
     // Queued behind a statement in flight: it is written when pg submits it.
     if (Array.isArray(queue) && queue.length > queued) {
       const query = queue[queue.length - 1] as { submit?: QueryFn } | undefined;
@@ -252,8 +271,9 @@ export function queryWithCallSite(sql: string, params: unknown[] | undefined, si
 /**
  * Makes `knex.client.query` — where knex's runner hands a compiled query to the driver — capture
  * its caller's stack ({@link ENTRY_DEPTH} frames: five fewer of knex's than pg's `query` sees)
- * for the traced pg client it calls synchronously. Transactions (`knex.transaction`) run on a
- * client of their own, which pg's own tracing covers. Returns the function that puts it back.
+ * for the traced pg client it calls synchronously; as there, the stack is captured once pg has
+ * written the statement. Transactions (`knex.transaction`) run on a client of their own, which
+ * pg's own tracing covers. Returns the function that puts it back.
  *
  * @example
  * const untrace = traceKnexCallSites(knex, () => recorder.recording);
@@ -265,7 +285,12 @@ export function traceKnexCallSites(knex: { client: object }, enabled: () => bool
   const ownQuery = Object.prototype.hasOwnProperty.call(target, 'query');
   const traced = function tracedKnexQuery(this: unknown, ...args: unknown[]): unknown {
     if (!enabled()) return original.apply(this, args);
-    return withSite(captureCallSite(tracedKnexQuery, ENTRY_DEPTH), () => original.apply(this, args));
+    const site: PendingCallSite = {};
+    try {
+      return withSite(site, () => original.apply(this, args));
+    } finally {
+      fillCallSite(site, tracedKnexQuery, ENTRY_DEPTH);
+    }
   };
   target.query = traced;
   return () => {
@@ -278,7 +303,8 @@ export function traceKnexCallSites(knex: { client: object }, enabled: () => bool
 /**
  * Makes `pool.query` (a pg.Pool's) capture its caller's stack and hand it to the traced client
  * that runs the statement: the pool calls `client.query` from its own callbacks, where the
- * user's frames are gone. Only plain configs (SQL text, or an object literal) carry it; others
+ * user's frames are gone — on a later tick, so here the capture comes before the statement is
+ * written, unlike a client's. Only plain configs (SQL text, or an object literal) carry it; others
  * go through unchanged. Returns the function that puts `query` back.
  *
  * @example

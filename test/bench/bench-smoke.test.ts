@@ -131,6 +131,7 @@ describe('bench/bench.mjs --smoke', () => {
       expect(b.callSites).toMatchObject({ statements: 300, resolvedStatements: 300, depth: 16, entryDepth: 8 });
       for (const key of ['medianUs', 'p95Us', 'ratio', 'entryCaptureUs', 'captureUs', 'resolveUs', 'finaliseUsPerStatement']) positive(b.callSites[key]);
       expect(b.callSites.overInstrumentedUs).toEqual(expect.any(Number));
+      expect(b.callSites.cpuOverInstrumentedUs).toEqual(expect.any(Number));
     }
     expect(run.stdout).toContain('2a. Call sites');
   });

@@ -11,9 +11,19 @@ import knexFactory from 'knex';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFindings } from '../../src/core/analysis/findings.js';
-import { CALL_SITE_DEPTH, captureCallSite, copyCallSites, frameLocation, resolveCallSite } from '../../src/core/call-site.js';
+import {
+  CALL_SITE_DEPTH,
+  captureCallSite,
+  copyCallSites,
+  currentCallSite,
+  frameLocation,
+  resolveCallSite,
+  traceCallSites,
+  traceKnexCallSites,
+  type PendingCallSite,
+} from '../../src/core/call-site.js';
 import { profile } from '../../src/core/profile.js';
-import { openSession, type ProfilingSession } from '../../src/core/session.js';
+import { openSession, pgClientSocket, type ProfilingSession } from '../../src/core/session.js';
 import type { Turn } from '../../src/core/types.js';
 import callSitesStrategy from './strategies/call-sites.js';
 import { backendKinds, emptyBackend, type TestBackend } from '../support/backends.js';
@@ -154,6 +164,60 @@ describe.each(backendKinds)('call sites on %s', (kind) => {
       const m = await session.measure(async (db) => db.query('select 1')); // at:test-session
       expect(m.statements.map((s) => s.callSite)).toEqual([here('test-session')]);
     });
+  });
+
+  /**
+   * Spies on what a socket tap sees while `client` writes: the current call site, and whether its
+   * stack was already captured then. Returns what it saw and the function that stops spying.
+   */
+  function spyOnWrites(client: pg.Client): { seen: { site: PendingCallSite | null; captured: boolean }[]; stop: () => void } {
+    const socket = pgClientSocket(client);
+    const write = socket.write;
+    const seen: { site: PendingCallSite | null; captured: boolean }[] = [];
+    socket.write = function (this: typeof socket, ...args: unknown[]): boolean {
+      const site = currentCallSite();
+      seen.push({ site, captured: site !== null && Object.prototype.hasOwnProperty.call(site, 'stack') });
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof socket.write;
+    return { seen, stop: () => void delete (socket as { write?: unknown }).write };
+  }
+
+  it('capture the stack only once pg has written the statement (the walk overlaps the server, not the send), for pg and knex', async () => {
+    const client = new pg.Client({ connectionString: backend.url });
+    await client.connect();
+    const spy = spyOnWrites(client);
+    const untrace = traceCallSites(client, () => true);
+    try {
+      await client.query('select 1'); // at:after-write
+    } finally {
+      untrace();
+      spy.stop();
+      await client.end();
+    }
+    expect(spy.seen.length).toBeGreaterThan(0);
+    expect(spy.seen.map((w) => w.captured)).toEqual(spy.seen.map(() => false));
+    expect(resolveCallSite(spy.seen[0]!.site)).toBe(here('after-write'));
+
+    const knex = knexFactory({ client: 'pg', connection: backend.url, pool: { min: 0, max: 1 } });
+    try {
+      const connection = (await knex.client.acquireConnection()) as pg.Client;
+      await knex.client.releaseConnection(connection);
+      const knexSpy = spyOnWrites(connection);
+      const untraceKnex = traceKnexCallSites(knex, () => true);
+      const untraceClient = traceCallSites(connection, () => true);
+      try {
+        await knex.raw('select 2'); // at:knex-after-write
+      } finally {
+        untraceClient();
+        untraceKnex();
+        knexSpy.stop();
+      }
+      expect(knexSpy.seen.length).toBeGreaterThan(0);
+      expect(knexSpy.seen.map((w) => w.captured)).toEqual(knexSpy.seen.map(() => false));
+      expect(resolveCallSite(knexSpy.seen[0]!.site)).toBe(here('knex-after-write'));
+    } finally {
+      await knex.destroy();
+    }
   });
 
   it('name the caller through profile() on a pg.Client, including statements pg queues behind another', async () => {
