@@ -15,7 +15,6 @@
  * rename), checked on every load; a file that fails the check is reported and seeded again. A
  * cache that cannot be written only costs the next run its seeding.
  */
-import { quietKnexOn } from './knex-quiet.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
@@ -24,14 +23,11 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { ConversationFixture } from './fixtures.js';
 import { SCHEMA_VERSION } from './migrate.js';
-import { seedEmbedded } from './dataset.js';
 import type { ScaleSpec } from './seed/scales.js';
 import { CACHE_FORMAT, withTrailer } from './cache-file.js';
-import type { EmbeddedSource, EmbeddedWorkerData, EmbeddedWorkerReply } from './embedded-worker.js';
+import type { EmbeddedSource, EmbeddedWorkerData, EmbeddedWorkerEvent, EmbeddedWorkerReply } from './embedded-worker.js';
 
 export { checkCacheFile } from './cache-file.js';
 
@@ -229,42 +225,6 @@ export async function pruneStale(
   }
 }
 
-/** Serves `db` on an ephemeral loopback port. */
-async function serve(db: PGlite): Promise<{ url: string; stop: () => Promise<void> }> {
-  // Two: ctxbench's own session, and one more through the --rtt delay proxy. PGlite still
-  // runs one statement at a time; the second connection only waits while the first is idle.
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 2 });
-  await server.start();
-  return { url: `postgres://postgres@${server.getServerConn()}/postgres`, stop: () => server.stop() };
-}
-
-/** Seeds a new in-memory database and returns its data directory as an uncompressed tarball. */
-async function seedToTarball(options: EmbeddedOptions): Promise<Uint8Array> {
-  const db = await PGlite.create();
-  try {
-    const { url, stop } = await serve(db);
-    const knex = quietKnexOn(url);
-    try {
-      options.onEvent?.({ kind: 'seeding', scale: options.scale.name, seed: options.seed });
-      const summary = await seedEmbedded(db, knex, {
-        scale: options.scale,
-        seed: options.seed,
-        fixtures: options.fixtures,
-        onProgress: (p) => options.onEvent?.({ kind: 'seed-progress', ...p }),
-      });
-      const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
-      options.onEvent?.({ kind: 'seeded', rows, ms: summary.elapsedMs });
-    } finally {
-      await knex.destroy();
-      await stop();
-    }
-    // Uncompressed: loading it is what every later run pays (≈0.7 s for the default scale).
-    return new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
-  } finally {
-    await db.close();
-  }
-}
-
 /** How the database's thread is started: the built file, or the TypeScript source through tsx. */
 function spawnDatabaseThread(data: EmbeddedWorkerData): Worker {
   const built = new URL('./embedded-worker.js', import.meta.url);
@@ -281,24 +241,30 @@ interface DatabaseThread {
   worker: Worker;
   url: string;
   busySince: Float64Array;
+  /** The data directory it seeded, when it did. */
+  tarball?: Uint8Array;
 }
 
 /** Starts a database thread and waits for its answer: running, or why the source is unusable. */
 async function startThread(
   source: EmbeddedSource,
   port: number,
+  onEvent?: EmbeddedOptions['onEvent'],
 ): Promise<DatabaseThread | Extract<EmbeddedWorkerReply, { kind: 'unusable' }>> {
   const busySince = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
   const worker = spawnDatabaseThread({ source, port, busySince });
   const reply = await new Promise<EmbeddedWorkerReply>((resolve) => {
-    worker.once('message', resolve);
+    worker.on('message', (message: EmbeddedWorkerReply | EmbeddedWorkerEvent) => {
+      if (message.kind === 'event') onEvent?.(message.event);
+      else resolve(message);
+    });
     worker.once('error', (error) => resolve({ kind: 'failed', message: reasonOf(error) }));
     worker.once('exit', (code) => resolve({ kind: 'failed', message: `its thread exited (code ${code})` }));
   });
   worker.removeAllListeners('message').removeAllListeners('exit');
   // A thread that fails after its answer already shows as refused connections.
   worker.removeAllListeners('error').on('error', () => undefined);
-  if (reply.kind === 'ready') return { worker, url: reply.url, busySince: new Float64Array(busySince) };
+  if (reply.kind === 'ready') return { worker, url: reply.url, busySince: new Float64Array(busySince), tarball: reply.tarball };
   await worker.terminate();
   if (reply.kind === 'unusable') return reply;
   throw new Error(`the embedded database failed to start: ${reply.message}`);
@@ -375,8 +341,8 @@ class ThreadedServer implements EmbeddedServer {
 }
 
 /** A thread that must start: an unusable source here is a bug, not a cache miss. */
-async function mustStart(source: EmbeddedSource, port: number): Promise<DatabaseThread> {
-  const thread = await startThread(source, port);
+async function mustStart(source: EmbeddedSource, port: number, onEvent?: EmbeddedOptions['onEvent']): Promise<DatabaseThread> {
+  const thread = await startThread(source, port, onEvent);
   if ('reason' in thread) throw new Error(`the embedded database failed to start: ${thread.reason}`);
   return thread;
 }
@@ -406,11 +372,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     }
     if (!thread.missing) options.onEvent?.({ kind: 'cache-invalid', file: cached, reason: thread.reason });
   }
-  const tarball = await seedToTarball(options);
+  const { scale, seed, fixtures } = options;
+  const thread = await mustStart({ kind: 'seed', scale, seed, fixtures }, 0, options.onEvent);
+  const tarball = thread.tarball!;
+  thread.tarball = undefined;
   const stored = await storeCache(cacheRoot, cached, tarball, options);
   // Restarts read the cache file; when it could not be written, this run keeps the bytes.
   const restartFrom: EmbeddedSource = stored ? fromFile : { kind: 'bytes', bytes: tarball };
-  const thread = await mustStart({ kind: 'bytes', bytes: tarball }, 0);
   return new ThreadedServer(thread, true, (port) => mustStart(restartFrom, port));
 }
 

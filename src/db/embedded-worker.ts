@@ -12,6 +12,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { checkCacheFile } from './cache-file.js';
+import type { EmbeddedEvent } from './embedded-server.js';
+import type { ConversationFixture } from './fixtures.js';
+import type { ScaleSpec } from './seed/scales.js';
 
 /** What the worker starts from. */
 export type EmbeddedSource =
@@ -20,7 +23,9 @@ export type EmbeddedSource =
   /** A data directory tarball. */
   | { kind: 'bytes'; bytes: Uint8Array }
   /** A fresh empty database. */
-  | { kind: 'empty' };
+  | { kind: 'empty' }
+  /** A fresh database seeded with the reference dataset here; its tarball comes with the answer. */
+  | { kind: 'seed'; scale: ScaleSpec; seed: number; fixtures: ConversationFixture[] };
 
 /** The worker's input. */
 export interface EmbeddedWorkerData {
@@ -34,12 +39,16 @@ export interface EmbeddedWorkerData {
   busySince: SharedArrayBuffer;
 }
 
-/** The worker's one answer. */
+/** The worker's one answer (seeding events may come before it). */
 export type EmbeddedWorkerReply =
-  | { kind: 'ready'; url: string }
+  /** Serving; `tarball`: the seeded data directory, for the cache (source `seed` only). */
+  | { kind: 'ready'; url: string; tarball?: Uint8Array }
   /** The cache file cannot be used (missing, damaged, or PGlite cannot load it). */
   | { kind: 'unusable'; reason: string; missing: boolean }
   | { kind: 'failed'; message: string };
+
+/** What the worker says before its answer. */
+export type EmbeddedWorkerEvent = { kind: 'event'; event: EmbeddedEvent };
 
 function reasonOf(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
@@ -48,7 +57,7 @@ function reasonOf(error: unknown): string {
 
 /** The data directory to load, or why there is none. */
 async function dataDir(source: EmbeddedSource): Promise<Blob | undefined | EmbeddedWorkerReply> {
-  if (source.kind === 'empty') return undefined;
+  if (source.kind === 'empty' || source.kind === 'seed') return undefined;
   if (source.kind === 'bytes') return new Blob([source.bytes]);
   let checked: Awaited<ReturnType<typeof checkCacheFile>>;
   try {
@@ -87,7 +96,35 @@ async function start(data: EmbeddedWorkerData): Promise<EmbeddedWorkerReply> {
       parentPort!.close();
     })();
   });
-  return { kind: 'ready', url: `postgres://postgres@${server.getServerConn()}/postgres` };
+  const url = `postgres://postgres@${server.getServerConn()}/postgres`;
+  if (data.source.kind !== 'seed') return { kind: 'ready', url };
+  // Seeded here and served as it is: no second load of the data it was dumped to.
+  const tarball = await seed(db, url, data.source);
+  return { kind: 'ready', url, tarball };
+}
+
+/** Seeds `db` (served at `url`) and returns its data directory as an uncompressed tarball. */
+async function seed(db: PGlite, url: string, source: Extract<EmbeddedSource, { kind: 'seed' }>): Promise<Uint8Array> {
+  const say = (event: EmbeddedEvent): void => parentPort!.postMessage({ kind: 'event', event } satisfies EmbeddedWorkerEvent);
+  // Only a seeding thread loads the generator and knex.
+  const { seedEmbedded } = await import('./dataset.js');
+  const { quietKnexOn } = await import('./knex-quiet.js');
+  const knex = quietKnexOn(url);
+  try {
+    say({ kind: 'seeding', scale: source.scale.name, seed: source.seed });
+    const summary = await seedEmbedded(db, knex, {
+      scale: source.scale,
+      seed: source.seed,
+      fixtures: source.fixtures,
+      onProgress: (p) => say({ kind: 'seed-progress', ...p }),
+    });
+    const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
+    say({ kind: 'seeded', rows, ms: summary.elapsedMs });
+  } finally {
+    await knex.destroy();
+  }
+  // Uncompressed: loading it is what every later run pays.
+  return new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
 }
 
 /** Notes on the shared clock when each protocol exchange starts and ends (pglite-socket runs every one through this method). */
@@ -104,6 +141,6 @@ function watchExchanges(db: PGlite, busySince: Float64Array): void {
 }
 
 start(workerData as EmbeddedWorkerData).then(
-  (reply) => parentPort!.postMessage(reply),
+  (reply) => parentPort!.postMessage(reply, reply.kind === 'ready' && reply.tarball ? [reply.tarball.buffer as ArrayBuffer] : []),
   (error: unknown) => parentPort!.postMessage({ kind: 'failed', message: reasonOf(error) } satisfies EmbeddedWorkerReply),
 );
