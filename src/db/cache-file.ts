@@ -4,8 +4,7 @@
  * fail, or print an error and hang).
  */
 import { createHash } from 'node:crypto';
-import { openAsBlob } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /**
  * The cache file's format: 2 is the tarball followed by its checksum trailer. In the key, so a
@@ -26,24 +25,37 @@ export function withTrailer(tarball: Uint8Array): Buffer[] {
 }
 
 /**
- * The tarball inside a cache file, as a Blob backed by the file (read when PGlite loads it, not
- * held here), or why the file cannot be trusted. Throws as `fs` does when it cannot be opened.
+ * The tarball inside a cache file, read whole into an array of its own (exactly the tarball's
+ * bytes, so a loader can use it without copying it), or why the file cannot be trusted. The file
+ * is opened once: a concurrent run that renames a fresh copy over it changes nothing here.
+ * Throws as `fs` does when it cannot be opened.
  *
  * @example
- * const checked = await checkCacheFile(cached);
+ * const checked = await readCacheFile(cached);
  * if ('problem' in checked) console.error(`${cached}: ${checked.problem}`);
  */
-export async function checkCacheFile(file: string): Promise<{ tarball: Blob } | { problem: string }> {
-  // stat first: openAsBlob's error names no errno (ENOENT, ENOTDIR …), which callers tell apart.
-  await stat(file);
-  const whole = await openAsBlob(file);
-  const trailer = whole.size >= TRAILER_LENGTH ? Buffer.from(await whole.slice(whole.size - TRAILER_LENGTH).arrayBuffer()).toString('latin1') : '';
-  const match = /^\nctxbench-sha256:([0-9a-f]{64})\n$/.exec(trailer);
-  if (!match) return { problem: 'no checksum at its end: truncated, or not written by ctxbench' };
-  const tarball = whole.slice(0, whole.size - TRAILER_LENGTH);
-  // Hashed as it streams: the file is never held whole here.
-  const hash = createHash('sha256');
-  for await (const chunk of tarball.stream()) hash.update(chunk);
-  if (hash.digest('hex') !== match[1]) return { problem: 'its checksum does not match: the file is damaged' };
-  return { tarball };
+export async function readCacheFile(file: string): Promise<{ tarball: Uint8Array } | { problem: string }> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const trailer = Buffer.alloc(Math.min(size, TRAILER_LENGTH));
+    await readFully(handle, trailer, size - trailer.length);
+    const match = /^\nctxbench-sha256:([0-9a-f]{64})\n$/.exec(trailer.toString('latin1'));
+    if (!match) return { problem: 'no checksum at its end: truncated, or not written by ctxbench' };
+    const tarball = new Uint8Array(size - TRAILER_LENGTH);
+    await readFully(handle, tarball, 0);
+    if (sha256(tarball) !== match[1]) return { problem: 'its checksum does not match: the file is damaged' };
+    return { tarball };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Fills `into` from `handle` at `position` (one read may return less than asked). */
+async function readFully(handle: FileHandle, into: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < into.length; ) {
+    const { bytesRead } = await handle.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new Error(`the file ended ${into.length - done} bytes early (it changed while read)`);
+    done += bytesRead;
+  }
 }

@@ -29,7 +29,7 @@ import type { ScaleSpec } from './seed/scales.js';
 import { CACHE_FORMAT, withTrailer } from './cache-file.js';
 import type { EmbeddedSource, EmbeddedWorkerData, EmbeddedWorkerEvent, EmbeddedWorkerReply } from './embedded-worker.js';
 
-export { checkCacheFile } from './cache-file.js';
+export { readCacheFile } from './cache-file.js';
 
 /** What a caller learns while the embedded database starts (for a progress line or bar). */
 export type EmbeddedEvent =

@@ -11,7 +11,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { checkCacheFile } from './cache-file.js';
+import { readCacheFile } from './cache-file.js';
 import type { EmbeddedEvent } from './embedded-server.js';
 import type { ConversationFixture } from './fixtures.js';
 import type { ScaleSpec } from './seed/scales.js';
@@ -56,24 +56,35 @@ function reasonOf(error: unknown): string {
 }
 
 /** The data directory to load, or why there is none. */
-async function dataDir(source: EmbeddedSource): Promise<Blob | undefined | EmbeddedWorkerReply> {
-  if (source.kind === 'empty' || source.kind === 'seed') return undefined;
-  if (source.kind === 'bytes') return new Blob([source.bytes]);
-  let checked: Awaited<ReturnType<typeof checkCacheFile>>;
+async function dataDir(source: EmbeddedSource): Promise<{ tarball: Blob | undefined } | EmbeddedWorkerReply> {
+  if (source.kind === 'empty' || source.kind === 'seed') return { tarball: undefined };
+  if (source.kind === 'bytes') return { tarball: tarballBlob(source.bytes) };
+  let checked: Awaited<ReturnType<typeof readCacheFile>>;
   try {
-    checked = await checkCacheFile(source.file);
+    checked = await readCacheFile(source.file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const missing = code === 'ENOENT' || code === 'ENOTDIR';
     return { kind: 'unusable', missing, reason: `cannot read it (${reasonOf(error)})` };
   }
   if ('problem' in checked) return { kind: 'unusable', missing: false, reason: checked.problem };
-  return checked.tarball;
+  return { tarball: tarballBlob(checked.tarball) };
+}
+
+/**
+ * The tarball as PGlite takes it. PGlite only reads `type` and `arrayBuffer()`: answering with
+ * the array's own buffer spares a Blob's copy of it (70 MB at the default scale).
+ */
+function tarballBlob(tarball: Uint8Array): Blob {
+  const whole = tarball.byteOffset === 0 && tarball.byteLength === tarball.buffer.byteLength;
+  if (!whole) return new Blob([tarball]);
+  return { type: '', size: tarball.byteLength, arrayBuffer: async () => tarball.buffer } as unknown as Blob;
 }
 
 async function start(data: EmbeddedWorkerData): Promise<EmbeddedWorkerReply> {
-  const loaded = await dataDir(data.source);
-  if (loaded !== undefined && !(loaded instanceof Blob)) return loaded;
+  const found = await dataDir(data.source);
+  if ('kind' in found) return found;
+  const loaded = found.tarball;
   let db: PGlite;
   try {
     db = await PGlite.create(loaded === undefined ? {} : { loadDataDir: loaded });

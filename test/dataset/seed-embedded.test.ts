@@ -12,7 +12,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEmbedded, type SeedProgress, type SeedSummary } from '../../src/db/dataset.js';
-import { checkCacheFile, startEmbedded, type EmbeddedEvent } from '../../src/db/embedded-server.js';
+import { readCacheFile, startEmbedded, type EmbeddedEvent } from '../../src/db/embedded-server.js';
 import { loadFixtures, type ConversationFixture } from '../../src/db/fixtures.js';
 import { DATASET_TABLES, MIGRATIONS_TABLE, migrate } from '../../src/db/migrate.js';
 import { MIGRATIONS } from '../../src/db/migrations/index.js';
@@ -266,7 +266,7 @@ describe('the embedded cache heals itself (tiny, PGlite)', () => {
     const forced = await start({ force: true });
     expect(forced.seededNow).toBe(true);
     expect(forced.events.map((e) => e.kind)).toEqual(['seeding', 'seeded']);
-    expect(await checkCacheFile(cached)).toHaveProperty('tarball');
+    expect(await readCacheFile(cached)).toHaveProperty('tarball');
   }, 180_000);
 
   it('an unwritable cache directory means one warning and an uncached run', async () => {
