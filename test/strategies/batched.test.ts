@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageTokens } from '../../src/core/render/prompt-renderer.js';
 import { runStrategies } from '../../src/core/runner.js';
 import { openSession, type ProfilingSession } from '../../src/core/session.js';
-import { batchedStatement, batchedStrategy, tokenTables, tokensSql, unicodeClasses } from '../../src/core/strategies/batched-strategy.js';
+import {
+  batchedStatement,
+  batchedStrategy,
+  tokenTables,
+  tokensSql,
+  unicodeClasses,
+} from '../../src/core/strategies/batched-strategy.js';
 import { naiveStrategy } from '../../src/core/strategies/naive-strategy.js';
 import { listTurns } from '../../src/core/turns.js';
 import type { PromptContext, Turn } from '../../src/core/types.js';
@@ -166,7 +172,9 @@ describe.each(backendKinds)('batched tokenizer in SQL equals messageTokens (%s)'
     // The definition at work: ZWNJ splits, marks and digits join, İ grows to 3 code points.
     const sql = tokensSql('m.content');
     const tokens = async (text: string) =>
-      (await session.db.query<{ toks: string[] }>(`select array(${sql}) as toks from (select $1::text as content) m`, [text])).rows[0]!.toks.sort();
+      (
+        await session.db.query<{ toks: string[] }>(`select array(${sql}) as toks from (select $1::text as content) m`, [text])
+      ).rows[0]!.toks.sort();
     expect(await tokens('می‌خواهم کتاب‌ها')).toEqual(['خواهم', 'کتاب']);
     expect(await tokens('ΟΔΟΣ ΣΑΣ1')).toEqual(['οδος', 'σας1']);
     expect(await tokens('İs GRÜẞE Köln')).toEqual(['grüße', 'i\u0307s', 'köln']);
