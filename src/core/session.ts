@@ -183,13 +183,14 @@ class TransactionGuard {
 }
 
 /**
- * Each connection's suffix for statement names: a named prepared statement lives in the server
+ * Each connection's prefix for statement names: a named prepared statement lives in the server
  * session, which on PGlite every connection shares, so a name is made the connection's own
- * (`name_1a2b3c4d`) and a later connection never meets its predecessor's. Random rather than
+ * (`1a2b3c4d_name`) and a later connection never meets its predecessor's. Random rather than
  * counted, so a connection pooler's reused session cannot hold it either; of fixed length, so
- * the bytes a statement sends never depend on how many connections came before.
+ * the bytes a statement sends never depend on how many connections came before; first, as the
+ * server keeps only a name's first 63 bytes.
  */
-const statementSuffixes = new WeakMap<pg.Client, string>();
+const statementPrefixes = new WeakMap<pg.Client, string>();
 
 /**
  * Opens a session on `url`. Connection failures become a DatabaseError (exit 3) with the URL masked.
@@ -226,7 +227,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       afterCreate(connection: pg.Client, done: (err: Error | null, connection: pg.Client) => void) {
         connection.query(sessionSettings(options), (error: Error | null) => {
           if (error) return done(error, connection);
-          statementSuffixes.set(connection, randomBytes(4).toString('hex'));
+          statementPrefixes.set(connection, randomBytes(4).toString('hex'));
           recorder.attach(pgClientSocket(connection));
           guard.watch(connection);
           // Outermost, so the guard's own frame is not among the ones captured.
@@ -261,7 +262,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
         const values = params === undefined ? undefined : [...params];
         const config = site === null ? { text: sql, values } : (queryWithCallSite(sql, values, site) as pg.QueryConfig);
         const result = await client.query(
-          options?.name === undefined ? config : { ...config, name: `${options.name}_${statementSuffixes.get(client)}` },
+          options?.name === undefined ? config : { ...config, name: `${statementPrefixes.get(client)}_${options.name}` },
         );
         return { rows: result.rows, rowCount: result.rowCount };
       } finally {

@@ -103,6 +103,8 @@ export interface QueryOptions {
    * parses it, later calls send only the name and the parameters, and the server reuses what
    * it parsed (and, once it judges a generic plan as good as its custom ones, the plan). The
    * name must stand for this one SQL text: another text under the same name is an error.
+   * The server keeps a name's first 54 bytes (63, of which ctxbench takes 9 to make the name
+   * the connection's own).
    */
   readonly name?: string;
 }

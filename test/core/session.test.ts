@@ -56,7 +56,7 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
     expect([first.error, again.error, again.value?.rows]).toEqual([undefined, undefined, [{ body: 'é' }]]);
     const [a, b] = [first.statements[0]!, again.statements[0]!];
     expect(b.sql).toBe(sql);
-    // The second call sends no Parse (1 + 4 + "note_" and 8 hex digits + NUL + the SQL + NUL + 2)
+    // The second call sends no Parse (1 + 4 + 8 hex digits and "_note" + NUL + the SQL + NUL + 2)
     // and gets no ParseComplete (5 bytes) back.
     expect([a.sentBytes - b.sentBytes, a.wireBytes - b.wireBytes]).toEqual([1 + 4 + 14 + sql.length + 1 + 2, 5]);
     const other = await openSession(backend.url);
