@@ -7,6 +7,7 @@ import { quietKnexLog } from '../db/knex-quiet.js';
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import { initFingerprinting } from './analysis/fingerprint.js';
 import { ENTRY_DEPTH, captureCallSite, queryWithCallSite, traceCallSites, traceKnexCallSites } from './call-site.js';
 import { DatabaseError, maskSecrets, maskUrl } from './errors.js';
@@ -201,6 +202,16 @@ class TransactionGuard {
 }
 
 /**
+ * Each connection's prefix for statement names: a named prepared statement lives in the server
+ * session, which on PGlite every connection shares, so a name is made the connection's own
+ * (`1a2b3c4d_name`) and a later connection never meets its predecessor's. Random rather than
+ * counted, so a connection pooler's reused session cannot hold it either; of fixed length, so
+ * the bytes a statement sends never depend on how many connections came before; first, as the
+ * server keeps only a name's first 63 bytes.
+ */
+const statementPrefixes = new WeakMap<pg.Client, string>();
+
+/**
  * Opens a session on `url`. Connection failures become a DatabaseError (exit 3) with the URL masked.
  *
  * @example
@@ -235,6 +246,7 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
       afterCreate(connection: pg.Client, done: (err: Error | null, connection: pg.Client) => void) {
         connection.query(sessionSettings(options), (error: Error | null) => {
           if (error) return done(error, connection);
+          statementPrefixes.set(connection, randomBytes(4).toString('hex'));
           recorder.attach(pgClientSocket(connection));
           guard.watch(connection);
           // Outermost, so the guard's own frame is not among the ones captured.
@@ -261,13 +273,16 @@ export async function openSession(url: string, options: SessionOptions = {}): Pr
 
   const db: StrategyDb = {
     knex,
-    async query(sql, params) {
+    async query(sql, params, options) {
       // Captured here, before the await that would leave only ctxbench's frames above pg's query.
       const site = capturing() ? captureCallSite(db.query, ENTRY_DEPTH) : null;
       const client: pg.Client = await knex.client.acquireConnection();
       try {
         const values = params === undefined ? undefined : [...params];
-        const result = await (site === null ? client.query(sql, values) : client.query(queryWithCallSite(sql, values, site) as pg.QueryConfig));
+        const config = site === null ? { text: sql, values } : (queryWithCallSite(sql, values, site) as pg.QueryConfig);
+        const result = await client.query(
+          options?.name === undefined ? config : { ...config, name: `${statementPrefixes.get(client)}_${options.name}` },
+        );
         return { rows: result.rows, rowCount: result.rowCount };
       } finally {
         await knex.client.releaseConnection(client);

@@ -92,6 +92,24 @@ export interface PromptContext {
 }
 
 /**
+ * Options of one `db.query`.
+ *
+ * @example
+ * await db.query('select title from products where user_id = $1', [turn.tenantId], { name: 'products_v1' });
+ */
+export interface QueryOptions {
+  /**
+   * Sends the statement as a named prepared statement: the first call on the connection
+   * parses it, later calls send only the name and the parameters, and the server reuses what
+   * it parsed (and, once it judges a generic plan as good as its custom ones, the plan). The
+   * name must stand for this one SQL text: another text under the same name is an error.
+   * The server keeps a name's first 54 bytes (63, of which ctxbench takes 9 to make the name
+   * the connection's own).
+   */
+  readonly name?: string;
+}
+
+/**
  * What a strategy receives: knex bound to the one instrumented connection, plus a raw
  * `query` for code that speaks SQL with `$1` parameters.
  */
@@ -102,6 +120,7 @@ export interface StrategyDb {
   query<R extends Record<string, unknown> = Record<string, unknown>>(
     sql: string,
     params?: readonly unknown[],
+    options?: QueryOptions,
   ): Promise<{ rows: R[]; rowCount: number | null }>;
   /**
    * Labels the statements `fn` sends, so reports break queries, bytes and rows down by

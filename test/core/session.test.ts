@@ -9,7 +9,8 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
   let session: ProfilingSession;
 
   beforeAll(async () => {
-    backend = await emptyBackend(kind);
+    // Two connections, as the embedded server takes: one test opens a second session.
+    backend = await emptyBackend(kind, { maxConnections: 2 });
     const setup = await openSession(backend.url, { readOnly: false });
     // Setup writes happen outside `measure`, which is read-only.
     await setup.control.raw('create table notes (id int primary key, body text)');
@@ -45,6 +46,27 @@ describe.each(backendKinds)('profiling session on %s', (kind) => {
     expect(m.statements.map((s) => s.roundTrip)).toEqual([1, 2, 3]);
     expect(m.statements.map((s) => s.sql).sort()).toEqual(['select $1::int', 'select 1', 'select 2']);
     expect(m.statements.find((s) => s.sql === 'select $1::int')!.params).toEqual(['3']);
+  });
+
+  it('prepares a named statement once per connection, and a later session on the same server (PGlite: one shared) its own', async () => {
+    const sql = 'select body from notes where id = $1';
+    const run = (s: ProfilingSession) => s.measure((db) => db.query(sql, [1], { name: 'note' }));
+    const first = await run(session);
+    const again = await run(session);
+    expect([first.error, again.error, again.value?.rows]).toEqual([undefined, undefined, [{ body: 'é' }]]);
+    const [a, b] = [first.statements[0]!, again.statements[0]!];
+    expect(b.sql).toBe(sql);
+    // The second call sends no Parse (1 + 4 + 8 hex digits and "_note" + NUL + the SQL + NUL + 2)
+    // and gets no ParseComplete (5 bytes) back.
+    expect([a.sentBytes - b.sentBytes, a.wireBytes - b.wireBytes]).toEqual([1 + 4 + 14 + sql.length + 1 + 2, 5]);
+    const other = await openSession(backend.url);
+    try {
+      const m = await run(other);
+      expect([m.error, m.value?.rows]).toEqual([undefined, [{ body: 'é' }]]);
+      expect(m.statements[0]!.sentBytes).toBe(a.sentBytes);
+    } finally {
+      await other.close();
+    }
   });
 
   it('makes the whole connection read-only, with timeouts and its name visible to DBAs', async () => {

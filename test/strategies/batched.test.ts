@@ -2,10 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageTokens } from '../../src/core/render/prompt-renderer.js';
 import { runStrategies } from '../../src/core/runner.js';
 import { openSession, type ProfilingSession } from '../../src/core/session.js';
-import { batchedStrategy, tokenTables, tokensSql, unicodeClasses } from '../../src/core/strategies/batched-strategy.js';
+import {
+  batchedStatement,
+  batchedStrategy,
+  tokenTables,
+  tokensSql,
+  unicodeClasses,
+} from '../../src/core/strategies/batched-strategy.js';
 import { naiveStrategy } from '../../src/core/strategies/naive-strategy.js';
 import { listTurns } from '../../src/core/turns.js';
-import type { Turn } from '../../src/core/types.js';
+import type { PromptContext, Turn } from '../../src/core/types.js';
 import { loadFixtures } from '../../src/db/fixtures.js';
 import type { StrategyReport } from '../../src/report/model.js';
 import { backendKinds, emptyBackend, seededBackend, type TestBackend } from '../support/backends.js';
@@ -141,14 +147,14 @@ describe.each(backendKinds)('batched tokenizer in SQL equals messageTokens (%s)'
 
   /** Texts whose SQL tokens differ from messageTokens (as sorted sets), with both. */
   async function mismatches(texts: readonly string[]): Promise<{ text: string; js: string[]; sql: string[] }[]> {
-    const { sql, params } = tokensSql('m.content', 2);
+    const sql = tokensSql('m.content');
     const out: { text: string; js: string[]; sql: string[] }[] = [];
     for (let start = 0; start < texts.length; start += 4000) {
       const chunk = texts.slice(start, start + 4000);
       const { rows } = await session.db.query<{ i: string; toks: string[] }>(
         `select m.i, coalesce((select array_agg(z.tok) from (${sql}) z), '{}') as toks
            from unnest($1::text[]) with ordinality as m(content, i)`,
-        [chunk, ...params],
+        [chunk],
       );
       expect(rows.length).toBe(chunk.length);
       for (const row of rows) {
@@ -164,13 +170,10 @@ describe.each(backendKinds)('batched tokenizer in SQL equals messageTokens (%s)'
   it('on Persian, Arabic, German, Greek and Turkish text, ZWNJ, marks and astral letters', async () => {
     expect(await mismatches(HAND_PICKED)).toEqual([]);
     // The definition at work: ZWNJ splits, marks and digits join, İ grows to 3 code points.
-    const { sql, params } = tokensSql('m.content', 2);
+    const sql = tokensSql('m.content');
     const tokens = async (text: string) =>
       (
-        await session.db.query<{ toks: string[] }>(`select array(${sql}) as toks from (select $1::text as content) m`, [
-          text,
-          ...params,
-        ])
+        await session.db.query<{ toks: string[] }>(`select array(${sql}) as toks from (select $1::text as content) m`, [text])
       ).rows[0]!.toks.sort();
     expect(await tokens('می‌خواهم کتاب‌ها')).toEqual(['خواهم', 'کتاب']);
     expect(await tokens('ΟΔΟΣ ΣΑΣ1')).toEqual(['οδος', 'σας1']);
@@ -264,6 +267,14 @@ describe.each(backendKinds)('batched on tiny (%s)', (kind) => {
     expect(batched.findings).toEqual([]);
   });
 
+  it('sends only the message id and the tenant with each turn: the statement, tokenizer tables and all, is prepared once', () => {
+    const statements = batched.turnDetails.map((t) => t.statements![0]!);
+    expect(statements.map((s) => s.params)).toEqual(turns.map((t) => [t.messageId, t.tenantId]));
+    expect(statements.every((s) => s.sql === batchedStatement().sql)).toBe(true);
+    // Bind (the name, two parameters), Describe, Execute and Sync: no Parse, no tables.
+    expect(statements.map((s) => s.sentBytes).reduce((a, b) => a + b, 0)).toBe(BATCHED_SENT_BYTES);
+  });
+
   it('builds the prompt naive builds on every fixture turn', () => {
     expect(batched.contextIdentical).toBe(true);
     expect(batched.difference).toBeNull();
@@ -293,6 +304,53 @@ describe.each(backendKinds)('batched on tiny (%s)', (kind) => {
     const m = await session.measure((db) => batchedStrategy.build(db, { ...turns[0]!, messageId: 'nope000000' }));
     expect(String(m.error)).toContain('message nope000000 not found');
     expect(m.statements.length).toBe(1);
+  });
+});
+
+describe.each(backendKinds)('batched FAQ scores of keywords that are not an array (%s)', (kind) => {
+  let backend: TestBackend;
+
+  beforeAll(async () => {
+    backend = await seededBackend(kind, 'tiny');
+  });
+
+  afterAll(async () => {
+    await backend?.close();
+  });
+
+  it('are 0 for an object, a string or nested arrays, as naive scores them, though `?` finds an object key or a string scalar', async () => {
+    const setup = await openSession(backend.url, { readOnly: false });
+    let turn: Turn;
+    try {
+      [turn] = await listTurns(setup.control, [(await loadFixtures())[0]!.id]);
+      const { rows } = await setup.control.raw('select content from messages where id = ?', [turn!.messageId]);
+      const tokens = [...messageTokens(rows[0].content)];
+      expect(tokens.length).toBeGreaterThan(0);
+      // Three FAQs whose keywords hold the tokens of M, but not as an array of strings; last on
+      // confidence, so naive ranks them after every other FAQ.
+      await setup.control.raw(
+        `with x as (
+           select id, row_number() over (order by id) as k from faqs where user_id = ? and is_approved order by id limit 3
+         )
+         update faqs f set confidence_score = -1,
+                question = (array['keywords: object', 'keywords: string', 'keywords: nested'])[x.k],
+                keywords = (array[(select jsonb_object_agg(t, 1) from unnest(?::text[]) t), to_jsonb(?::text), jsonb_build_array(to_jsonb(?::text[]))])[x.k]
+           from x where f.id = x.id`,
+        [turn!.tenantId, tokens, tokens[0]!, tokens],
+      );
+    } finally {
+      await setup.close();
+    }
+    const session = await openSession(backend.url);
+    try {
+      const naive = await session.measure((db) => naiveStrategy.build(db, turn));
+      const batched = await session.measure((db) => batchedStrategy.build(db, turn));
+      expect([naive.error, batched.error]).toEqual([undefined, undefined]);
+      expect((naive.value as PromptContext).faqs.map((f) => f.question)).not.toContain('keywords: object');
+      expect(batched.value).toStrictEqual(naive.value);
+    } finally {
+      await session.close();
+    }
   });
 });
 
@@ -341,7 +399,8 @@ const BATCHED_PAYLOAD_BYTES = [
   11803, 12016, 12169, 12184, 12300, 12459, 12490, 11914, 12163, 12343, 12556, 2012, 2220, 2350, 2560, 19138, 19450, 19746, 20206,
   20085, 20107,
 ];
-const BATCHED_TOTALS = { queries: 21, roundTrips: 21, bytes: 266_723, payloadBytes: 262_271, rows: 21 };
+const BATCHED_TOTALS = { queries: 21, roundTrips: 21, bytes: 266_618, payloadBytes: 262_271, rows: 21 };
+const BATCHED_SENT_BYTES = 2142;
 // default, the first 5 generated conversations by id.
 const DEFAULT_TURNS = 86;
-const DEFAULT_BATCHED_TOTALS = { queries: 86, roundTrips: 86, bytes: 1_210_319, payloadBytes: 1_192_087, rows: 86 };
+const DEFAULT_BATCHED_TOTALS = { queries: 86, roundTrips: 86, bytes: 1_209_889, payloadBytes: 1_192_087, rows: 86 };
