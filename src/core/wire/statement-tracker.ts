@@ -15,7 +15,7 @@
  * whole DataRow bodies — for analyses that look at the values themselves. That is opt-in and
  * bounded per statement, because measuring alone never holds more than a message header.
  */
-import { MessageFramer, dataRowPayloadBytes, readCString, type FramedMessage } from './message-framer.js';
+import { MessageFramer, cStringEnd, dataRowPayloadBytes, int16, int32, readCString, utf8, type FramedMessage } from './message-framer.js';
 
 /** Transaction status from a ReadyForQuery: idle, in a transaction block, in a failed one. */
 export type TransactionStatus = 'I' | 'T' | 'E';
@@ -198,8 +198,9 @@ export class StatementTracker<Tag> {
     this.onTerminate = options.onTerminate;
     this.frontend = new MessageFramer(frontendKeep, (m) => this.onFrontend(m));
     // Messages arrive in order, so the oldest unanswered statement is the one this message is for.
+    // A tracker that never captures (the proxy's) need not look for that statement per message.
     this.backend = new MessageFramer(
-      (type) => backendKeep(type, this.captureRoom()),
+      capture === false ? (type) => backendKeep(type, 0) : (type) => backendKeep(type, this.captureRoom()),
       (m) => this.onBackend(m),
     );
   }
@@ -293,7 +294,7 @@ export class StatementTracker<Tag> {
     if (last !== undefined && last.extended && !last.synced) return last;
     const cycle: Cycle<Tag> = { extended: true, synced: false, statements: [], next: 0, carry: 0, carryError: null };
     this.cycles.push(cycle);
-    this.parsedSql = [];
+    this.parsedSql.length = 0;
     return cycle;
   }
 
@@ -320,28 +321,28 @@ export class StatementTracker<Tag> {
     this.sentCarry += m.wireBytes;
     switch (m.type) {
       case 'Q':
-        this.single(readCString(m.head, 0)[0], []);
+        this.single(cString(m.source, m.start, m.start + m.kept), []);
         break;
       case 'F':
         this.single(functionCallSql(m.head.readUInt32BE(0)), []);
         break;
       case 'P': {
         this.openCycle();
-        const [name, next] = readCString(m.head, 0);
-        const [sql] = readCString(m.head, next);
-        this.prepared.set(name, sql);
+        const { source, start } = m;
+        const end = start + m.kept;
+        const nameEnd = cStringEnd(source, start, end);
+        const sql = cString(source, Math.min(nameEnd + 1, end), end);
+        this.prepared.set(cString(source, start, nameEnd), sql);
         this.parsedSql.push(sql);
         break;
       }
-      case 'B': {
+      case 'B':
         this.openCycle();
-        const { portal, statement, params } = parseBind(m.head);
-        this.portals.set(portal, { sql: this.prepared.get(statement) ?? `/* prepared statement "${statement}" */`, params });
+        this.bind(m.source, m.start, m.start + m.kept);
         break;
-      }
       case 'E': {
         const cycle = this.openCycle();
-        const portal = readCString(m.head, 0)[0];
+        const portal = cString(m.source, m.start, m.start + m.kept);
         const bound = this.portals.get(portal) ?? { sql: `/* portal "${portal}" */`, params: [] };
         const statement = this.pending(bound.sql, bound.params);
         cycle.statements.push(statement);
@@ -425,7 +426,8 @@ export class StatementTracker<Tag> {
         break;
       case 'D':
         head.rows += 1;
-        head.payloadBytes += dataRowPayloadBytes(m.bodyBytes, m.head.readInt16BE(0));
+        if (m.kept < 2) throw new Error(`wire protocol: DataRow of ${m.bodyBytes} bytes has no field count`);
+        head.payloadBytes += dataRowPayloadBytes(m.bodyBytes, int16(m.source, m.start));
         if (head.values !== undefined) captureRow(head.values, m);
         break;
       case 'd':
@@ -440,7 +442,7 @@ export class StatementTracker<Tag> {
         break;
       }
       case 'C':
-        head.command = readCString(m.head, 0)[0];
+        head.command = cString(m.source, m.start, m.start + m.kept);
         if (cycle.extended) this.answer(cycle, head);
         break;
       case 'I':
@@ -460,15 +462,19 @@ export class StatementTracker<Tag> {
   /** A ReadyForQuery: the oldest cycle is over; report its statements in the order sent. */
   private close(cycle: Cycle<Tag>, z: FramedMessage): void {
     this.cycles.shift();
-    const status = STATUSES[z.head[0] ?? 0] ?? null;
-    const last = cycle.statements[cycle.statements.length - 1];
+    const status = z.kept === 0 ? null : (STATUSES[z.source[z.start]!] ?? null);
+    const { statements } = cycle;
+    const last = statements[statements.length - 1];
     if (last === undefined) return;
     last.wireBytes += z.wireBytes + cycle.carry;
     if (cycle.carryError !== null) last.error ??= cycle.carryError;
-    const failed = cycle.statements.some((s) => s.error !== null);
+    let failed = false;
+    for (const s of statements) if (s.error !== null) failed = true;
     const doneAt = this.now();
     let failedYet = false;
-    cycle.statements.forEach((statement, i) => {
+    // Loops, not callbacks: this runs once per cycle on the forwarding path.
+    for (let i = 0; i < statements.length; i++) {
+      const statement = statements[i]!;
       if (i >= cycle.next) {
         statement.doneAt = doneAt;
         this.inFlight.count -= 1;
@@ -482,7 +488,44 @@ export class StatementTracker<Tag> {
       statement.status = statement === last ? status : failedYet ? 'E' : 'T';
       // Completed in place: no copy of the record on the hot path.
       this.onStatement(statement);
-    });
+    }
+  }
+
+  /**
+   * A Bind: the portal it names will run the statement it names, with these parameters (text
+   * ones decoded, binary ones described by their size).
+   */
+  private bind(body: Buffer, start: number, end: number): void {
+    const portalEnd = cStringEnd(body, start, end);
+    let offset = Math.min(portalEnd + 1, end);
+    const nameEnd = cStringEnd(body, offset, end);
+    const name = cString(body, offset, nameEnd);
+    offset = nameEnd + 1;
+    // `body` may be the whole chunk: a read past this message's end is a malformed Bind, not the next message.
+    if (offset + 2 > end) throw truncatedBind(end - start);
+    // A negative count is malformed: no formats, all text (as for none).
+    const formatCount = Math.max(0, int16(body, offset));
+    const formats = offset + 2;
+    offset = formats + 2 * formatCount;
+    if (offset + 2 > end) throw truncatedBind(end - start);
+    const paramCount = int16(body, offset);
+    offset += 2;
+    const params: (string | null)[] = [];
+    for (let i = 0; i < paramCount; i++) {
+      if (offset + 4 > end) throw truncatedBind(end - start);
+      const length = int32(body, offset);
+      offset += 4;
+      if (length < 0) {
+        params.push(null);
+        continue;
+      }
+      // One format for all, or one per parameter (none: all text).
+      const format = formatCount === 1 ? int16(body, formats) : i < formatCount ? int16(body, formats + 2 * i) : 0;
+      params.push(format === 1 ? binaryParam(length) : utf8(body, offset, Math.min(offset + length, end)));
+      offset += length;
+    }
+    const sql = this.prepared.get(name) ?? `/* prepared statement "${name}" */`;
+    this.portals.set(cString(body, start, portalEnd), { sql, params });
   }
 }
 
@@ -510,6 +553,24 @@ const KNOWN_FUNCTIONS: Record<number, string> = {
 function functionCallSql(oid: number): string {
   const name = KNOWN_FUNCTIONS[oid];
   return name === undefined ? `/* FunctionCall oid ${oid} */` : `/* FunctionCall ${name} (oid ${oid}) */`;
+}
+
+/**
+ * The text of `buf[start … end)` up to its NUL: '' without decoding anything for an empty one
+ * (the unnamed statement and portal, which most clients use).
+ */
+function cString(buf: Buffer, start: number, end: number): string {
+  if (start >= end || buf[start] === 0) return '';
+  return utf8(buf, start, cStringEnd(buf, start, end));
+}
+
+/** How a binary parameter is recorded: its size, not its bytes. */
+function binaryParam(length: number): string {
+  return `<binary ${length} bytes>`;
+}
+
+function truncatedBind(bodyBytes: number): Error {
+  return new Error(`wire protocol: Bind of ${bodyBytes} bytes ends before its parameters do`);
 }
 
 /** Transaction status byte of a ReadyForQuery → its letter. */
@@ -572,33 +633,6 @@ export function dataRowValues(body: Buffer): (Buffer | null)[] {
     offset += length;
   }
   return out;
-}
-
-/** Parses a Bind body far enough to recover the portal and statement names and text parameters. */
-function parseBind(body: Buffer): { portal: string; statement: string; params: (string | null)[] } {
-  const [portal, afterPortal] = readCString(body, 0);
-  let offset = afterPortal;
-  const [statement, afterName] = readCString(body, offset);
-  offset = afterName;
-  const formatCount = body.readInt16BE(offset);
-  offset += 2;
-  const formats: number[] = [];
-  for (let i = 0; i < formatCount; i++, offset += 2) formats.push(body.readInt16BE(offset));
-  const paramCount = body.readInt16BE(offset);
-  offset += 2;
-  const params: (string | null)[] = [];
-  for (let i = 0; i < paramCount; i++) {
-    const length = body.readInt32BE(offset);
-    offset += 4;
-    if (length < 0) {
-      params.push(null);
-      continue;
-    }
-    const format = formatCount === 0 ? 0 : formatCount === 1 ? formats[0] : formats[i];
-    params.push(format === 1 ? `<binary ${length} bytes>` : body.toString('utf8', offset, offset + length));
-    offset += length;
-  }
-  return { portal, statement, params };
 }
 
 /** The severity of an ErrorResponse (`V`, else the localised `S`): ERROR, FATAL, PANIC. */
