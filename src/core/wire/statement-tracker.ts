@@ -153,6 +153,11 @@ function backendKeep(type: string, captureRoom: number): number {
   }
 }
 
+/** The last element of `list`, or undefined when it is empty. */
+function lastOf<T>(list: T[]): T | undefined {
+  return list.length === 0 ? undefined : list[list.length - 1];
+}
+
 /** Why an Execute of a pipeline got no answer. */
 const SKIPPED = 'not executed: an earlier statement of the same pipeline failed';
 
@@ -170,8 +175,11 @@ export class StatementTracker<Tag> {
   private readonly prepared = new Map<string, string>();
   /** Bound portals: name → the SQL and parameters an Execute of it runs. The unnamed one is ''. */
   private readonly portals = new Map<string, { sql: string; params: (string | null)[] }>();
-  /** SQL parsed in the open extended cycle (names a Sync that executed nothing). */
-  private parsedSql: string[] = [];
+  /**
+   * SQL parsed in the open extended cycle, `;\n`-joined (names a Sync that executed nothing);
+   * null when it parsed nothing. A string, not a list: nothing to allocate per cycle.
+   */
+  private parsedSql: string | null = null;
   /** Frontend bytes not yet given to a statement (a Parse, Bind… before their Execute). */
   private sentCarry = 0;
   private readonly now: () => number;
@@ -189,7 +197,9 @@ export class StatementTracker<Tag> {
     private readonly onStatement: (statement: TrackedStatement<Tag>) => void,
     options: StatementTrackerOptions<Tag> = {},
   ) {
-    this.now = options.now ?? (() => performance.now());
+    // The global is looked up once: \`performance\` is a lazily defined accessor of globalThis.
+    const clock = performance;
+    this.now = options.now ?? (() => clock.now());
     this.inFlight = options.sharedInFlight ?? { count: 0 };
     const capture = options.captureValues ?? false;
     this.capture = typeof capture === 'function' ? capture : () => capture;
@@ -290,11 +300,12 @@ export class StatementTracker<Tag> {
 
   /** The extended cycle the client is still sending (opened by its first extended message). */
   private openCycle(): Cycle<Tag> {
-    const last = this.cycles[this.cycles.length - 1];
+    // Not cycles[length - 1] when empty: index -1 is a named-property lookup, V8's slowest read.
+    const last = lastOf(this.cycles);
     if (last !== undefined && last.extended && !last.synced) return last;
     const cycle: Cycle<Tag> = { extended: true, synced: false, statements: [], next: 0, carry: 0, carryError: null };
     this.cycles.push(cycle);
-    this.parsedSql.length = 0;
+    this.parsedSql = null;
     return cycle;
   }
 
@@ -306,7 +317,7 @@ export class StatementTracker<Tag> {
     if (next !== undefined) return next;
     // Everything answered (or nothing sent yet): what is left before the Sync's ReadyForQuery
     // belongs to the cycle's last statement, once the client has sent its Sync.
-    return cycle.synced ? cycle.statements[cycle.statements.length - 1] : undefined;
+    return cycle.synced ? lastOf(cycle.statements) : undefined;
   }
 
   /** Marks the cycle's current statement answered (its result is complete). */
@@ -333,7 +344,7 @@ export class StatementTracker<Tag> {
         const nameEnd = cStringEnd(source, start, end);
         const sql = cString(source, Math.min(nameEnd + 1, end), end);
         this.prepared.set(cString(source, start, nameEnd), sql);
-        this.parsedSql.push(sql);
+        this.parsedSql = this.parsedSql === null ? sql : `${this.parsedSql};\n${sql}`;
         break;
       }
       case 'B':
@@ -372,7 +383,7 @@ export class StatementTracker<Tag> {
       case 'c':
       case 'f': {
         // COPY … FROM STDIN: the rows the client streams belong to the COPY statement running.
-        const running = this.cycles[this.cycles.length - 1]?.statements.at(-1);
+        const running = lastOf(lastOf(this.cycles)?.statements ?? []);
         if (running !== undefined) {
           running.sentBytes += this.sentCarry;
           this.sentCarry = 0;
@@ -387,7 +398,7 @@ export class StatementTracker<Tag> {
           this.sentCarry = 0;
         } else {
           // A Sync that executed nothing (a prepare, a describe) still waits for the server.
-          const statement = this.pending(this.parsedSql.length > 0 ? this.parsedSql.join(';\n') : '/* sync */', []);
+          const statement = this.pending(this.parsedSql ?? '/* sync */', []);
           statement.wireBytes += cycle.carry;
           cycle.carry = 0;
           cycle.statements.push(statement);
@@ -464,7 +475,7 @@ export class StatementTracker<Tag> {
     this.cycles.shift();
     const status = z.kept === 0 ? null : (STATUSES[z.source[z.start]!] ?? null);
     const { statements } = cycle;
-    const last = statements[statements.length - 1];
+    const last = lastOf(statements);
     if (last === undefined) return;
     last.wireBytes += z.wireBytes + cycle.carry;
     if (cycle.carryError !== null) last.error ??= cycle.carryError;
