@@ -371,6 +371,40 @@ describe('extended protocol', () => {
     ]);
   });
 
+  it('the unnamed statement and portal: replaced by the next Parse / Bind, gone once closed, the portal gone at the Sync', () => {
+    const { seen, client, server } = track();
+    client(
+      parse('', 'select 1'),
+      bind('', '', ['a']),
+      parse('', 'select 2'),
+      // The portal keeps what it was bound to; the statement is the latest Parse.
+      execute(''),
+      bind('', '', ['b']),
+      execute(''),
+      close('P', ''),
+      execute(''),
+      bind('', '', []),
+      close('S', ''),
+      bind('', '', []),
+      execute(''),
+      sync,
+    );
+    client(execute(''), sync);
+    client(parse('named', 'select 3'), bind('', 'named', []), execute(''), sync);
+    server(parseComplete, bindComplete, parseComplete, complete('SELECT 1'), bindComplete, complete('SELECT 1'));
+    server(closeComplete, errorResponse('portal "" does not exist'), ready('E'));
+    server(errorResponse('portal "" does not exist'), ready('I'));
+    server(parseComplete, bindComplete, complete('SELECT 1'), ready('I'));
+    expect(seen.map((s) => [s.sql, s.params])).toEqual([
+      ['select 1', ['a']],
+      ['select 2', ['b']],
+      ['/* portal "" */', []],
+      ['/* prepared statement "" */', []],
+      ['/* portal "" */', []],
+      ['select 3', []],
+    ]);
+  });
+
   it('an error mid-pipeline: it answers the failing Execute, later ones are skipped, statuses T, E, then the Sync', () => {
     const inFlight = { count: 0 };
     const { seen, clock, client, server } = track({ sharedInFlight: inFlight });

@@ -171,10 +171,18 @@ export class StatementTracker<Tag> {
   private readonly backend: MessageFramer;
   /** Cycles sent (or being sent) and not yet closed by their ReadyForQuery, oldest first. */
   private readonly cycles: Cycle<Tag>[] = [];
-  /** Named prepared statements: name → SQL. The unnamed one is ''. */
+  /** Named prepared statements: name → SQL. */
   private readonly prepared = new Map<string, string>();
-  /** Bound portals: name → the SQL and parameters an Execute of it runs. The unnamed one is ''. */
+  /** Bound portals: name → the SQL and parameters an Execute of it runs. */
   private readonly portals = new Map<string, { sql: string; params: (string | null)[] }>();
+  /*
+   * The unnamed statement and portal, which most clients use for every statement, are fields
+   * rather than map entries: no map operation and no object per statement (and clearing an
+   * empty map at each Sync allocates nothing).
+   */
+  private unnamedSql: string | null = null;
+  private unnamedPortalSql: string | null = null;
+  private unnamedPortalParams: (string | null)[] = [];
   /**
    * SQL parsed in the open extended cycle, `;\n`-joined (names a Sync that executed nothing);
    * null when it parsed nothing. A string, not a list: nothing to allocate per cycle.
@@ -343,7 +351,8 @@ export class StatementTracker<Tag> {
         const end = start + m.kept;
         const nameEnd = cStringEnd(source, start, end);
         const sql = cString(source, Math.min(nameEnd + 1, end), end);
-        this.prepared.set(cString(source, start, nameEnd), sql);
+        if (nameEnd === start) this.unnamedSql = sql;
+        else this.prepared.set(cString(source, start, nameEnd), sql);
         this.parsedSql = this.parsedSql === null ? sql : `${this.parsedSql};\n${sql}`;
         break;
       }
@@ -354,8 +363,12 @@ export class StatementTracker<Tag> {
       case 'E': {
         const cycle = this.openCycle();
         const portal = cString(m.source, m.start, m.start + m.kept);
-        const bound = this.portals.get(portal) ?? { sql: `/* portal "${portal}" */`, params: [] };
-        const statement = this.pending(bound.sql, bound.params);
+        let statement: TrackedStatement<Tag>;
+        if (portal === '' && this.unnamedPortalSql !== null) statement = this.pending(this.unnamedPortalSql, this.unnamedPortalParams);
+        else {
+          const bound = portal === '' ? undefined : this.portals.get(portal);
+          statement = bound === undefined ? this.pending(`/* portal "${portal}" */`, []) : this.pending(bound.sql, bound.params);
+        }
         cycle.statements.push(statement);
         if (cycle.carry > 0 && cycle.next === cycle.statements.length - 1) {
           // Responses that came before this Execute (its ParseComplete, say) are its own.
@@ -368,7 +381,10 @@ export class StatementTracker<Tag> {
         this.openCycle();
         // Close: 'S' statement or 'P' portal, then the name.
         const name = readCString(m.head, 1)[0];
-        if (m.head[0] === 0x53) this.prepared.delete(name);
+        if (m.head[0] === 0x53) {
+          if (name === '') this.unnamedSql = null;
+          else this.prepared.delete(name);
+        } else if (name === '') this.unnamedPortalSql = null;
         else this.portals.delete(name);
         break;
       }
@@ -404,7 +420,8 @@ export class StatementTracker<Tag> {
           cycle.statements.push(statement);
         }
         // Unnamed portals do not outlive their transaction; named ones rarely matter: forget them all.
-        this.portals.clear();
+        this.unnamedPortalSql = null;
+        if (this.portals.size > 0) this.portals.clear();
         break;
       }
       default:
@@ -535,8 +552,11 @@ export class StatementTracker<Tag> {
       params.push(format === 1 ? binaryParam(length) : utf8(body, offset, Math.min(offset + length, end)));
       offset += length;
     }
-    const sql = this.prepared.get(name) ?? `/* prepared statement "${name}" */`;
-    this.portals.set(cString(body, start, portalEnd), { sql, params });
+    const sql = (name === '' ? this.unnamedSql : this.prepared.get(name)) ?? `/* prepared statement "${name}" */`;
+    if (portalEnd === start) {
+      this.unnamedPortalSql = sql;
+      this.unnamedPortalParams = params;
+    } else this.portals.set(cString(body, start, portalEnd), { sql, params });
   }
 }
 
