@@ -949,6 +949,21 @@ describe('helpers', () => {
     expect(seen.map((s) => [s.sql, s.params])).toEqual([['select $1', ['v']]]);
   });
 
+  it('decodes repeated SQL and command tags once, never confusing texts of the same length', () => {
+    const { seen, client, server } = track();
+    const long = `select '${'é'.repeat(9000)}'`;
+    for (const sql of ['select 1', 'select 1', 'select 2', 'select 1', long, long, 'select 2']) {
+      client(query(sql));
+      server(complete(sql === 'select 2' ? 'SELECT 2' : 'SELECT 1'), ready('I'));
+      client(parse('', sql), bind('', '', []), execute(), sync);
+      server(parseComplete, bindComplete, complete(sql === 'select 2' ? 'SELECT 2' : 'SELECT 1'), ready('I'));
+    }
+    expect(seen.map((s) => s.sql)).toEqual(['select 1', 'select 1', 'select 2', 'select 1', long, long, 'select 2'].flatMap((q) => [q, q]));
+    expect(seen.map((s) => s.command)).toEqual(
+      ['SELECT 1', 'SELECT 1', 'SELECT 2', 'SELECT 1', 'SELECT 1', 'SELECT 1', 'SELECT 2'].flatMap((c) => [c, c]),
+    );
+  });
+
   it('a Bind cut short, or a DataRow without its field count, is a protocol error, not a read of the next message', () => {
     // No parameter count, or fewer length words than parameters: the Sync after it is not read as either.
     expect(() => track().client(msg('B', '', ''), sync)).toThrow('wire protocol: Bind of 2 bytes ends before its parameters do');

@@ -158,6 +158,35 @@ function lastOf<T>(list: T[]): T | undefined {
   return list.length === 0 ? undefined : list[list.length - 1];
 }
 
+/** Texts longer than this are decoded each time, not remembered (a memo should not double a huge query's memory). */
+const MEMO_MAX_BYTES = 16 * 1024;
+
+/**
+ * The last text decoded at one place of the protocol, with its bytes. Clients send the same SQL
+ * again and again (an unnamed Parse each time a statement runs) and the server the same command
+ * tags: the same bytes give back the same string, held once however many statements record it,
+ * so a recording's statements share their SQL instead of each surviving into the old generation
+ * with a copy of its own.
+ */
+class LastText {
+  private bytes: Buffer = Buffer.alloc(0);
+  private text = '';
+
+  /** The NUL-terminated text at `buf[start … end)`. */
+  decode(buf: Buffer, start: number, end: number): string {
+    if (start >= end || buf[start] === 0) return '';
+    const stop = cStringEnd(buf, start, end);
+    const length = stop - start;
+    if (length === this.bytes.length && buf.compare(this.bytes, 0, length, start, stop) === 0) return this.text;
+    const text = utf8(buf, start, stop);
+    if (length <= MEMO_MAX_BYTES) {
+      this.bytes = Buffer.from(buf.subarray(start, stop));
+      this.text = text;
+    }
+    return text;
+  }
+}
+
 /** Why an Execute of a pipeline got no answer. */
 const SKIPPED = 'not executed: an earlier statement of the same pipeline failed';
 
@@ -190,6 +219,9 @@ export class StatementTracker<Tag> {
   private parsedSql: string | null = null;
   /** Frontend bytes not yet given to a statement (a Parse, Bind… before their Execute). */
   private sentCarry = 0;
+  private readonly queryText = new LastText();
+  private readonly parseText = new LastText();
+  private readonly commandText = new LastText();
   private readonly now: () => number;
 
   /** Statements outstanding on every connection that shares this counter (round trips span them). */
@@ -340,7 +372,7 @@ export class StatementTracker<Tag> {
     this.sentCarry += m.wireBytes;
     switch (m.type) {
       case 'Q':
-        this.single(cString(m.source, m.start, m.start + m.kept), []);
+        this.single(this.queryText.decode(m.source, m.start, m.start + m.kept), []);
         break;
       case 'F':
         this.single(functionCallSql(m.head.readUInt32BE(0)), []);
@@ -350,7 +382,7 @@ export class StatementTracker<Tag> {
         const { source, start } = m;
         const end = start + m.kept;
         const nameEnd = cStringEnd(source, start, end);
-        const sql = cString(source, Math.min(nameEnd + 1, end), end);
+        const sql = this.parseText.decode(source, Math.min(nameEnd + 1, end), end);
         if (nameEnd === start) this.unnamedSql = sql;
         else this.prepared.set(cString(source, start, nameEnd), sql);
         this.parsedSql = this.parsedSql === null ? sql : `${this.parsedSql};\n${sql}`;
@@ -470,7 +502,7 @@ export class StatementTracker<Tag> {
         break;
       }
       case 'C':
-        head.command = cString(m.source, m.start, m.start + m.kept);
+        head.command = this.commandText.decode(m.source, m.start, m.start + m.kept);
         if (cycle.extended) this.answer(cycle, head);
         break;
       case 'I':
