@@ -6,6 +6,8 @@
  * bytes it needs (e.g. 2 for a DataRow's field count, all of a CommandComplete), and the
  * rest is counted and skipped. Memory stays bounded whatever the result size.
  */
+// Imported, not the global: Node defines globalThis.Buffer as an accessor, called at every use.
+import { Buffer } from 'node:buffer';
 
 /** One framed message. */
 export interface FramedMessage {

@@ -15,6 +15,7 @@
  * whole DataRow bodies — for analyses that look at the values themselves. That is opt-in and
  * bounded per statement, because measuring alone never holds more than a message header.
  */
+import { Buffer } from 'node:buffer';
 import { MessageFramer, cStringEnd, dataRowPayloadBytes, int16, int32, readCString, utf8, type FramedMessage } from './message-framer.js';
 
 /** Transaction status from a ReadyForQuery: idle, in a transaction block, in a failed one. */
