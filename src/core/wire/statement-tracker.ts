@@ -128,10 +128,18 @@ interface Cycle<Tag> {
 }
 
 /** Frontend types whose whole body we need (SQL text, parameters, statement and portal names, function OIDs). */
-const FRONTEND_KEEP = new Set(['Q', 'P', 'B', 'E', 'C', 'F']);
-
 function frontendKeep(type: string): number {
-  return FRONTEND_KEEP.has(type) ? Infinity : 0;
+  switch (type) {
+    case 'Q':
+    case 'P':
+    case 'B':
+    case 'E':
+    case 'C':
+    case 'F':
+      return Infinity;
+    default:
+      return 0;
+  }
 }
 
 /** How much of a backend message to keep, given the values still to capture for its statement. */
