@@ -60,7 +60,7 @@ function planFor(smoke, repeatOverride) {
     ? {
         mode: 'smoke',
         latency: { scale: 'tiny', repeat: repeatOverride ?? 1, rtts: [0] },
-        overhead: { statements: 300, blockSize: 50, warmup: 50, replay: { blocks: 4, perBlock: 250 } },
+        overhead: { statements: 300, blockSize: 50, warmup: 50, hopWarmup: 300, replay: { blocks: 4, perBlock: 250 } },
         startup: { scale: 'tiny', warmSamples: 1 },
         seeding: { scale: 'tiny' },
         concurrency: { levels: [1, 2], rounds: 1, repeat: 1, rttMs: null },
@@ -70,7 +70,7 @@ function planFor(smoke, repeatOverride) {
     : {
         mode: 'full',
         latency: { scale: 'default', repeat: repeatOverride ?? 3, rtts: [0, 1, 2, 5] },
-        overhead: { statements: 2000, blockSize: 100, warmup: 200, replay: { blocks: 20, perBlock: 1000 } },
+        overhead: { statements: 2000, blockSize: 100, warmup: 200, hopWarmup: 5000, replay: { blocks: 20, perBlock: 1000 } },
         startup: { scale: 'default', warmSamples: 3 },
         seeding: { scale: 'large' },
         concurrency: { levels: [1, 2, 4], rounds: 3, repeat: 3, rttMs: 2 },

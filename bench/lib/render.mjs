@@ -176,7 +176,13 @@ function sections(results) {
           : hop.cpuResolutionUs === null
             ? 'hop CPU not read (it needs Linux /proc and `getconf CLK_TCK`)'
             : `hop CPU = the process's user + system time (all its threads) from /proc/<pid>/stat over all the timed blocks ÷ its statements, ` +
-              `one clock tick = ${us(hop.cpuResolutionUs)} per statement; socat forks a child per connection, whose time its own process does not show`;
+              `one clock tick = ${us(hop.cpuResolutionUs)} per statement; socat forks a child per connection, whose time its own process does not show` +
+              (hop.hopWarmupStatements == null
+                ? ''
+                : `; each hop first ran ${hop.hopWarmupStatements} untimed statements, while V8 compiles its hot code` +
+                  (hop.proxyWarmupCpuMs != null && hop.forwarderWarmupCpuMs != null
+                    ? ` (${hop.proxyWarmupCpuMs} ms of CPU for the proxy, ${hop.forwarderWarmupCpuMs} ms for the forwarder)`
+                    : ''));
       out.push({
         key: 'hop',
         level: 3,

@@ -181,6 +181,15 @@ describe('section 2b in BENCHMARKS.md', () => {
     expect(markdown({ ...hop, proxyDifferenceUs: 50.1 })).toContain('(goal ≤ 50.0 µs: not met)');
   });
 
+  it('says how long each hop was warmed up untimed, and what that one-time compiling cost, when the run measured it', () => {
+    const warmed = markdown({ ...hop, hopWarmupStatements: 5000, proxyWarmupCpuMs: 740, forwarderWarmupCpuMs: 380 });
+    expect(warmed).toContain(
+      'each hop first ran 5000 untimed statements, while V8 compiles its hot code (740 ms of CPU for the proxy, 380 ms for the forwarder)',
+    );
+    // Results written before hops had a warm-up of their own say nothing about one.
+    expect(markdown(hop)).not.toContain('untimed statements');
+  });
+
   it('says what was not measured instead of a figure', () => {
     const text = markdown({
       ...hop,

@@ -156,6 +156,11 @@ describe('bench/bench.mjs --smoke', () => {
     const cpu = [b.proxyCpuUsPerStatement, b.forwarderCpuUsPerStatement, b.proxyCpuOverForwarderUs];
     if (b.cpuResolutionUs === null) expect(cpu).toEqual([null, null, null]);
     else for (const value of cpu) expect(value).toEqual(expect.any(Number));
+    // The hops are warmed longer than the in-process sides (V8 compiling a fresh process's code is not per statement).
+    expect(b.hopWarmupStatements).toBe(300);
+    const warmupCpu = [b.proxyWarmupCpuMs, b.forwarderWarmupCpuMs];
+    if (b.cpuResolutionUs === null) expect(warmupCpu).toEqual([null, null]);
+    else for (const value of warmupCpu) expect(value).toEqual(expect.any(Number));
     expect(run.stdout).toContain('2b. Through a process in front of the server');
   });
 

@@ -1,6 +1,6 @@
 /** The wire framer: the same messages and byte counts however the stream is chunked. */
 import { describe, expect, it } from 'vitest';
-import { dataRowPayloadBytes, MessageFramer, readCString, type KeepPolicy } from '../../src/core/wire/message-framer.js';
+import { cStringEnd, dataRowPayloadBytes, int16, int32, MessageFramer, readCString, utf8, type KeepPolicy } from '../../src/core/wire/message-framer.js';
 
 function message(type: string, body: Buffer): Buffer {
   const header = Buffer.alloc(5);
@@ -93,6 +93,36 @@ describe('MessageFramer', () => {
     expect(seen).toEqual(expected);
   });
 
+  it('says where the kept bytes are in place: source[start … start + kept) is the head, without making one', () => {
+    const placed: { type: string; bytes: string; start: number; inChunk: boolean; head: string }[] = [];
+    const chunk = Buffer.concat([Buffer.from('xyz'), stream]).subarray(3);
+    const framer = new MessageFramer(
+      (t) => (t === 'D' ? 2 : t === 'T' ? 0 : Infinity),
+      (m) => {
+        const bytes = m.source.subarray(m.start, m.start + m.kept).toString('hex');
+        placed.push({ type: m.type, bytes, start: m.start, inChunk: m.source === chunk, head: m.head.toString('hex') });
+      },
+    );
+    framer.push(chunk);
+    // Whole messages are read in the chunk itself, at their body's offset in it.
+    expect(placed).toEqual(
+      expected.map((m, i) => ({
+        type: m.type,
+        bytes: m.head,
+        start: expected.slice(0, i).reduce((n, e) => n + e.wireBytes, 0) + 5,
+        inChunk: true,
+        head: m.head,
+      })),
+    );
+    // A body split across chunks is assembled: then the source is its kept bytes alone.
+    const split: { source: string; start: number; kept: number }[] = [];
+    const joined = new MessageFramer(() => Infinity, (m) => split.push({ source: m.source.toString(), start: m.start, kept: m.kept }));
+    const c = message('C', Buffer.from('SELECT 1\0'));
+    joined.push(c.subarray(0, 7));
+    joined.push(c.subarray(7));
+    expect(split).toEqual([{ source: 'SELECT 1\0', start: 0, kept: 9 }]);
+  });
+
   it('rejects a length below 4, naming the type', () => {
     const bad = Buffer.from([0x44, 0, 0, 0, 3]);
     expect(() => frame([bad])).toThrow("wire protocol: message 'D' has invalid length 3");
@@ -114,6 +144,23 @@ describe('wire helpers', () => {
     expect(readCString(buf, 7)).toEqual(['f', 9]);
     // An empty string: the NUL is the first byte.
     expect(readCString(Buffer.from('\0ab'), 0)).toEqual(['', 1]);
+  });
+
+  it('cStringEnd finds the NUL, or stops at the limit when there is none before it', () => {
+    const buf = Buffer.from('ab\0cd\0');
+    expect(cStringEnd(buf, 0, buf.length)).toBe(2);
+    expect(cStringEnd(buf, 3, buf.length)).toBe(5);
+    // The NUL is past the limit (in the next message): the limit.
+    expect(cStringEnd(buf, 3, 4)).toBe(4);
+    expect(cStringEnd(Buffer.from('abc'), 0, 3)).toBe(3);
+  });
+
+  it('int16, int32 and utf8 read what readInt16BE, readInt32BE and toString read', () => {
+    const buf = Buffer.from([0x80, 0x00, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x00, 0x01]);
+    for (let i = 0; i + 2 <= buf.length; i++) expect(int16(buf, i), `int16 at ${i}`).toBe(buf.readInt16BE(i));
+    for (let i = 0; i + 4 <= buf.length; i++) expect(int32(buf, i), `int32 at ${i}`).toBe(buf.readInt32BE(i));
+    const text = Buffer.from('xété\0');
+    expect(utf8(text, 1, text.length - 1)).toBe('été');
   });
 
   it('dataRowPayloadBytes subtracts the count word and one length word per field', () => {

@@ -41,7 +41,7 @@ import {
   rowDescription,
   terminate,
 } from '../support/protocol-messages.js';
-import { bindComplete, complete, errorResponse, msg, noData, parseComplete, ready, sync } from '../support/wire-messages.js';
+import { bindComplete, complete, errorResponse, int16, int32, msg, noData, parseComplete, ready, sync } from '../support/wire-messages.js';
 
 /** A tracker on a clock the test sets, reporting into `seen`; `tag` is what tagNow returns. */
 function track<Tag = string>(options: StatementTrackerOptions<Tag> = {}, tag?: () => Tag) {
@@ -368,6 +368,40 @@ describe('extended protocol', () => {
       ['/* prepared statement "s1" */', [], SKIPPED],
       ['select 2', [], SKIPPED],
       ['/* portal "p2" */', [], 'portal "p2" does not exist (SQLSTATE 22012)'],
+    ]);
+  });
+
+  it('the unnamed statement and portal: replaced by the next Parse / Bind, gone once closed, the portal gone at the Sync', () => {
+    const { seen, client, server } = track();
+    client(
+      parse('', 'select 1'),
+      bind('', '', ['a']),
+      parse('', 'select 2'),
+      // The portal keeps what it was bound to; the statement is the latest Parse.
+      execute(''),
+      bind('', '', ['b']),
+      execute(''),
+      close('P', ''),
+      execute(''),
+      bind('', '', []),
+      close('S', ''),
+      bind('', '', []),
+      execute(''),
+      sync,
+    );
+    client(execute(''), sync);
+    client(parse('named', 'select 3'), bind('', 'named', []), execute(''), sync);
+    server(parseComplete, bindComplete, parseComplete, complete('SELECT 1'), bindComplete, complete('SELECT 1'));
+    server(closeComplete, errorResponse('portal "" does not exist'), ready('E'));
+    server(errorResponse('portal "" does not exist'), ready('I'));
+    server(parseComplete, bindComplete, complete('SELECT 1'), ready('I'));
+    expect(seen.map((s) => [s.sql, s.params])).toEqual([
+      ['select 1', ['a']],
+      ['select 2', ['b']],
+      ['/* portal "" */', []],
+      ['/* prepared statement "" */', []],
+      ['/* portal "" */', []],
+      ['select 3', []],
     ]);
   });
 
@@ -904,6 +938,46 @@ describe('helpers', () => {
     expect(parseErrorMessage(body([]))).toBe('');
     // A body cut before its terminator still reads the fields it has.
     expect(parseErrorMessage(Buffer.from('Mcut\0C12345'))).toBe('cut (SQLSTATE 12345)');
+  });
+
+  it('reads each message within its own bytes when the next one follows in the same chunk', () => {
+    const { seen, client, server } = track();
+    // A Parse whose SQL has no terminator: its text ends with its message, not at the Bind's NUL.
+    const unterminated = msg('P', '', Buffer.from('select $1'), Buffer.from([0, 0]).subarray(0, 0));
+    client(unterminated, bind('', '', ['v']), execute(), sync);
+    server(parseComplete, bindComplete, complete('SELECT 0'), ready('I'));
+    expect(seen.map((s) => [s.sql, s.params])).toEqual([['select $1', ['v']]]);
+  });
+
+  it('decodes repeated SQL and command tags once, never confusing texts of the same length', () => {
+    const { seen, client, server } = track();
+    const long = `select '${'é'.repeat(9000)}'`;
+    for (const sql of ['select 1', 'select 1', 'select 2', 'select 1', long, long, 'select 2']) {
+      client(query(sql));
+      server(complete(sql === 'select 2' ? 'SELECT 2' : 'SELECT 1'), ready('I'));
+      client(parse('', sql), bind('', '', []), execute(), sync);
+      server(parseComplete, bindComplete, complete(sql === 'select 2' ? 'SELECT 2' : 'SELECT 1'), ready('I'));
+    }
+    expect(seen.map((s) => s.sql)).toEqual(['select 1', 'select 1', 'select 2', 'select 1', long, long, 'select 2'].flatMap((q) => [q, q]));
+    expect(seen.map((s) => s.command)).toEqual(
+      ['SELECT 1', 'SELECT 1', 'SELECT 2', 'SELECT 1', 'SELECT 1', 'SELECT 1', 'SELECT 2'].flatMap((c) => [c, c]),
+    );
+  });
+
+  it('a Bind cut short, or a DataRow without its field count, is a protocol error, not a read of the next message', () => {
+    // No parameter count, or fewer length words than parameters: the Sync after it is not read as either.
+    expect(() => track().client(msg('B', '', ''), sync)).toThrow('wire protocol: Bind of 2 bytes ends before its parameters do');
+    expect(() => track().client(msg('B', '', '', int16(0), int16(2), int32(1), 'x'), sync)).toThrow(
+      'wire protocol: Bind of 12 bytes ends before its parameters do',
+    );
+    // A value announcing more bytes than its message holds is read up to the message's end.
+    const cut = track();
+    cut.client(parse('', 'select $1'), msg('B', '', '', int16(0), int16(1), int32(9), Buffer.from('ab')), execute(), sync);
+    cut.server(parseComplete, bindComplete, complete('SELECT 1'), ready('I'));
+    expect(cut.seen.map((s) => s.params)).toEqual([['ab']]);
+    const { client, server } = track();
+    client(query('select'));
+    expect(() => server(msg('D', [0]), complete('SELECT 1'), ready('I'))).toThrow('wire protocol: DataRow of 1 bytes has no field count');
   });
 
   it('peekOversizedClientMessage looks at the client stream without tracking it', () => {

@@ -6,6 +6,8 @@
  * bytes it needs (e.g. 2 for a DataRow's field count, all of a CommandComplete), and the
  * rest is counted and skipped. Memory stays bounded whatever the result size.
  */
+// Imported, not the global: Node defines globalThis.Buffer as an accessor, called at every use.
+import { Buffer } from 'node:buffer';
 
 /** One framed message. */
 export interface FramedMessage {
@@ -16,7 +18,16 @@ export interface FramedMessage {
   /** Body length (the length word minus its own 4 bytes). */
   bodyBytes: number;
   /** The leading body bytes the caller asked to keep (all of them for `Infinity`). */
-  head: Buffer;
+  readonly head: Buffer;
+  /**
+   * Where the kept bytes are without making a view of them: `source[start … start + kept)`.
+   * `source` is usually the chunk the message came in (a hot consumer reads a field there
+   * instead of paying for `head`, a new Buffer object each time).
+   */
+  source: Buffer;
+  start: number;
+  /** How many leading body bytes were kept (`head.length`). */
+  kept: number;
 }
 
 /** How many leading body bytes to keep for a message type (0 to keep none). */
@@ -24,6 +35,31 @@ export type KeepPolicy = (type: string) => number;
 
 const HEADER_BYTES = 5;
 const EMPTY = Buffer.alloc(0);
+
+/** The framer's one message object: `head` is made only when a consumer asks for it. */
+class Message implements FramedMessage {
+  type = '';
+  wireBytes = 0;
+  bodyBytes = 0;
+  source: Buffer = EMPTY;
+  start = 0;
+  kept = 0;
+  private view: Buffer | null = null;
+
+  get head(): Buffer {
+    return (this.view ??= this.kept === 0 ? EMPTY : this.source.subarray(this.start, this.start + this.kept));
+  }
+
+  set(type: string, bodyBytes: number, source: Buffer, start: number, kept: number): void {
+    this.type = type;
+    this.bodyBytes = bodyBytes;
+    this.wireBytes = bodyBytes + HEADER_BYTES;
+    this.source = source;
+    this.start = start;
+    this.kept = kept;
+    this.view = null;
+  }
+}
 
 /**
  * @example
@@ -36,7 +72,7 @@ export class MessageFramer {
   private current: { type: string; bodyBytes: number; keep: number; parts: Buffer[]; kept: number } | null = null;
   private remaining = 0;
   /** One message object, refilled for every message: the hot path allocates nothing per message. */
-  private readonly message: FramedMessage = { type: '', wireBytes: 0, bodyBytes: 0, head: EMPTY };
+  private readonly message = new Message();
 
   constructor(
     private readonly keep: KeepPolicy,
@@ -45,8 +81,8 @@ export class MessageFramer {
 
   /**
    * Feeds the next chunk of the stream. Chunks may split messages anywhere. The message
-   * passed to `onMessage` is reused, and its `head` may be a view of `chunk`: a consumer that
-   * keeps either past the callback must copy it.
+   * passed to `onMessage` is reused, and its `head` (and `source`) may be a view of `chunk`: a
+   * consumer that keeps either past the callback must copy it.
    */
   push(chunk: Uint8Array): void {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -59,7 +95,7 @@ export class MessageFramer {
         if (this.headerFill === 0 && end - offset >= HEADER_BYTES) {
           // Fast path: the whole header is in this chunk (almost always).
           type = TYPE_NAMES[buf[offset]!]!;
-          length = buf.readInt32BE(offset + 1);
+          length = int32(buf, offset + 1);
           offset += HEADER_BYTES;
         } else {
           const take = Math.min(HEADER_BYTES - this.headerFill, end - offset);
@@ -75,10 +111,11 @@ export class MessageFramer {
         const bodyBytes = length - 4;
         const keep = Math.min(this.keep(type), bodyBytes);
         if (end - offset >= bodyBytes) {
-          // Fast path: the whole body is in this chunk; the kept prefix is a view, not a copy.
-          const head = keep === 0 ? EMPTY : buf.subarray(offset, offset + keep);
+          // Fast path: the whole body is in this chunk; the kept prefix is read where it is.
+          const start = offset;
           offset += bodyBytes;
-          this.emit(type, bodyBytes, head);
+          this.message.set(type, bodyBytes, buf, start, keep);
+          this.onMessage(this.message);
           continue;
         }
         this.current = { type, bodyBytes, keep, parts: [], kept: 0 };
@@ -126,9 +163,9 @@ export class MessageFramer {
       if (length + 1 > maxWireBytes) return { offset: 0, wireBytes: length + 1 };
       offset = need + Math.max(0, length - 4);
     }
-    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const view = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     while (offset + HEADER_BYTES <= end) {
-      const length = view.readInt32BE(offset + 1);
+      const length = int32(view, offset + 1);
       if (length + 1 > maxWireBytes) return { offset, wireBytes: length + 1 };
       // An invalid length (< 4) is the framer's to report when it reads it.
       offset += 1 + Math.max(4, length);
@@ -145,27 +182,67 @@ export class MessageFramer {
     const msg = this.current!;
     this.current = null;
     const head = msg.parts.length === 0 ? EMPTY : msg.parts.length === 1 ? msg.parts[0]! : Buffer.concat(msg.parts);
-    this.emit(msg.type, msg.bodyBytes, head);
-  }
-
-  private emit(type: string, bodyBytes: number, head: Buffer): void {
-    const m = this.message;
-    m.type = type;
-    m.bodyBytes = bodyBytes;
-    m.wireBytes = bodyBytes + HEADER_BYTES;
-    m.head = head;
-    this.onMessage(m);
+    this.message.set(msg.type, msg.bodyBytes, head, 0, head.length);
+    this.onMessage(this.message);
   }
 }
 
 /** Type byte → its one-character name, made once. */
 const TYPE_NAMES: string[] = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
 
+/*
+ * The readers below are what the per-message path uses instead of Buffer's readInt32BE / toString:
+ * the same results for in-range offsets (callers check the range), with nothing for the
+ * optimizing compiler to inline but a few byte loads. A proxy's first thousands of statements
+ * run while V8 compiles this path, so its size is paid for on every connection's hot start.
+ */
+
+/**
+ * The big-endian int32 at `offset` (which must be in range).
+ *
+ * @example
+ * int32(Buffer.from([0, 0, 1, 0]), 0) // 256
+ */
+export function int32(buf: Uint8Array, offset: number): number {
+  return (buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!;
+}
+
+/**
+ * The big-endian int16 at `offset` (which must be in range).
+ *
+ * @example
+ * int16(Buffer.from([0xff, 0xff]), 0) // -1
+ */
+export function int16(buf: Uint8Array, offset: number): number {
+  return (((buf[offset]! << 8) | buf[offset + 1]!) << 16) >> 16;
+}
+
+/**
+ * `buf[start … end)` decoded as UTF-8 (`toString` without an encoding name to look up).
+ *
+ * @example
+ * utf8(Buffer.from('select 1'), 0, 6) // 'select'
+ */
+export function utf8(buf: Buffer, start: number, end: number): string {
+  return buf.toString(undefined, start, end);
+}
+
 /** Reads a NUL-terminated string at `offset`; returns it and the offset after the NUL. */
 export function readCString(buf: Buffer, offset: number): [string, number] {
-  let end = buf.indexOf(0, offset);
-  if (end < 0) end = buf.length;
+  const end = cStringEnd(buf, offset, buf.length);
   return [buf.toString('utf8', offset, end), end + 1];
+}
+
+/**
+ * Where the NUL-terminated string at `offset` ends (the NUL's offset), or `limit` when no NUL
+ * comes before it.
+ *
+ * @example
+ * cStringEnd(Buffer.from('ab\0c'), 0, 4) // 2
+ */
+export function cStringEnd(buf: Buffer, offset: number, limit: number): number {
+  const end = buf.indexOf(0, offset);
+  return end < 0 || end > limit ? limit : end;
 }
 
 /** Bytes of field values in a DataRow, from its body length and field count (no need to read the values). */

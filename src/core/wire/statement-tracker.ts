@@ -15,7 +15,8 @@
  * whole DataRow bodies — for analyses that look at the values themselves. That is opt-in and
  * bounded per statement, because measuring alone never holds more than a message header.
  */
-import { MessageFramer, dataRowPayloadBytes, readCString, type FramedMessage } from './message-framer.js';
+import { Buffer } from 'node:buffer';
+import { MessageFramer, cStringEnd, dataRowPayloadBytes, int16, int32, readCString, utf8, type FramedMessage } from './message-framer.js';
 
 /** Transaction status from a ReadyForQuery: idle, in a transaction block, in a failed one. */
 export type TransactionStatus = 'I' | 'T' | 'E';
@@ -127,10 +128,18 @@ interface Cycle<Tag> {
 }
 
 /** Frontend types whose whole body we need (SQL text, parameters, statement and portal names, function OIDs). */
-const FRONTEND_KEEP = new Set(['Q', 'P', 'B', 'E', 'C', 'F']);
-
 function frontendKeep(type: string): number {
-  return FRONTEND_KEEP.has(type) ? Infinity : 0;
+  switch (type) {
+    case 'Q':
+    case 'P':
+    case 'B':
+    case 'E':
+    case 'C':
+    case 'F':
+      return Infinity;
+    default:
+      return 0;
+  }
 }
 
 /** How much of a backend message to keep, given the values still to capture for its statement. */
@@ -153,6 +162,40 @@ function backendKeep(type: string, captureRoom: number): number {
   }
 }
 
+/** The last element of `list`, or undefined when it is empty. */
+function lastOf<T>(list: T[]): T | undefined {
+  return list.length === 0 ? undefined : list[list.length - 1];
+}
+
+/** Texts longer than this are decoded each time, not remembered (a memo should not double a huge query's memory). */
+const MEMO_MAX_BYTES = 16 * 1024;
+
+/**
+ * The last text decoded at one place of the protocol, with its bytes. Clients send the same SQL
+ * again and again (an unnamed Parse each time a statement runs) and the server the same command
+ * tags: the same bytes give back the same string, held once however many statements record it,
+ * so a recording's statements share their SQL instead of each surviving into the old generation
+ * with a copy of its own.
+ */
+class LastText {
+  private bytes: Buffer = Buffer.alloc(0);
+  private text = '';
+
+  /** The NUL-terminated text at `buf[start … end)`. */
+  decode(buf: Buffer, start: number, end: number): string {
+    if (start >= end || buf[start] === 0) return '';
+    const stop = cStringEnd(buf, start, end);
+    const length = stop - start;
+    if (length === this.bytes.length && buf.compare(this.bytes, 0, length, start, stop) === 0) return this.text;
+    const text = utf8(buf, start, stop);
+    if (length <= MEMO_MAX_BYTES) {
+      this.bytes = Buffer.from(buf.subarray(start, stop));
+      this.text = text;
+    }
+    return text;
+  }
+}
+
 /** Why an Execute of a pipeline got no answer. */
 const SKIPPED = 'not executed: an earlier statement of the same pipeline failed';
 
@@ -166,14 +209,28 @@ export class StatementTracker<Tag> {
   private readonly backend: MessageFramer;
   /** Cycles sent (or being sent) and not yet closed by their ReadyForQuery, oldest first. */
   private readonly cycles: Cycle<Tag>[] = [];
-  /** Named prepared statements: name → SQL. The unnamed one is ''. */
+  /** Named prepared statements: name → SQL. */
   private readonly prepared = new Map<string, string>();
-  /** Bound portals: name → the SQL and parameters an Execute of it runs. The unnamed one is ''. */
+  /** Bound portals: name → the SQL and parameters an Execute of it runs. */
   private readonly portals = new Map<string, { sql: string; params: (string | null)[] }>();
-  /** SQL parsed in the open extended cycle (names a Sync that executed nothing). */
-  private parsedSql: string[] = [];
+  /*
+   * The unnamed statement and portal, which most clients use for every statement, are fields
+   * rather than map entries: no map operation and no object per statement (and clearing an
+   * empty map at each Sync allocates nothing).
+   */
+  private unnamedSql: string | null = null;
+  private unnamedPortalSql: string | null = null;
+  private unnamedPortalParams: (string | null)[] = [];
+  /**
+   * SQL parsed in the open extended cycle, `;\n`-joined (names a Sync that executed nothing);
+   * null when it parsed nothing. A string, not a list: nothing to allocate per cycle.
+   */
+  private parsedSql: string | null = null;
   /** Frontend bytes not yet given to a statement (a Parse, Bind… before their Execute). */
   private sentCarry = 0;
+  private readonly queryText = new LastText();
+  private readonly parseText = new LastText();
+  private readonly commandText = new LastText();
   private readonly now: () => number;
 
   /** Statements outstanding on every connection that shares this counter (round trips span them). */
@@ -189,7 +246,9 @@ export class StatementTracker<Tag> {
     private readonly onStatement: (statement: TrackedStatement<Tag>) => void,
     options: StatementTrackerOptions<Tag> = {},
   ) {
-    this.now = options.now ?? (() => performance.now());
+    // The global is looked up once: \`performance\` is a lazily defined accessor of globalThis.
+    const clock = performance;
+    this.now = options.now ?? (() => clock.now());
     this.inFlight = options.sharedInFlight ?? { count: 0 };
     const capture = options.captureValues ?? false;
     this.capture = typeof capture === 'function' ? capture : () => capture;
@@ -198,8 +257,9 @@ export class StatementTracker<Tag> {
     this.onTerminate = options.onTerminate;
     this.frontend = new MessageFramer(frontendKeep, (m) => this.onFrontend(m));
     // Messages arrive in order, so the oldest unanswered statement is the one this message is for.
+    // A tracker that never captures (the proxy's) need not look for that statement per message.
     this.backend = new MessageFramer(
-      (type) => backendKeep(type, this.captureRoom()),
+      capture === false ? (type) => backendKeep(type, 0) : (type) => backendKeep(type, this.captureRoom()),
       (m) => this.onBackend(m),
     );
   }
@@ -289,11 +349,12 @@ export class StatementTracker<Tag> {
 
   /** The extended cycle the client is still sending (opened by its first extended message). */
   private openCycle(): Cycle<Tag> {
-    const last = this.cycles[this.cycles.length - 1];
+    // Not cycles[length - 1] when empty: index -1 is a named-property lookup, V8's slowest read.
+    const last = lastOf(this.cycles);
     if (last !== undefined && last.extended && !last.synced) return last;
     const cycle: Cycle<Tag> = { extended: true, synced: false, statements: [], next: 0, carry: 0, carryError: null };
     this.cycles.push(cycle);
-    this.parsedSql = [];
+    this.parsedSql = null;
     return cycle;
   }
 
@@ -305,7 +366,7 @@ export class StatementTracker<Tag> {
     if (next !== undefined) return next;
     // Everything answered (or nothing sent yet): what is left before the Sync's ReadyForQuery
     // belongs to the cycle's last statement, once the client has sent its Sync.
-    return cycle.synced ? cycle.statements[cycle.statements.length - 1] : undefined;
+    return cycle.synced ? lastOf(cycle.statements) : undefined;
   }
 
   /** Marks the cycle's current statement answered (its result is complete). */
@@ -320,30 +381,35 @@ export class StatementTracker<Tag> {
     this.sentCarry += m.wireBytes;
     switch (m.type) {
       case 'Q':
-        this.single(readCString(m.head, 0)[0], []);
+        this.single(this.queryText.decode(m.source, m.start, m.start + m.kept), []);
         break;
       case 'F':
         this.single(functionCallSql(m.head.readUInt32BE(0)), []);
         break;
       case 'P': {
         this.openCycle();
-        const [name, next] = readCString(m.head, 0);
-        const [sql] = readCString(m.head, next);
-        this.prepared.set(name, sql);
-        this.parsedSql.push(sql);
+        const { source, start } = m;
+        const end = start + m.kept;
+        const nameEnd = cStringEnd(source, start, end);
+        const sql = this.parseText.decode(source, Math.min(nameEnd + 1, end), end);
+        if (nameEnd === start) this.unnamedSql = sql;
+        else this.prepared.set(cString(source, start, nameEnd), sql);
+        this.parsedSql = this.parsedSql === null ? sql : `${this.parsedSql};\n${sql}`;
         break;
       }
-      case 'B': {
+      case 'B':
         this.openCycle();
-        const { portal, statement, params } = parseBind(m.head);
-        this.portals.set(portal, { sql: this.prepared.get(statement) ?? `/* prepared statement "${statement}" */`, params });
+        this.bind(m.source, m.start, m.start + m.kept);
         break;
-      }
       case 'E': {
         const cycle = this.openCycle();
-        const portal = readCString(m.head, 0)[0];
-        const bound = this.portals.get(portal) ?? { sql: `/* portal "${portal}" */`, params: [] };
-        const statement = this.pending(bound.sql, bound.params);
+        const portal = cString(m.source, m.start, m.start + m.kept);
+        let statement: TrackedStatement<Tag>;
+        if (portal === '' && this.unnamedPortalSql !== null) statement = this.pending(this.unnamedPortalSql, this.unnamedPortalParams);
+        else {
+          const bound = portal === '' ? undefined : this.portals.get(portal);
+          statement = bound === undefined ? this.pending(`/* portal "${portal}" */`, []) : this.pending(bound.sql, bound.params);
+        }
         cycle.statements.push(statement);
         if (cycle.carry > 0 && cycle.next === cycle.statements.length - 1) {
           // Responses that came before this Execute (its ParseComplete, say) are its own.
@@ -356,7 +422,10 @@ export class StatementTracker<Tag> {
         this.openCycle();
         // Close: 'S' statement or 'P' portal, then the name.
         const name = readCString(m.head, 1)[0];
-        if (m.head[0] === 0x53) this.prepared.delete(name);
+        if (m.head[0] === 0x53) {
+          if (name === '') this.unnamedSql = null;
+          else this.prepared.delete(name);
+        } else if (name === '') this.unnamedPortalSql = null;
         else this.portals.delete(name);
         break;
       }
@@ -371,7 +440,7 @@ export class StatementTracker<Tag> {
       case 'c':
       case 'f': {
         // COPY … FROM STDIN: the rows the client streams belong to the COPY statement running.
-        const running = this.cycles[this.cycles.length - 1]?.statements.at(-1);
+        const running = lastOf(lastOf(this.cycles)?.statements ?? []);
         if (running !== undefined) {
           running.sentBytes += this.sentCarry;
           this.sentCarry = 0;
@@ -386,13 +455,14 @@ export class StatementTracker<Tag> {
           this.sentCarry = 0;
         } else {
           // A Sync that executed nothing (a prepare, a describe) still waits for the server.
-          const statement = this.pending(this.parsedSql.length > 0 ? this.parsedSql.join(';\n') : '/* sync */', []);
+          const statement = this.pending(this.parsedSql ?? '/* sync */', []);
           statement.wireBytes += cycle.carry;
           cycle.carry = 0;
           cycle.statements.push(statement);
         }
         // Unnamed portals do not outlive their transaction; named ones rarely matter: forget them all.
-        this.portals.clear();
+        this.unnamedPortalSql = null;
+        if (this.portals.size > 0) this.portals.clear();
         break;
       }
       default:
@@ -425,7 +495,8 @@ export class StatementTracker<Tag> {
         break;
       case 'D':
         head.rows += 1;
-        head.payloadBytes += dataRowPayloadBytes(m.bodyBytes, m.head.readInt16BE(0));
+        if (m.kept < 2) throw new Error(`wire protocol: DataRow of ${m.bodyBytes} bytes has no field count`);
+        head.payloadBytes += dataRowPayloadBytes(m.bodyBytes, int16(m.source, m.start));
         if (head.values !== undefined) captureRow(head.values, m);
         break;
       case 'd':
@@ -440,7 +511,7 @@ export class StatementTracker<Tag> {
         break;
       }
       case 'C':
-        head.command = readCString(m.head, 0)[0];
+        head.command = this.commandText.decode(m.source, m.start, m.start + m.kept);
         if (cycle.extended) this.answer(cycle, head);
         break;
       case 'I':
@@ -460,15 +531,19 @@ export class StatementTracker<Tag> {
   /** A ReadyForQuery: the oldest cycle is over; report its statements in the order sent. */
   private close(cycle: Cycle<Tag>, z: FramedMessage): void {
     this.cycles.shift();
-    const status = STATUSES[z.head[0] ?? 0] ?? null;
-    const last = cycle.statements[cycle.statements.length - 1];
+    const status = z.kept === 0 ? null : (STATUSES[z.source[z.start]!] ?? null);
+    const { statements } = cycle;
+    const last = lastOf(statements);
     if (last === undefined) return;
     last.wireBytes += z.wireBytes + cycle.carry;
     if (cycle.carryError !== null) last.error ??= cycle.carryError;
-    const failed = cycle.statements.some((s) => s.error !== null);
+    let failed = false;
+    for (const s of statements) if (s.error !== null) failed = true;
     const doneAt = this.now();
     let failedYet = false;
-    cycle.statements.forEach((statement, i) => {
+    // Loops, not callbacks: this runs once per cycle on the forwarding path.
+    for (let i = 0; i < statements.length; i++) {
+      const statement = statements[i]!;
       if (i >= cycle.next) {
         statement.doneAt = doneAt;
         this.inFlight.count -= 1;
@@ -482,7 +557,47 @@ export class StatementTracker<Tag> {
       statement.status = statement === last ? status : failedYet ? 'E' : 'T';
       // Completed in place: no copy of the record on the hot path.
       this.onStatement(statement);
-    });
+    }
+  }
+
+  /**
+   * A Bind: the portal it names will run the statement it names, with these parameters (text
+   * ones decoded, binary ones described by their size).
+   */
+  private bind(body: Buffer, start: number, end: number): void {
+    const portalEnd = cStringEnd(body, start, end);
+    let offset = Math.min(portalEnd + 1, end);
+    const nameEnd = cStringEnd(body, offset, end);
+    const name = cString(body, offset, nameEnd);
+    offset = nameEnd + 1;
+    // `body` may be the whole chunk: a read past this message's end is a malformed Bind, not the next message.
+    if (offset + 2 > end) throw truncatedBind(end - start);
+    // A negative count is malformed: no formats, all text (as for none).
+    const formatCount = Math.max(0, int16(body, offset));
+    const formats = offset + 2;
+    offset = formats + 2 * formatCount;
+    if (offset + 2 > end) throw truncatedBind(end - start);
+    const paramCount = int16(body, offset);
+    offset += 2;
+    const params: (string | null)[] = [];
+    for (let i = 0; i < paramCount; i++) {
+      if (offset + 4 > end) throw truncatedBind(end - start);
+      const length = int32(body, offset);
+      offset += 4;
+      if (length < 0) {
+        params.push(null);
+        continue;
+      }
+      // One format for all, or one per parameter (none: all text).
+      const format = formatCount === 1 ? int16(body, formats) : i < formatCount ? int16(body, formats + 2 * i) : 0;
+      params.push(format === 1 ? binaryParam(length) : utf8(body, offset, Math.min(offset + length, end)));
+      offset += length;
+    }
+    const sql = (name === '' ? this.unnamedSql : this.prepared.get(name)) ?? `/* prepared statement "${name}" */`;
+    if (portalEnd === start) {
+      this.unnamedPortalSql = sql;
+      this.unnamedPortalParams = params;
+    } else this.portals.set(cString(body, start, portalEnd), { sql, params });
   }
 }
 
@@ -510,6 +625,24 @@ const KNOWN_FUNCTIONS: Record<number, string> = {
 function functionCallSql(oid: number): string {
   const name = KNOWN_FUNCTIONS[oid];
   return name === undefined ? `/* FunctionCall oid ${oid} */` : `/* FunctionCall ${name} (oid ${oid}) */`;
+}
+
+/**
+ * The text of `buf[start … end)` up to its NUL: '' without decoding anything for an empty one
+ * (the unnamed statement and portal, which most clients use).
+ */
+function cString(buf: Buffer, start: number, end: number): string {
+  if (start >= end || buf[start] === 0) return '';
+  return utf8(buf, start, cStringEnd(buf, start, end));
+}
+
+/** How a binary parameter is recorded: its size, not its bytes. */
+function binaryParam(length: number): string {
+  return `<binary ${length} bytes>`;
+}
+
+function truncatedBind(bodyBytes: number): Error {
+  return new Error(`wire protocol: Bind of ${bodyBytes} bytes ends before its parameters do`);
 }
 
 /** Transaction status byte of a ReadyForQuery → its letter. */
@@ -572,33 +705,6 @@ export function dataRowValues(body: Buffer): (Buffer | null)[] {
     offset += length;
   }
   return out;
-}
-
-/** Parses a Bind body far enough to recover the portal and statement names and text parameters. */
-function parseBind(body: Buffer): { portal: string; statement: string; params: (string | null)[] } {
-  const [portal, afterPortal] = readCString(body, 0);
-  let offset = afterPortal;
-  const [statement, afterName] = readCString(body, offset);
-  offset = afterName;
-  const formatCount = body.readInt16BE(offset);
-  offset += 2;
-  const formats: number[] = [];
-  for (let i = 0; i < formatCount; i++, offset += 2) formats.push(body.readInt16BE(offset));
-  const paramCount = body.readInt16BE(offset);
-  offset += 2;
-  const params: (string | null)[] = [];
-  for (let i = 0; i < paramCount; i++) {
-    const length = body.readInt32BE(offset);
-    offset += 4;
-    if (length < 0) {
-      params.push(null);
-      continue;
-    }
-    const format = formatCount === 0 ? 0 : formatCount === 1 ? formats[0] : formats[i];
-    params.push(format === 1 ? `<binary ${length} bytes>` : body.toString('utf8', offset, offset + length));
-    offset += length;
-  }
-  return { portal, statement, params };
 }
 
 /** The severity of an ErrorResponse (`V`, else the localised `S`): ERROR, FATAL, PANIC. */
