@@ -94,10 +94,11 @@ async function start(data: EmbeddedWorkerData): Promise<EmbeddedWorkerReply> {
     throw error;
   }
   watchExchanges(db, new Float64Array(data.busySince));
-  // Two connections: ctxbench's own session, and one more through the --rtt delay proxy.
-  // PGlite still runs one statement at a time; the second connection only waits while the
-  // first is idle.
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: data.port, maxConnections: 2 });
+  // ctxbench's own session and one more through the --rtt delay proxy, and room for a new
+  // connection that arrives here before the close of the one it replaces (the close comes from
+  // another thread, through the proxy). PGlite still runs one statement at a time; a second
+  // connection only waits while the first is idle.
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: data.port, maxConnections: 4 });
   await server.start();
   parentPort!.on('message', (message: { kind?: string }) => {
     if (message?.kind !== 'close') return;
