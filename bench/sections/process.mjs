@@ -125,8 +125,17 @@ export async function processSection({ scale, warmSamples, coldSamples, postgres
     }
     log('  one more warm run, CPU-profiled…');
     await runOnce(compareArgs, { CTXBENCH_CACHE_DIR: cacheDir }, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
-    const [profFile] = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
-    const profile = profFile ? profileGroups(JSON.parse(await readFile(path.join(profDir, profFile), 'utf8'))) : null;
+    // One file per thread (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile): thread 0 is
+    // ctxbench's own; the other is the embedded database's (PGlite runs on a thread of its own).
+    const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
+    const threadOf = (f) => Number(f.split('.')[4]);
+    const mainFile = files.find((f) => threadOf(f) === 0);
+    const profile = mainFile ? profileGroups(JSON.parse(await readFile(path.join(profDir, mainFile), 'utf8'))) : null;
+    for (const f of files.filter((f) => f !== mainFile)) {
+      // The database thread's busy time, beside the main thread's (its idle is the main thread's work).
+      const thread = profileGroups(JSON.parse(await readFile(path.join(profDir, f), 'utf8')));
+      for (const g of thread.groups) profile?.groups.push({ name: `database thread: ${g.name}`, ms: g.ms });
+    }
     return {
       scale,
       goals: PROCESS_GOALS,
