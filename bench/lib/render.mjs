@@ -214,14 +214,15 @@ function sections(results) {
       title: '4. Seeding throughput',
       note:
         `scale ${seeding.scale}, one run per target; seeding time = the seeder's own elapsed time (tables, generating and loading every row, indexes, ANALYZE), ` +
-        `wall = the whole call (embedded: also dumping, writing and reloading the cache)${seeding.postgresSkipped ? `; PostgreSQL skipped: ${seeding.postgresSkipped}` : ''}`,
-      head: ['target', 'rows', 'seeding time', 'rows/s', 'wall (incl. cache)'],
+        `wall = the whole call (embedded: also dumping, compressing above 256 MiB and writing the cache; the database thread then serves what it seeded); cache on disk = the cache file it wrote${seeding.postgresSkipped ? `; PostgreSQL skipped: ${seeding.postgresSkipped}` : ''}`,
+      head: ['target', 'rows', 'seeding time', 'rows/s', 'wall (incl. cache)', 'cache on disk'],
       rows: seeding.targets.map((t) => [
         server(t.kind, t.serverVersion),
         int(t.rows),
         secs(t.seconds),
         int(t.rowsPerSecond),
         secs(t.wallSeconds),
+        t.cacheMiB == null ? '—' : `${t.cacheMiB.toFixed(0)} MiB`,
       ]),
     });
   }

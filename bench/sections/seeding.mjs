@@ -4,7 +4,7 @@
  * STDIN into a database created for it and dropped afterwards). Rows/s counts the rows
  * generated and loaded over the seeder's own elapsed time (migrations, load, indexes, ANALYZE).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { seed } from '../../dist/index.js';
@@ -49,7 +49,10 @@ async function seedEmbeddedOnce(scale, log) {
     });
     const wallMs = performance.now() - started;
     if (seeded === null) throw new Error('seeding: the embedded database was not seeded (was the cache not empty?)');
-    return { rows: seeded.rows, elapsedMs: seeded.ms, wallMs };
+    // The cache file it wrote: what the dataset costs on disk (large ones are gzip-compressed).
+    let cacheBytes = 0;
+    for (const name of await readdir(cacheDir)) cacheBytes += (await stat(path.join(cacheDir, name))).size;
+    return { rows: seeded.rows, elapsedMs: seeded.ms, wallMs, cacheBytes };
   } finally {
     await rm(cacheDir, { recursive: true, force: true });
   }
@@ -69,7 +72,7 @@ export async function seedingSection({ scale, postgres, pgliteVersion, log }) {
   const targets = [];
   log(`  embedded PGlite, ${scale}…`);
   const embedded = await seedEmbeddedOnce(scale, log);
-  targets.push(figures('pglite', pgliteVersion, scale, embedded.rows, embedded.elapsedMs, embedded.wallMs));
+  targets.push({ ...figures('pglite', pgliteVersion, scale, embedded.rows, embedded.elapsedMs, embedded.wallMs), cacheMiB: round(embedded.cacheBytes / 1048576, 1) });
   let tables = null;
   if (postgres.url) {
     log(`  PostgreSQL ${postgres.serverVersion}, ${scale}…`);

@@ -9,12 +9,16 @@
  * {@link EmbeddedWorkerReply}, then serves until it is told to close (or is terminated).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { readCacheFile } from './cache-file.js';
 import type { EmbeddedEvent } from './embedded-server.js';
 import type { ConversationFixture } from './fixtures.js';
 import type { ScaleSpec } from './seed/scales.js';
+
+const gunzipAsync = promisify(gunzip);
 
 /** What the worker starts from. */
 export type EmbeddedSource =
@@ -68,7 +72,9 @@ async function dataDir(source: EmbeddedSource): Promise<{ tarball: Blob | undefi
     return { kind: 'unusable', missing, reason: `cannot read it (${reasonOf(error)})` };
   }
   if ('problem' in checked) return { kind: 'unusable', missing: false, reason: checked.problem };
-  return { tarball: tarballBlob(checked.tarball) };
+  // A large data directory is cached gzip-compressed (its first bytes say so).
+  const gzipped = checked.tarball[0] === 0x1f && checked.tarball[1] === 0x8b;
+  return { tarball: tarballBlob(gzipped ? await gunzipAsync(checked.tarball) : checked.tarball) };
 }
 
 /**

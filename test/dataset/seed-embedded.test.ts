@@ -170,7 +170,7 @@ describe('the embedded cache heals itself (tiny, PGlite)', () => {
   let good: Buffer;
 
   /** Starts on the cache in `dir`; returns the events, whether it seeded, and a row count it served. */
-  async function start(extra: { force?: boolean } = {}) {
+  async function start(extra: { force?: boolean; compressAbove?: number } = {}) {
     const events: EmbeddedEvent[] = [];
     const server = await startEmbedded({ scale: tiny, seed: 1, fixtures, cacheDir: dir, onEvent: (e) => events.push(e), ...extra });
     try {
@@ -267,6 +267,21 @@ describe('the embedded cache heals itself (tiny, PGlite)', () => {
     expect(forced.seededNow).toBe(true);
     expect(forced.events.map((e) => e.kind)).toEqual(['seeding', 'seeded']);
     expect(await readCacheFile(cached)).toHaveProperty('tarball');
+  }, 180_000);
+
+  it('caches a data directory above the size limit gzip-compressed, and serves it the same', async () => {
+    const plain = await start();
+    const compressed = await start({ force: true, compressAbove: 0 });
+    const bytes = await readFile(cached);
+    expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
+    expect(bytes.length).toBeLessThan(good.length / 3);
+    const loaded = await start();
+    expect(loaded.seededNow).toBe(false);
+    expect(loaded.events.map((e) => e.kind)).toEqual(['cache-hit']);
+    expect([compressed.conversations, loaded.conversations]).toEqual([plain.conversations, plain.conversations]);
+    // Back to the plain file the other tests expect.
+    await start({ force: true });
+    expect((await readFile(cached))[0]).not.toBe(0x1f);
   }, 180_000);
 
   it('an unwritable cache directory means one warning and an uncached run', async () => {
