@@ -431,7 +431,7 @@ function meaning(results) {
         `ctxbench's own thread peaks at ${w.medianHeapMiB} MiB of JavaScript heap and ${w.medianExternalMiB} MiB outside it (${w.medianArrayBuffersMiB} MiB of that ArrayBuffers); ` +
           `most of the rest is the database thread: PGlite's WASM memory and its in-memory copy of the data directory (a data directory on disk would cut that, ` +
           `but needs a private copy per run, PostgreSQL writing to its files even when only reading, which costs about as long as the unpacking it saves), ` +
-          `and the memory that thread frees but the main thread cannot reuse (about 100 MiB: see docs/design.md)`,
+          `and the memory that thread frees but the main thread cannot reuse (about 50 MiB: see docs/design.md)`,
       );
     }
     if (proc.cold) parts.push(`cold, the run also seeds and caches the dataset: ${ms(proc.cold.medianWallMs)} (goal ≤ ${ms(proc.goals.coldMs)})`);
