@@ -59,3 +59,15 @@ async function readFully(handle: FileHandle, into: Uint8Array, position: number)
     done += bytesRead;
   }
 }
+
+/**
+ * An error of the cache's file or its loading as one line: `ENOENT: no such file …` keeps its
+ * errno code first, without Node's repetition of it.
+ *
+ * @example
+ * reasonOf(Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' })) // 'ENOENT: no such file'
+ */
+export function reasonOf(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : String(e.message ?? e);
+}

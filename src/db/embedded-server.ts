@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConversationFixture } from './fixtures.js';
 import { SCHEMA_VERSION } from './migrate.js';
 import type { ScaleSpec } from './seed/scales.js';
-import { CACHE_FORMAT, withTrailer } from './cache-file.js';
+import { CACHE_FORMAT, reasonOf, withTrailer } from './cache-file.js';
 import type { EmbeddedSource, EmbeddedWorkerData, EmbeddedWorkerEvent, EmbeddedWorkerReply } from './embedded-worker.js';
 
 export { readCacheFile } from './cache-file.js';
@@ -136,11 +136,6 @@ export async function embeddedCacheKey(options: Pick<EmbeddedOptions, 'scale' | 
   const fixtures = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 12);
   const safeScale = options.scale.name.replace(/[^\w.-]/g, '_');
   return `pglite-${pgliteVersion()}-cache${CACHE_FORMAT}-schema${SCHEMA_VERSION}-${safeScale}-seed${options.seed}-fx${fixtures}-code${await datasetCodeHash()}`;
-}
-
-function reasonOf(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : String(e.message ?? e);
 }
 
 /** Data directories larger than this (bytes) are cached gzip-compressed: see {@link EmbeddedOptions.compressAbove}. */
@@ -388,12 +383,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     if (!thread.missing) options.onEvent?.({ kind: 'cache-invalid', file: cached, reason: thread.reason });
   }
   const { scale, seed, fixtures } = options;
-  const thread = await mustStart({ kind: 'seed', scale, seed, fixtures }, 0, options.onEvent);
-  const tarball = thread.tarball!;
-  thread.tarball = undefined;
-  const stored = await storeCache(cacheRoot, cached, tarball, options);
+  // The server keeps the thread, not the tarball it seeded (the cache file serves restarts).
+  const { tarball, ...thread } = await mustStart({ kind: 'seed', scale, seed, fixtures }, 0, options.onEvent);
+  const stored = await storeCache(cacheRoot, cached, tarball!, options);
   // Restarts read the cache file; when it could not be written, this run keeps the bytes.
-  const restartFrom: EmbeddedSource = stored ? fromFile : { kind: 'bytes', bytes: tarball };
+  const restartFrom: EmbeddedSource = stored ? fromFile : { kind: 'bytes', bytes: tarball! };
   return new ThreadedServer(thread, true, (port) => mustStart(restartFrom, port));
 }
 

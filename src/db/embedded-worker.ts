@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { readCacheFile } from './cache-file.js';
+import { readCacheFile, reasonOf } from './cache-file.js';
 import type { EmbeddedEvent } from './embedded-server.js';
 import type { ConversationFixture } from './fixtures.js';
 import type { ScaleSpec } from './seed/scales.js';
@@ -53,11 +53,6 @@ export type EmbeddedWorkerReply =
 
 /** What the worker says before its answer. */
 export type EmbeddedWorkerEvent = { kind: 'event'; event: EmbeddedEvent };
-
-function reasonOf(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : String(e.message ?? e);
-}
 
 /** The data directory to load, or why there is none. */
 async function dataDir(source: EmbeddedSource): Promise<{ tarball: Blob | undefined } | EmbeddedWorkerReply> {
@@ -141,7 +136,7 @@ async function seed(db: PGlite, url: string, source: Extract<EmbeddedSource, { k
   } finally {
     await knex.destroy();
   }
-  // Uncompressed: loading it is what every later run pays.
+  // Uncompressed: the cache compresses only a large one (storeCache), as every warm run loads it.
   return new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
 }
 
